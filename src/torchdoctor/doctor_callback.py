@@ -1,0 +1,33 @@
+"""Bridge from the trainer's events to a :class:`torchdoctor.Doctor` (the public API only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class DoctorCallback:
+    """Trainer callback that feeds every training step and every epoch's metrics to a Doctor.
+
+    Args:
+        doctor: an attached ``td.Doctor`` (created on the trainer's model and optimizer).
+    """
+
+    def __init__(self, doctor: Any) -> None:
+        self.doctor = doctor
+
+    def on_after_backward(self, trainer: Any, *, loss: torch.Tensor, inputs: torch.Tensor,
+                          targets: torch.Tensor, outputs: torch.Tensor) -> None:
+        self.doctor.step(loss, inputs=inputs, targets=targets, outputs=outputs)
+
+    def on_validation_end(self, trainer: Any, *, metrics: dict[str, Any]) -> None:
+        self.doctor.observe(**{k: v for k, v in metrics.items()
+                               if isinstance(v, (int, float)) and k not in ("epoch", "step")})
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.doctor.state_dict() if hasattr(self.doctor, "state_dict") else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if hasattr(self.doctor, "load_state_dict"):
+            self.doctor.load_state_dict(state)

@@ -1,0 +1,7 @@
+"""The config-driven trainer: config schema → data → model → optimizer → training loop."""
+
+from torchdoctor.train.config import Config, ConfigError, load_config
+from torchdoctor.train.models import build_model
+from torchdoctor.train.trainer import EVENTS, TrainResult, Trainer
+
+__all__ = ["EVENTS", "Config", "ConfigError", "TrainResult", "Trainer", "build_model", "load_config"]

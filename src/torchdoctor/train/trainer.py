@@ -1,0 +1,275 @@
+"""The config-driven training loop.
+
+One epoch: reshuffle (seeded by seed and epoch, so a resumed run replays exactly), batches of
+``train.batch_size`` (``gd``: the whole training set, one step), forward, loss (+ L1),
+``zero_grad`` (unless the ``zero_grad: false`` bug is switched on), backward, clipping, step;
+then validation under ``no_grad`` with ``model.eval()`` (unless the ``eval_mode: false`` bug is
+on), one ``metrics.jsonl`` line and an atomic checkpoint.
+
+Callbacks receive Lightning-named events (all optional methods, all keyword arguments):
+``on_fit_start(trainer)``, ``on_train_epoch_start(trainer, epoch)``,
+``on_after_backward(trainer, loss, inputs, targets, outputs)``,
+``on_before_optimizer_step(trainer)``, ``on_train_batch_end(trainer)``,
+``on_validation_end(trainer, metrics)``, ``on_train_epoch_end(trainer, epoch, metrics)``,
+``on_fit_end(trainer)``; a callback with ``state_dict``/``load_state_dict`` is checkpointed.
+A callback may set ``trainer.should_stop = True`` to end training after the current epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from torchdoctor.data import DataBundle
+from torchdoctor.data import load as load_data
+from torchdoctor.train import _layers as L
+from torchdoctor.train import rundir
+from torchdoctor.train.config import Config, dump_config
+from torchdoctor.train.losses import make_loss
+from torchdoctor.train.metrics import evaluate
+from torchdoctor.train.models import build_model
+
+__all__ = ["EVENTS", "TrainResult", "Trainer"]
+
+EVENTS = (
+    "on_fit_start", "on_train_epoch_start", "on_after_backward", "on_before_optimizer_step",
+    "on_train_batch_end", "on_validation_end", "on_train_epoch_end", "on_fit_end",
+)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns."""
+
+    metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    run_dir: Path | None
+    epochs_run: int
+    stopped_early: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The RNG seed of one epoch: shuffling and dropout replay exactly after a resume."""
+    return (seed * 1_000_003 + epoch * 7919 + 1) % (2**63 - 1)
+
+
+class Trainer:
+    """Train the model a :class:`Config` describes.
+
+    Args:
+        cfg: the validated config.
+        out_dir: run directory; ``None`` keeps everything in memory (no files).
+        callbacks: objects with any of :data:`EVENTS`.
+        data: a prepared :class:`DataBundle` (default: ``data.load(cfg.data)``).
+        sample_weights: per-training-sample weights (N,), e.g. from ``train.reweight``.
+        progress: show a rich progress bar with the live metrics.
+    """
+
+    def __init__(self, cfg: Config, *, out_dir: str | os.PathLike[str] | None = None,
+                 callbacks: Sequence[Any] = (), data: DataBundle | None = None,
+                 sample_weights: torch.Tensor | None = None, progress: bool = False) -> None:
+        self.cfg = cfg
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        torch.manual_seed(cfg.seed)
+        self.data = data if data is not None else load_data(cfg.data, seed=cfg.seed)
+        d = self.data
+        if cfg.train.task != d.task:
+            raise ValueError(
+                f"train.task = {cfg.train.task}: dataset {d.name} is a {d.task} dataset"
+            )
+        self.model: nn.Module = build_model(cfg.model, d.input_shape, d.num_outputs, kind=d.kind)
+        t = cfg.train
+        self.optimizer = L.optimizer(t.optimizer, self.model.parameters(), t.lr, t.momentum, t.weight_decay)
+        self.loss_fn = make_loss(t.loss, task=d.task, num_classes=d.num_classes,
+                                 label_smoothing=t.label_smoothing)
+        self._eval_loss = make_loss(t.loss, task=d.task, num_classes=d.num_classes)
+        if sample_weights is not None and len(sample_weights) != len(d.x_train):
+            raise ValueError(
+                f"sample_weights has {len(sample_weights)} entries, training set has {len(d.x_train)}"
+            )
+        self.sample_weights = sample_weights
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0  # epochs completed
+        self.step = 0  # optimizer steps taken
+        self.should_stop = False
+        self._l1_params = [p for p in self.model.parameters() if p.dim() > 1]
+
+    # ------------------------------------------------------------------ events
+    def _hooks(self, event: str) -> list[Any]:
+        return [getattr(cb, event) for cb in self.callbacks if callable(getattr(cb, event, None))]
+
+    # ------------------------------------------------------------------ resume
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: model, optimizer, counters, history, callbacks."""
+        cbs = {}
+        for i, cb in enumerate(self.callbacks):
+            if callable(getattr(cb, "state_dict", None)):
+                cbs[f"{i}:{type(cb).__name__}"] = cb.state_dict()
+        return {"version": 1, "epoch": self.epoch, "step": self.step,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "history": rundir.jsonable(self.history), "callbacks": cbs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.step = int(state["step"])
+        self.history = list(state.get("history", []))
+        saved = state.get("callbacks", {})
+        for i, cb in enumerate(self.callbacks):
+            key = f"{i}:{type(cb).__name__}"
+            if key in saved and callable(getattr(cb, "load_state_dict", None)):
+                cb.load_state_dict(saved[key])
+
+    @classmethod
+    def resume(cls, run_dir: str | os.PathLike[str], **kw: Any) -> Trainer:
+        """Rebuild a trainer from ``run_dir`` (config.yaml + checkpoint.pt) to continue it."""
+        from torchdoctor.train.config import load_config
+
+        run_dir = Path(run_dir)
+        cfg_path = run_dir / rundir.CONFIG_FILE
+        if not cfg_path.is_file():
+            raise ValueError(f"--resume {str(run_dir)!r}: no {rundir.CONFIG_FILE} there")
+        trainer = cls(load_config(cfg_path), out_dir=run_dir, **kw)
+        ckpt = run_dir / rundir.CHECKPOINT_FILE
+        if ckpt.is_file():
+            trainer.load_state_dict(rundir.load_checkpoint(ckpt))
+        # metrics.jsonl keeps exactly the epochs the checkpoint holds
+        rundir.rewrite_jsonl(run_dir / rundir.METRICS_FILE, trainer.history)
+        return trainer
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> TrainResult:
+        """Train from the current epoch to ``train.epochs``; return the final metrics."""
+        cfg, t = self.cfg, self.cfg.train
+        log = None
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, self.out_dir / rundir.CONFIG_FILE)
+            log = rundir.MetricsLog(self.out_dir / rundir.METRICS_FILE)
+        ev = {e: self._hooks(e) for e in EVENTS}
+        for h in ev["on_fit_start"]:
+            h(self)
+        bar = _Progress(t.epochs, self.epoch) if self.progress else None
+        try:
+            while self.epoch < t.epochs and not self.should_stop:
+                row = self._run_epoch(ev, bar)
+                self.history.append(row)
+                self.epoch += 1
+                if log is not None:
+                    assert self.out_dir is not None
+                    rundir.save_checkpoint(self.out_dir / rundir.CHECKPOINT_FILE, self.state_dict())
+                    log.write(row)
+                for h in ev["on_train_epoch_end"]:
+                    h(self, epoch=self.epoch - 1, metrics=row)
+                if bar is not None:
+                    bar.epoch_done(row)
+        finally:
+            if bar is not None:
+                bar.close()
+            if log is not None:
+                log.close()
+        for h in ev["on_fit_end"]:
+            h(self)
+        final = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "time_s"}
+        return TrainResult(final, self.history, self.out_dir, self.epoch,
+                           stopped_early=self.epoch < t.epochs)
+
+    def _run_epoch(self, ev: dict[str, list[Any]], bar: _Progress | None) -> dict[str, Any]:
+        cfg, d, t = self.cfg, self.data, self.cfg.train
+        model, opt, loss_fn = self.model, self.optimizer, self.loss_fn
+        epoch = self.epoch
+        t0 = time.perf_counter()
+        torch.manual_seed(epoch_seed(cfg.seed, epoch))  # dropout and any other sampling
+        for h in ev["on_train_epoch_start"]:
+            h(self, epoch=epoch)
+        n = len(d.x_train)
+        if cfg.data.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
+        else:
+            order = None  # dataset order (sorted by label)
+        bs = n if t.optimizer == "gd" else t.batch_size
+        x_all, y_all, w_all = d.x_train, d.y_train, self.sample_weights
+        classification = d.task == "classification"
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        correct = torch.zeros((), dtype=torch.int64)
+        after_backward, before_step, batch_end = (
+            ev["on_after_backward"], ev["on_before_optimizer_step"], ev["on_train_batch_end"])
+        model.train()
+        for start in range(0, n, bs):
+            if order is None:
+                x, y = x_all[start:start + bs], y_all[start:start + bs]
+                w = None if w_all is None else w_all[start:start + bs]
+            else:
+                idx = order[start:start + bs]
+                x, y = x_all[idx], y_all[idx]
+                w = None if w_all is None else w_all[idx]
+            out = model(x)
+            loss = loss_fn(out, y, w)
+            total = loss + t.l1 * sum(p.abs().sum() for p in self._l1_params) if t.l1 > 0 else loss
+            if t.zero_grad:
+                opt.zero_grad(set_to_none=True)
+            total.backward()
+            for h in after_backward:
+                h(self, loss=loss, inputs=x, targets=y, outputs=out)
+            if t.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            for h in before_step:
+                h(self)
+            opt.step()
+            self.step += 1
+            for h in batch_end:
+                h(self)
+            loss_sum += loss.detach() * len(y)
+            if classification:
+                correct += (out.detach().argmax(1) == y).sum()
+        row: dict[str, Any] = {"epoch": epoch, "step": self.step, "train_loss": float(loss_sum) / n}
+        if classification:
+            row["train_accuracy"] = float(correct) / n
+        if t.eval_mode:
+            model.eval()
+        row.update(evaluate(model, d.x_val, d.y_val, self._eval_loss, task=d.task,
+                            num_classes=d.num_classes))
+        model.train()
+        row["lr"] = float(opt.param_groups[0]["lr"])
+        row["time_s"] = time.perf_counter() - t0
+        for h in ev["on_validation_end"]:
+            h(self, metrics=row)
+        return row
+
+
+class _Progress:
+    """A rich progress bar over epochs with the last epoch's metrics beside it.
+
+    Updated once per epoch: the step loop does no rendering work.
+    """
+
+    def __init__(self, epochs: int, done: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._p = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(),
+                           MofNCompleteColumn(), TimeElapsedColumn(),
+                           TextColumn("{task.fields[metrics]}"), transient=False)
+        self._p.start()
+        self._task = self._p.add_task("train", total=epochs, completed=done,
+                                      epoch=f"{done}/{epochs}", metrics="")
+        self._epochs = epochs
+
+    def epoch_done(self, row: dict[str, Any]) -> None:
+        shown = "  ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in row.items()
+                          if k in ("train_loss", "val_loss", "val_accuracy", "val_auc", "val_r2")
+                          and isinstance(v, float))
+        self._p.update(self._task, advance=1, epoch=f"{row['epoch'] + 1}/{self._epochs}", metrics=shown)
+
+    def close(self) -> None:
+        self._p.stop()

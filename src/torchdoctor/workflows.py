@@ -1,0 +1,106 @@
+"""Orchestration shared by the CLI and the Python API: train with the doctor, the demo.
+
+These functions read a config, prepare data, attach the Doctor and write the run directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from torchdoctor.train import rundir
+from torchdoctor.train.config import Config, load_config
+from torchdoctor.train.trainer import TrainResult, Trainer
+
+PathLike = str | os.PathLike[str]
+
+#: The demo's deliberately broken config: the digits MLP made deep, with sigmoid units and a
+#: tiny-std init — the vanishing-gradient case the notes warn about (seed 001, 003 §14).
+DEMO_BROKEN_OVERRIDES = [
+    "model.depth=8", "model.activation=sigmoid", "model.init=normal", "model.init_std=0.01",
+    "train.epochs=10",
+]
+
+
+def _run_name(config: PathLike | None, cfg: Config) -> str:
+    return Path(config).stem if config is not None else cfg.data.name.replace(":", "_")
+
+
+def run_training(config: PathLike | None = None, *, overrides: list[str] | None = None,
+                 out: PathLike | None = None, resume: PathLike | None = None,
+                 progress: bool = False, doctor: bool = True, quiet: bool = True,
+                 cfg: Config | None = None) -> TrainResult:
+    """Train a config with the Doctor attached; write the run directory and its report.
+
+    Args:
+        config: YAML path (ignored with ``resume`` or ``cfg``).
+        overrides: ``--set`` strings.
+        out: run directory (default ``runs/<time>-<name>``).
+        resume: directory of a killed run to continue.
+        doctor: attach ``td.Doctor`` (writes vitals.jsonl, findings.json, report.html).
+        cfg: an already built config (skips reading ``config``).
+    """
+    callbacks: list[Any] = []
+    if resume is not None:
+        if overrides:
+            raise ValueError("--resume continues a run as it was configured; --set is not allowed with it")
+        trainer = Trainer.resume(resume, progress=progress)
+        run_dir = Path(resume)
+    else:
+        cfg = cfg if cfg is not None else load_config(config, overrides or [])
+        run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
+        trainer = Trainer(cfg, out_dir=run_dir, progress=progress)
+    doc = None
+    if doctor:
+        doc = _attach_doctor(trainer, run_dir, quiet=quiet)
+        if resume is not None:
+            # the checkpoint's doctor state goes into the freshly attached doctor
+            ckpt = run_dir / rundir.CHECKPOINT_FILE
+            if ckpt.is_file():
+                trainer.load_state_dict(rundir.load_checkpoint(ckpt))
+    try:
+        result = trainer.fit()
+    finally:
+        if doc is not None:
+            _finish_doctor(doc, trainer, run_dir, quiet=quiet)
+    return result
+
+
+def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
+    from torchdoctor.doctor import Doctor
+    from torchdoctor.doctor_callback import DoctorCallback
+
+    doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet)
+    trainer.callbacks.append(DoctorCallback(doc))
+    return doc
+
+
+def _finish_doctor(doc: Any, trainer: Trainer, run_dir: Path, *, quiet: bool) -> None:
+    try:
+        doc.report(run_dir / "report.html")
+        if not quiet:
+            from torchdoctor.report import print_summary
+
+            print_summary([f.to_dict() for f in doc.findings],
+                          metrics=trainer.history[-1] if trainer.history else None)
+    finally:
+        doc.close()
+
+
+def run_demo(out: PathLike | None = None, *, progress: bool = False, quiet: bool = False) -> dict[str, TrainResult]:
+    """Train the healthy digits config and a broken one beside it; both get a report."""
+    from torchdoctor.configs import config_path
+
+    root = Path(out) if out is not None else rundir.new_run_dir("demo")
+    results = {}
+    for name, overrides in (("healthy", []), ("broken", DEMO_BROKEN_OVERRIDES)):
+        if not quiet:
+            print(f"== {name}: digits MLP {' '.join(overrides) or '(default config)'}")
+        results[name] = run_training(config_path("digits"), overrides=overrides, out=root / name,
+                                     progress=progress, quiet=quiet)
+    if not quiet:
+        for name, res in results.items():
+            acc = res.metrics.get("val_accuracy", float("nan"))
+            print(f"{name}: val_accuracy {acc:.4f}  report: {root / name / 'report.html'}")
+    return results
