@@ -23,6 +23,7 @@ _LAZY_ATTRS = {
     "load_config": ("torchdoctor.train.config", "load_config"),
     "Config": ("torchdoctor.train.config", "Config"),
     "Trainer": ("torchdoctor.train.trainer", "Trainer"),
+    "repair": ("torchdoctor.autorepair", "repair"),
 }
 
 __all__ = sorted(

@@ -1,0 +1,245 @@
+"""The repair loop: diagnose, turn remedies into config patches, train candidates, keep the best.
+
+1. Baseline: the config trains for a budget (``budget`` of its epochs) with the Doctor attached.
+2. Candidates: the top remedies of the error-level findings (warnings when there are no errors)
+   as config patches: one candidate merging the best applicable remedy of every finding, then
+   single alternatives. Patches that cannot apply are skipped with the reason.
+3. Each candidate trains under the same budget; one that shows an error-level finding that its
+   parent did not have is stopped at once (the cost saving over AUTOTRAINER's full retraining).
+4. The best candidate by validation metric replaces the current config only if it beats it.
+   Rounds repeat while error-level findings remain, rounds are left, and the search has spent
+   less than ``search_cost`` full trainings of time.
+5. The winner continues from its budget run to the full length: a final full training that
+   costs only the remaining epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
+from torchdoctor.autorepair._session import Session
+from torchdoctor.data import load as load_data
+from torchdoctor.findings import Finding
+from torchdoctor.train.config import Config, config_from_dict, load_config
+
+#: Share of ``train.epochs`` a diagnosis or candidate run gets (at least MIN_BUDGET_EPOCHS).
+DEFAULT_BUDGET = 0.25
+MIN_BUDGET_EPOCHS = 3
+#: Candidates per round at most.
+MAX_CANDIDATES = 3
+#: Time the search (baseline + candidates) may take, in full trainings of the original config.
+DEFAULT_SEARCH_COST = 1.0
+#: A candidate must beat the current score by this much to be kept (noise margin).
+MIN_GAIN = 0.005
+
+
+@dataclass
+class Candidate:
+    """One proposed change: a merged patch and the remedies it comes from."""
+
+    patch: dict[str, Any]
+    remedies: list[str]
+    findings: list[str]
+
+
+@dataclass
+class RepairResult:
+    """Everything ``repair`` did. :meth:`to_json` gives DESIGN.md's ``repair --json``."""
+
+    before: Session
+    after: Session
+    applied: list[str]
+    rounds: int
+    tried: list[Session] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    full_training_seconds: float = 0.0
+
+    @property
+    def config(self) -> Config:
+        return self.after.config
+
+    def to_json(self) -> dict[str, Any]:
+        def side(s: Session) -> dict[str, Any]:
+            return {"metrics": _clean(s.metrics), "findings": sorted({f.code for f in s.findings})}
+
+        return {
+            "before": side(self.before),
+            "after": side(self.after),
+            "applied": self.applied,
+            "config": self.after.config.to_dict(),
+            "rounds": self.rounds,
+            "diff": {k: list(v) for k, v in config_diff(self.before.config, self.after.config).items()},
+            "candidates": [
+                {"name": s.name, "patch": s.patch, "remedies": s.remedies, "epochs": s.epochs_run,
+                 "stopped_early": s.aborted is not None, "metrics": _clean(s.metrics),
+                 "findings": sorted({f.code for f in s.findings})}
+                for s in self.tried
+            ],
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "cost_vs_one_training": round(self.seconds / self.full_training_seconds, 3)
+            if self.full_training_seconds > 0 else None,
+        }
+
+
+def _clean(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in m.items()}
+
+
+def budget_epochs(cfg: Config, budget: float) -> int:
+    """Epochs of a diagnosis or candidate run: ``budget × train.epochs``, at least 3."""
+    return min(cfg.train.epochs, max(MIN_BUDGET_EPOCHS, math.ceil(budget * cfg.train.epochs)))
+
+
+def propose_candidates(cfg: Config, findings: list[Finding], *,
+                       max_candidates: int = MAX_CANDIDATES) -> tuple[list[Candidate], list[dict[str, str]]]:
+    """Candidate patches from the findings' ranked remedies.
+
+    Targets the error-level findings, or the warnings when there is no error. The first
+    candidate merges the best applicable remedy of each finding (conflicts: the more severe,
+    earlier finding wins); the others try each finding's next remedies alone.
+
+    Returns:
+        candidates, and the skipped remedies as ``{"remedy", "finding", "reason"}``.
+    """
+    targets = [f for f in findings if f.severity == "error"] or \
+              [f for f in findings if f.severity == "warning"]
+    skipped: list[dict[str, str]] = []
+    options: list[list[tuple[str, dict[str, Any]]]] = []  # per finding: applicable (code, patch)
+    for f in targets:
+        usable = []
+        for r in f.remedies:
+            if not r.patch:
+                continue
+            res = apply_patch(cfg, r.patch)
+            if res.ok:
+                usable.append((r.code, dict(r.patch)))
+            else:
+                skipped.append({"remedy": r.code, "finding": f.code, "reason": res.reason})
+        options.append(usable)
+    cands: list[Candidate] = []
+    seen: list[dict[str, Any]] = []
+
+    def add(patch: dict[str, Any], remedies: list[str], codes: list[str]) -> None:
+        res = apply_patch(cfg, patch)
+        if not res.ok:
+            skipped.append({"remedy": "+".join(remedies), "finding": ",".join(codes), "reason": res.reason})
+            return
+        key = res.config.to_dict() if res.config is not None else {}
+        if key in seen:
+            return
+        seen.append(key)
+        cands.append(Candidate(patch, remedies, codes))
+
+    firsts = [(f, opts[0]) for f, opts in zip(targets, options) if opts]
+    if firsts:
+        merged, dropped = merge_patches([p for _, (_, p) in firsts])
+        for reason in dropped:
+            skipped.append({"remedy": "merge", "finding": "", "reason": reason})
+        used = [(f, (code, p)) for f, (code, p) in firsts
+                if all(merged.get(k) == v for k, v in p.items())]
+        add(merged, [c for _, (c, _) in used], [f.code for f, _ in used])
+    depth = 1
+    while len(cands) < max_candidates and any(len(o) > depth for o in options):
+        for f, opts in zip(targets, options):
+            if len(cands) >= max_candidates:
+                break
+            if len(opts) > depth:
+                code, p = opts[depth]
+                add(p, [code], [f.code])
+        depth += 1
+    return cands[:max_candidates], skipped
+
+
+def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: float = DEFAULT_BUDGET,
+           search_cost: float = DEFAULT_SEARCH_COST, overrides: list[str] | None = None,
+           log: Any = None) -> RepairResult:
+    """Diagnose ``config``, try its remedies, keep what helps, and train the result fully.
+
+    Args:
+        config: a :class:`Config`, a nested dict, or a YAML path.
+        rounds: rounds of candidates at most (``--rounds``).
+        budget: share of ``train.epochs`` for the diagnosis and each candidate.
+        search_cost: time the search may take, in full trainings of the original config.
+        overrides: ``--set`` strings applied to a YAML path.
+        log: callable ``log(str)`` for progress lines (default: silent).
+    """
+    if rounds < 0:
+        raise ValueError(f"rounds must be >= 0, got {rounds}")
+    if not 0 < budget <= 1:
+        raise ValueError(f"budget must be in (0, 1], got {budget}")
+    say = log or (lambda _msg: None)
+    if isinstance(config, Config):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = config_from_dict(config)
+    else:
+        cfg = load_config(config, overrides or [])
+    t_start = time.perf_counter()
+    data = load_data(cfg.data, seed=cfg.seed)
+    n_budget = budget_epochs(cfg, budget)
+    base = Session("baseline", cfg, data).start(n_budget)
+    per_epoch = base.seconds / max(base.epochs_run, 1)
+    full_estimate = per_epoch * cfg.train.epochs
+    say(f"baseline ({base.epochs_run} epochs): score {base.score():.4f}, "
+        f"findings {sorted({f.code for f in base.findings}) or 'none'}")
+    current = base
+    tried: list[Session] = []
+    skipped: list[dict[str, str]] = []
+    applied: list[str] = []
+    rounds_done = 0
+    for _ in range(rounds):
+        if not any(f.severity in ("error", "warning") for f in current.findings):
+            break
+        spent = time.perf_counter() - t_start
+        if spent >= search_cost * full_estimate:
+            say("search budget spent")
+            break
+        cands, skip = propose_candidates(current.config, current.findings)
+        skipped += skip
+        if not cands:
+            say("no applicable remedy left")
+            break
+        rounds_done += 1
+        parent_errors = {f.code for f in current.errors()}
+        results = []
+        for i, c in enumerate(cands):
+            if time.perf_counter() - t_start >= search_cost * full_estimate and results:
+                break
+            new_cfg = apply_patch(current.config, c.patch).config
+            assert new_cfg is not None
+            s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, data, patch=c.patch,
+                        remedies=c.remedies)
+            abort = set(_error_codes()) - parent_errors
+            s.start(n_budget, abort_codes=abort)
+            tried.append(s)
+            say(f"  {s.name}: {c.patch} -> score {s.score():.4f}"
+                + (f" (stopped: new error {s.aborted.code})" if s.aborted else ""))
+            if s.aborted is None:
+                results.append(s)
+        best = max(results, key=Session.score, default=None)
+        if best is None or best.score() < current.score() + MIN_GAIN:
+            say("no candidate beat the current config")
+            break
+        applied += best.remedies
+        current = best
+    for s in tried + [base]:
+        if s is not current:
+            s.close()
+    current.finish()
+    say(f"final ({current.epochs_run} epochs): {_clean(current.metrics)}")
+    current.close()
+    total = time.perf_counter() - t_start
+    return RepairResult(before=base, after=current, applied=applied, rounds=rounds_done, tried=tried,
+                        skipped=skipped, seconds=total, full_training_seconds=full_estimate)
+
+
+def _error_codes() -> list[str]:
+    from torchdoctor.findings import SYMPTOM_CODES
+
+    return list(SYMPTOM_CODES)

@@ -1,0 +1,116 @@
+"""One training under observation: a Trainer with the Doctor attached, run to a budget,
+continuable to the full length (so the chosen candidate is not trained twice)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchdoctor.data import DataBundle
+from torchdoctor.findings import Finding
+from torchdoctor.train.config import Config
+from torchdoctor.train.trainer import Trainer
+
+
+class _StopAt:
+    """Stops training after ``epochs`` epochs, or as soon as ``should_abort(doctor)`` says so."""
+
+    def __init__(self, epochs: int, doctor: Any, abort_codes: set[str] | None) -> None:
+        self.epochs = epochs
+        self.doctor = doctor
+        self.abort_codes = abort_codes
+        self.aborted: Finding | None = None
+
+    def on_train_epoch_end(self, trainer: Trainer, **kw: Any) -> None:
+        if self.abort_codes is not None:
+            for f in self.doctor.findings:
+                if f.severity == "error" and f.code in self.abort_codes:
+                    self.aborted = f
+                    trainer.should_stop = True
+                    return
+        if trainer.epoch >= self.epochs:
+            trainer.should_stop = True
+
+
+@dataclass
+class Session:
+    """A (partly) trained config with its doctor.
+
+    Attributes:
+        name: label for tables and reports.
+        config: the config trained.
+        patch: the patch that made this config from its parent (empty for the baseline).
+        remedies: remedy codes behind the patch.
+    """
+
+    name: str
+    config: Config
+    data: DataBundle
+    patch: dict[str, Any] = field(default_factory=dict)
+    remedies: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    aborted: Finding | None = None
+    trainer: Trainer | None = None
+    doctor: Any = None
+
+    def start(self, budget_epochs: int, *, abort_codes: set[str] | None = None) -> Session:
+        """Train the first ``budget_epochs`` epochs (fewer when a new error shows up)."""
+        from torchdoctor.doctor import Doctor
+        from torchdoctor.doctor_callback import DoctorCallback
+
+        t0 = time.perf_counter()
+        self.trainer = Trainer(self.config, data=self.data)
+        self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False)
+        stop = _StopAt(budget_epochs, self.doctor, abort_codes)
+        self.trainer.callbacks += [DoctorCallback(self.doctor), stop]
+        self.trainer.fit()
+        self.aborted = stop.aborted
+        self.seconds += time.perf_counter() - t0
+        return self
+
+    def finish(self) -> Session:
+        """Continue to ``train.epochs`` (exactly the metrics of an uninterrupted run)."""
+        assert self.trainer is not None, "start() first"
+        t0 = time.perf_counter()
+        self.trainer.callbacks = [cb for cb in self.trainer.callbacks if not isinstance(cb, _StopAt)]
+        self.trainer.should_stop = False
+        self.trainer.fit()
+        self.seconds += time.perf_counter() - t0
+        return self
+
+    @property
+    def epochs_run(self) -> int:
+        return self.trainer.epoch if self.trainer is not None else 0
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        if self.trainer is None or not self.trainer.history:
+            return {}
+        return {k: v for k, v in self.trainer.history[-1].items() if k != "time_s"}
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.trainer.history) if self.trainer is not None else []
+
+    @property
+    def findings(self) -> list[Finding]:
+        return list(self.doctor.findings) if self.doctor is not None else []
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def score(self) -> float:
+        """Higher is better: validation accuracy (classification) or −validation loss."""
+        m = self.metrics
+        acc, loss = m.get("val_accuracy"), m.get("val_loss")
+        loss = float(loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else None
+        if isinstance(acc, (int, float)):
+            # accuracy first; the loss only breaks ties (a non-finite loss ranks last among equals)
+            return float(acc) - 1e-6 * (loss if loss is not None else 1e6)
+        return -loss if loss is not None else float("-inf")
+
+    def close(self) -> None:
+        if self.doctor is not None:
+            self.doctor.close()
