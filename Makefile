@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/torchdoctor demo
 
+# The report's browser test needs headless Chromium (Debian's package): installed when missing.
 test: $(STAMP)
+	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -81,6 +81,71 @@ def demo(
         fail(str(exc))
 
 
+@app.command()
+def diagnose(
+    config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs of the budgeted run (default: half of train.epochs, at least 3)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also keep the run directory (logs and report) here."),
+) -> None:
+    """A short budgeted training with the Doctor attached: findings, evidence and remedies."""
+    from torchdoctor.workflows import run_diagnose
+
+    try:
+        findings, metrics = run_diagnose(config, overrides=set_, epochs=epochs, out=out)
+    except ValueError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json({"findings": [f.to_dict() for f in findings], "metrics": metrics})
+        return
+    from torchdoctor.report import print_summary
+
+    print_summary([f.to_dict() for f in findings], metrics=metrics)
+
+
+@app.command()
+def repair(
+    config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+    rounds: int = typer.Option(3, "--rounds", min=0, help="Rounds of candidates at most."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for repair.json, the configs and report.html."),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
+) -> None:
+    """Diagnose, apply remedies as config patches, retrain, keep what helps; then train fully."""
+    from torchdoctor.workflows import run_repair
+
+    log = None if json_ else typer.echo
+    try:
+        result, out_dir = run_repair(config, overrides=set_, rounds=rounds, out=out, log=log)
+    except ValueError as exc:
+        fail(str(exc))
+    doc = result.to_json()
+    if json_:
+        emit_json(doc)
+        return
+    typer.echo(f"applied: {', '.join(doc['applied']) or 'nothing'}")
+    for k, (a, b) in doc["diff"].items():
+        typer.echo(f"  {k}: {a!r} -> {b!r}")
+    for side in ("before", "after"):
+        m = doc[side]["metrics"]
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
+        typer.echo(f"{side}: {shown}; findings: {', '.join(doc[side]['findings']) or 'none'}")
+    typer.echo(f"report: {out_dir / 'report.html'}")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory (finished or killed).")) -> None:
+    """Rebuild report.html from the logs of a run directory."""
+    from torchdoctor.report import build_report
+
+    try:
+        path = build_report(run_dir)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(str(path))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -104,3 +104,63 @@ def run_demo(out: PathLike | None = None, *, progress: bool = False, quiet: bool
             acc = res.metrics.get("val_accuracy", float("nan"))
             print(f"{name}: val_accuracy {acc:.4f}  report: {root / name / 'report.html'}")
     return results
+
+
+#: Share of ``train.epochs`` that ``diagnose`` trains (at least 3 epochs).
+DIAGNOSE_BUDGET = 0.5
+
+
+def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None = None,
+                 epochs: int | None = None, out: PathLike | None = None,
+                 cfg: Config | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """A budgeted training with the Doctor attached; returns (findings, final metrics).
+
+    Args:
+        epochs: epochs to train (default: ``DIAGNOSE_BUDGET`` of ``train.epochs``, at least 3).
+        out: keep the run directory (logs, report) there; default: nothing written.
+    """
+    import math
+    import tempfile
+
+    cfg = cfg if cfg is not None else load_config(config, overrides or [])
+    n = epochs if epochs is not None else min(cfg.train.epochs, max(3, math.ceil(DIAGNOSE_BUDGET * cfg.train.epochs)))
+    budget_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": n})})
+    if out is not None:
+        trainer, doc = _observed_run(budget_cfg, Path(out))
+    else:
+        with tempfile.TemporaryDirectory(prefix="torchdoctor-diagnose-") as tmp:
+            trainer, doc = _observed_run(budget_cfg, Path(tmp))
+    metrics = {k: v for k, v in (trainer.history[-1] if trainer.history else {}).items() if k != "time_s"}
+    return list(doc.findings), rundir.jsonable(metrics)
+
+
+def _observed_run(cfg: Config, run_dir: Path) -> tuple[Trainer, Any]:
+    trainer = Trainer(cfg, out_dir=run_dir)
+    doc = _attach_doctor(trainer, run_dir, quiet=True)
+    try:
+        trainer.fit()
+        doc.report(run_dir / "report.html")
+    finally:
+        doc.close()
+    return trainer, doc
+
+
+def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = None, rounds: int = 3,
+               out: PathLike | None = None, log: Any = None) -> tuple[Any, Path]:
+    """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
+    import json
+
+    from torchdoctor.autorepair import repair
+    from torchdoctor.train.config import dump_config
+
+    cfg = load_config(config, overrides or [])
+    out_dir = Path(out) if out is not None else rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = repair(cfg, rounds=rounds, log=log)
+    dump_config(result.before.config, out_dir / "config_before.yaml")
+    dump_config(result.after.config, out_dir / "config.yaml")
+    (out_dir / "repair.json").write_text(json.dumps(result.to_json(), indent=2))
+    from torchdoctor.autorepair.report import write_repair_report
+
+    write_repair_report(result, out_dir / "report.html")
+    return result, out_dir

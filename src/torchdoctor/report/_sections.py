@@ -1,0 +1,286 @@
+"""The HTML sections of the report: run summary, findings, training curves, layer plots.
+
+Each function returns an HTML fragment; every string from data is escaped here (or in the
+SVG helpers), never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from torchdoctor.findings import SYMPTOM_CODES
+from torchdoctor.report._data import (
+    Timeline,
+    count_nonfinite,
+    downsample,
+    fmt_num,
+    is_finite,
+    last_finite,
+    median,
+    metric_columns,
+    to_float,
+)
+from torchdoctor.report._heatmap import heatmap
+from torchdoctor.report._svg import Series, bar_chart, line_chart
+
+#: Config keys shown in the summary (dotted paths of DESIGN.md's config), when present.
+CONFIG_HIGHLIGHTS: tuple[str, ...] = (
+    "data.name", "data.normalize", "data.scale", "model.arch", "model.depth", "model.width",
+    "model.activation", "model.norm", "model.init", "model.output_activation",
+    "train.task", "train.optimizer", "train.lr", "train.batch_size", "train.epochs",
+    "train.loss", "train.grad_clip", "seed",
+)  # fmt: skip
+MAX_POINTS = 400
+
+
+def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys: ``{"a": {"b": 1}} -> {"a.b": 1}``."""
+    if not isinstance(d, dict):
+        return {prefix or "value": d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def value_html(v: Any, limit: int = 400) -> str:
+    """One value as escaped text: numbers compact, containers as compact JSON (truncated)."""
+    if v is None or isinstance(v, (bool, int, float)):
+        return escape(fmt_num(v))
+    if isinstance(v, str):
+        return escape(v if len(v) <= limit else v[:limit] + "…")
+    if isinstance(v, (list, tuple)) and v and all(to_float(x) is not None for x in v):
+        text = ", ".join(fmt_num(x, 3) for x in v[:40]) + (f", … ({len(v)} values)" if len(v) > 40 else "")
+        return "[" + escape(text) + "]"
+    try:
+        text = json.dumps(v, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = str(v)
+    return escape(text if len(text) <= limit else text[:limit] + "…")
+
+
+def kv_table(rows: Sequence[tuple[str, Any]], cls: str = "kv") -> str:
+    body = "".join(f"<tr><th>{escape(str(k))}</th><td>{value_html(v)}</td></tr>" for k, v in rows)
+    return f'<table class="{cls}">{body}</table>'
+
+
+def summary_section(
+    config: dict[str, Any] | None, metrics: Sequence[dict[str, Any]], summary: dict[str, Any]
+) -> str:
+    parts = ['<section id="summary"><h2>Run summary</h2><div class="cols">']
+    flat = flatten(config) if isinstance(config, dict) else {}
+    hl = [(k, flat[k]) for k in CONFIG_HIGHLIGHTS if k in flat]
+    parts.append('<div><h3>Configuration</h3>')
+    parts.append(kv_table(hl) if hl else (
+        kv_table(list(flat.items())[:16]) if flat else '<p class="empty">No configuration recorded.</p>'))  # fmt: skip
+    parts.append("</div>")
+    xs, cols = metric_columns(metrics)
+    parts.append('<div><h3>Final metrics</h3>')
+    if cols:
+        rows = []
+        for k, vals in cols.items():
+            fin = [v for v in vals if is_finite(v)]
+            best = ""
+            if fin and ("loss" in k or k.endswith("error")):
+                best = fmt_num(min(fin))
+            elif fin and any(t in k for t in ("acc", "auc", "f1")):
+                best = fmt_num(max(fin))
+            last = vals[-1] if vals else None
+            rows.append(
+                f"<tr><th>{escape(k)}</th><td>{escape(fmt_num(last))}</td><td>{escape(best)}</td></tr>"
+            )
+        n_ep = fmt_num(xs[-1]) if xs else "—"
+        parts.append(
+            f'<table class="kv metrics"><tr><th>metric</th><th>final (epoch {escape(n_ep)})</th>'
+            f"<th>best</th></tr>{''.join(rows)}</table>"
+        )
+    else:
+        parts.append('<p class="empty">No epoch metrics recorded.</p>')
+    parts.append("</div>")
+    if summary:
+        parts.append('<div><h3>Run</h3>' + kv_table(list(flatten(summary).items())) + "</div>")
+    parts.append("</div></section>")
+    return "".join(parts)
+
+
+def _evidence(ev: Any) -> str:
+    if not isinstance(ev, dict) or not ev:
+        return ""
+    return '<table class="evidence"><caption>Evidence</caption>' + "".join(
+        f"<tr><th>{escape(str(k))}</th><td>{value_html(v)}</td></tr>" for k, v in ev.items()
+    ) + "</table>"
+
+
+def _remedy(r: Any) -> str:
+    if not isinstance(r, dict):
+        return f"<li>{value_html(r)}</li>"
+    out = [f'<li class="remedy"><p><strong>{escape(str(r.get("description") or ""))}</strong>']
+    if r.get("code"):
+        out.append(f' <code class="rcode">{escape(str(r["code"]))}</code>')
+    out.append("</p>")
+    patch = r.get("patch")
+    if isinstance(patch, dict) and patch:
+        lines = "\n".join(f"{k}: {json.dumps(v, default=str)}" for k, v in patch.items())
+        out.append(f'<div class="lbl">Config patch</div><pre class="patch">{escape(lines)}</pre>')
+    if r.get("snippet"):
+        out.append(f'<div class="lbl">In your own loop</div><pre class="snippet"><code>{escape(str(r["snippet"]))}</code></pre>')
+    out.append("</li>")
+    return "".join(out)
+
+
+def findings_section(findings: Sequence[dict[str, Any]]) -> str:
+    """Findings (already sorted), each with its evidence table and ranked remedies."""
+    parts = [f'<section id="findings"><h2>Findings <span class="count">{len(findings)}</span></h2>']
+    if not findings:
+        parts.append('<p class="empty">No findings: nothing abnormal was recognised.</p></section>')
+        return "".join(parts)
+    parts.append('<table class="index"><tr><th>severity</th><th>code</th><th>layer</th><th>step</th><th>message</th></tr>')
+    for i, f in enumerate(findings):
+        sev = escape(str(f.get("severity")))
+        parts.append(
+            f'<tr><td><span class="badge sev-{sev}">{sev}</span></td>'
+            f'<td><a href="#finding-{i + 1}">{escape(str(f.get("code")))}</a></td>'
+            f"<td>{value_html(f.get('layer'))}</td><td>{value_html(f.get('step'))}</td>"
+            f"<td>{escape(str(f.get('message') or ''))}</td></tr>"
+        )
+    parts.append("</table>")
+    for i, f in enumerate(findings):
+        sev = escape(str(f.get("severity")))
+        code = str(f.get("code"))
+        meaning = SYMPTOM_CODES.get(code, "")
+        meta = []
+        if f.get("layer") is not None:
+            meta.append(f"layer <code>{escape(str(f['layer']))}</code>")
+        if f.get("step") is not None:
+            meta.append(f"step {value_html(f['step'])}")
+        rems = f.get("remedies") or []
+        parts.append(
+            f'<article class="finding sev-{sev}" id="finding-{i + 1}">'
+            f'<h3><span class="badge sev-{sev}">{sev}</span> <span class="code">{escape(code)}</span>'
+            f' <span class="meaning">{escape(meaning)}</span></h3>'
+            f'<p class="meta">{" · ".join(meta)}</p>'
+            f'<p class="message">{escape(str(f.get("message") or ""))}</p>'
+            f"{_evidence(f.get('evidence'))}"
+        )
+        if isinstance(rems, list) and rems:
+            parts.append('<h4>Remedies (best first)</h4><ol class="remedies">')
+            parts.extend(_remedy(r) for r in rems)
+            parts.append("</ol>")
+        parts.append("</article>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> str:
+    """Loss and accuracy per epoch, loss and global gradient norm per recorded step."""
+    parts = ['<section id="training"><h2>Training curves</h2><div class="charts">']
+    xs, cols = metric_columns(metrics)
+    loss_keys = [k for k in cols if k.endswith("loss")]
+    acc_keys = [k for k in cols if any(t in k for t in ("acc", "auc"))]
+    if loss_keys:
+        parts.append(line_chart(
+            [Series(k, xs, cols[k], markers=len(xs) <= 60, dashed=k.startswith("val")) for k in loss_keys],
+            kind="loss_epoch", title="Loss per epoch", x_label="epoch", y_label="loss"))  # fmt: skip
+    if acc_keys:
+        vals = [v for k in acc_keys for v in cols[k] if is_finite(v)]
+        yr = (0.0, 1.0) if vals and min(vals) >= 0 and max(vals) <= 1 else None
+        parts.append(line_chart(
+            [Series(k, xs, cols[k], markers=len(xs) <= 60, dashed=k.startswith("val")) for k in acc_keys],
+            kind="accuracy_epoch", title="Accuracy per epoch", x_label="epoch", y_label="accuracy",
+            log_y=False, y_range=yr))  # fmt: skip
+    steps = [float(s) for s in tl.steps]
+    notes = []
+    for name, ys, kind, title in (("loss", tl.loss, "loss_step", "Loss per step"),
+                                  ("grad_norm", tl.grad_norm, "grad_norm_step", "Global gradient norm per step")):  # fmt: skip
+        if not any(v is not None for v in ys):
+            continue
+        x, m, lo, hi = downsample(steps, ys, MAX_POINTS)
+        binned = len(x) < len(steps)
+        s = Series(name if not binned else f"{name} (bucket mean)", x, m,
+                   lo=lo if binned else None, hi=hi if binned else None)  # fmt: skip
+        bad = count_nonfinite(ys)
+        # NaN/Inf steps keep their red marks even after bucketing
+        marks = Series("NaN/Inf", steps, [v if v is not None and not math.isfinite(v) else None for v in ys],
+                       color="#d62728") if bad else None  # fmt: skip
+        parts.append(line_chart([s] + ([marks] if marks else []), kind=kind, title=title,
+                                x_label="step", y_label=name))  # fmt: skip
+        if binned:
+            notes.append(f"{escape(name)}: {len(steps)} records in {len(x)} buckets (line: mean, band: min–max)")
+        if bad:
+            notes.append(f"{escape(name)}: {bad} non-finite value(s), marked in red at the top")
+    if not loss_keys and not acc_keys and not any(v is not None for v in tl.loss):
+        parts.append('<p class="empty">No loss or accuracy recorded.</p>')
+    parts.append("</div>")
+    if notes:
+        parts.append('<p class="note">' + "<br>".join(notes) + "</p>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _window(values: Sequence[float | None], end: bool, frac: float = 0.1) -> float | None:
+    """Median over the first (or last) ``frac`` of the measured values (at least one)."""
+    measured = [v for v in values if v is not None]
+    if not measured:
+        return None
+    k = max(1, math.ceil(frac * len(measured)))
+    return median(measured[-k:] if end else measured[:k])
+
+
+def layers_section(tl: Timeline) -> str:
+    """Gradient-norm heat map, statistics by depth, dead and saturated fractions."""
+    parts = ['<section id="layers"><h2>Layers</h2>']
+    if not tl.layers:
+        parts.append('<p class="empty">No per-layer vitals recorded.</p></section>')
+        return "".join(parts)
+    parts.append(f'<p class="note">{len(tl.layers)} layers in depth order, {len(tl)} recorded steps. '
+                 "&quot;start&quot; and &quot;end&quot; are medians over the first and last 10% of "
+                 "the measured steps.</p><div class=\"charts\">")  # fmt: skip
+    if tl.has_stat("grad_norm"):
+        parts.append(heatmap(tl.layers, tl.steps, {n: tl.layer_values(n, "grad_norm") for n in tl.layers},
+                             kind="grad_heatmap", title="Gradient norm per layer over steps (log colour)",
+                             max_cols=MAX_POINTS))  # fmt: skip
+    idx = [float(i) for i in range(len(tl.layers))]
+
+    def by_depth(stat: str, end: bool) -> list[float | None]:
+        return [_window(tl.layer_values(n, stat), end) for n in tl.layers]
+
+    for stat, title, log in (("grad_norm", "Gradient norm by depth", "auto"),
+                             ("act_std", "Activation std by depth", "auto"),
+                             ("act_mean", "Activation mean by depth", False),
+                             ("update_ratio", "Update / parameter ratio by depth", "auto")):  # fmt: skip
+        if not tl.has_stat(stat):
+            continue
+        series = [Series("start", idx, by_depth(stat, False), markers=True, dashed=True),
+                  Series("end", idx, by_depth(stat, True), markers=True)]  # fmt: skip
+        parts.append(line_chart(series, kind=f"{stat}_depth", title=title, y_label=stat,
+                                log_y=log, x_categories=tl.layers))  # fmt: skip
+    groups = {}
+    if tl.has_stat("frac_zero"):
+        groups["zero (dead)"] = by_depth("frac_zero", True)
+    if tl.has_stat("frac_saturated"):
+        groups["saturated"] = by_depth("frac_saturated", True)
+    if groups:
+        parts.append(bar_chart(tl.layers, groups, kind="dead_saturated",
+                               title="Dead and saturated output fractions by layer (end)",
+                               x_label="fraction of outputs"))  # fmt: skip
+    parts.append("</div></section>")
+    return "".join(parts)
+
+
+def config_section(config: dict[str, Any] | None) -> str:
+    if not isinstance(config, dict) or not config:
+        return ""
+    return ('<section id="config"><details><summary>Full configuration</summary>'
+            + kv_table(list(flatten(config).items())) + "</details></section>")  # fmt: skip
+
+
+def final_value(metrics: Sequence[dict[str, Any]], key: str) -> float | None:
+    return last_finite(to_float(r.get(key)) for r in metrics if isinstance(r, dict))
