@@ -71,14 +71,15 @@ def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
     from torchdoctor.doctor import Doctor
     from torchdoctor.doctor_callback import DoctorCallback
 
-    doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet)
+    doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
+                 write_metrics=False, title=f"torchdoctor: {run_dir.name}")
     trainer.callbacks.append(DoctorCallback(doc))
     return doc
 
 
 def _finish_doctor(doc: Any, trainer: Trainer, run_dir: Path, *, quiet: bool) -> None:
     try:
-        doc.report(run_dir / "report.html")
+        doc.report(run_dir / "report.html", config=trainer.cfg.to_dict())
         if not quiet:
             from torchdoctor.report import print_summary
 
@@ -139,7 +140,7 @@ def _observed_run(cfg: Config, run_dir: Path) -> tuple[Trainer, Any]:
     doc = _attach_doctor(trainer, run_dir, quiet=True)
     try:
         trainer.fit()
-        doc.report(run_dir / "report.html")
+        doc.report(run_dir / "report.html", config=cfg.to_dict())
     finally:
         doc.close()
     return trainer, doc

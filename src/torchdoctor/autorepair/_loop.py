@@ -22,7 +22,7 @@ from typing import Any
 
 from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
 from torchdoctor.autorepair._session import Session
-from torchdoctor.data import load as load_data
+from torchdoctor.train.targets import TrainInputs, prepare_inputs
 from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config, config_from_dict, load_config
 
@@ -181,9 +181,9 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     else:
         cfg = load_config(config, overrides or [])
     t_start = time.perf_counter()
-    data = load_data(cfg.data, seed=cfg.seed)
+    inputs_for = _InputsCache()
     n_budget = budget_epochs(cfg, budget)
-    base = Session("baseline", cfg, data).start(n_budget)
+    base = Session("baseline", cfg, inputs_for(cfg)).start(n_budget)
     per_epoch = base.seconds / max(base.epochs_run, 1)
     full_estimate = per_epoch * cfg.train.epochs
     say(f"baseline ({base.epochs_run} epochs): score {base.score():.4f}, "
@@ -213,8 +213,8 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                 break
             new_cfg = apply_patch(current.config, c.patch).config
             assert new_cfg is not None
-            s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, data, patch=c.patch,
-                        remedies=c.remedies)
+            s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, inputs_for(new_cfg),
+                        patch=c.patch, remedies=c.remedies)
             abort = set(_error_codes()) - parent_errors
             s.start(n_budget, abort_codes=abort)
             tried.append(s)
@@ -237,6 +237,21 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     total = time.perf_counter() - t_start
     return RepairResult(before=base, after=current, applied=applied, rounds=rounds_done, tried=tried,
                         skipped=skipped, seconds=total, full_training_seconds=full_estimate)
+
+
+class _InputsCache:
+    """Prepared data per distinct data-related config: a patch to ``data.*``, ``target.*`` or
+    ``train.reweight`` gets freshly prepared data; every other candidate shares it."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, TrainInputs] = {}
+
+    def __call__(self, cfg: Config) -> TrainInputs:
+        key = repr((cfg.seed, cfg.data.model_dump(),
+                    cfg.target.model_dump(), cfg.train.reweight, cfg.train.task))
+        if key not in self._cache:
+            self._cache[key] = prepare_inputs(cfg)
+        return self._cache[key]
 
 
 def _error_codes() -> list[str]:

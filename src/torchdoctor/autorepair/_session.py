@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchdoctor.data import DataBundle
 from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config
+from torchdoctor.train.targets import TrainInputs
 from torchdoctor.train.trainer import Trainer
 
 
@@ -47,7 +47,7 @@ class Session:
 
     name: str
     config: Config
-    data: DataBundle
+    inputs: TrainInputs
     patch: dict[str, Any] = field(default_factory=dict)
     remedies: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -61,7 +61,9 @@ class Session:
         from torchdoctor.doctor_callback import DoctorCallback
 
         t0 = time.perf_counter()
-        self.trainer = Trainer(self.config, data=self.data)
+        i = self.inputs
+        self.trainer = Trainer(self.config, data=i.data, sample_weights=i.sample_weights,
+                               eval_sets=i.eval_sets)
         self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False)
         stop = _StopAt(budget_epochs, self.doctor, abort_codes)
         self.trainer.callbacks += [DoctorCallback(self.doctor), stop]

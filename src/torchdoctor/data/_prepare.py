@@ -72,7 +72,7 @@ class DataBundle:
     Attributes:
         x_train, x_val: float32 tensors (N, *input_shape), normalized.
         y_train, y_val: int64 labels (N,) or float32 targets.
-        x_train_raw: training inputs as NumPy after ``scale`` but before normalization
+        x_train_raw, x_val_raw: inputs as NumPy after ``scale`` but before normalization
             (what the data checkup inspects).
         x_pool, y_pool: normalized held-out pool for ``target:`` samples, or None.
         normalizer: maps a user's raw inputs (e.g. a target npz) into model space.
@@ -88,6 +88,7 @@ class DataBundle:
     x_val: torch.Tensor
     y_val: torch.Tensor
     x_train_raw: np.ndarray
+    x_val_raw: np.ndarray
     normalizer: Normalizer
     x_pool: torch.Tensor | None = None
     y_pool: torch.Tensor | None = None
@@ -152,7 +153,7 @@ def prepare(raw: RawDataset, data_cfg: Any, *, seed: int = 0, with_pool: bool = 
         input_shape=tuple(raw.x.shape[1:]),
         x_train=torch.from_numpy(np.ascontiguousarray((x_tr - norm.shift) / norm.divisor).astype(np.float32)),
         y_train=ty(y_tr), x_val=tx(x_all[va_idx]), y_val=ty(y_all[va_idx]),
-        x_train_raw=x_tr, normalizer=norm, info=info,
+        x_train_raw=x_tr, x_val_raw=x_all[va_idx] * data_cfg.scale, normalizer=norm, info=info,
     )
     if pool_idx is not None:
         bundle.x_pool, bundle.y_pool = tx(x_all[pool_idx]), ty(y_all[pool_idx])

@@ -28,7 +28,6 @@ import torch
 from torch import nn
 
 from torchdoctor.data import DataBundle
-from torchdoctor.data import load as load_data
 from torchdoctor.train import _layers as L
 from torchdoctor.train import rundir
 from torchdoctor.train.config import Config, dump_config
@@ -68,20 +67,32 @@ class Trainer:
         cfg: the validated config.
         out_dir: run directory; ``None`` keeps everything in memory (no files).
         callbacks: objects with any of :data:`EVENTS`.
-        data: a prepared :class:`DataBundle` (default: ``data.load(cfg.data)``).
+        data: a prepared :class:`DataBundle`. Default: :func:`~torchdoctor.train.targets.prepare_inputs`,
+            which also draws the ``target:`` sample and the ``train.reweight`` weights.
         sample_weights: per-training-sample weights (N,), e.g. from ``train.reweight``.
+        eval_sets: extra ``{name: (x, y)}`` sets evaluated each epoch (``name_loss``, ...).
         progress: show a rich progress bar with the live metrics.
     """
 
     def __init__(self, cfg: Config, *, out_dir: str | os.PathLike[str] | None = None,
                  callbacks: Sequence[Any] = (), data: DataBundle | None = None,
-                 sample_weights: torch.Tensor | None = None, progress: bool = False) -> None:
+                 sample_weights: torch.Tensor | None = None,
+                 eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+                 progress: bool = False) -> None:
         self.cfg = cfg
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.callbacks = list(callbacks)
         self.progress = progress
         torch.manual_seed(cfg.seed)
-        self.data = data if data is not None else load_data(cfg.data, seed=cfg.seed)
+        if data is None:
+            from torchdoctor.train.targets import prepare_inputs
+
+            inputs = prepare_inputs(cfg)
+            data = inputs.data
+            sample_weights = inputs.sample_weights if sample_weights is None else sample_weights
+            eval_sets = {**inputs.eval_sets, **(eval_sets or {})}
+        self.data = data
+        self.eval_sets = dict(eval_sets or {})
         d = self.data
         if cfg.train.task != d.task:
             raise ValueError(
@@ -240,6 +251,9 @@ class Trainer:
             model.eval()
         row.update(evaluate(model, d.x_val, d.y_val, self._eval_loss, task=d.task,
                             num_classes=d.num_classes))
+        for name, (xe, ye) in self.eval_sets.items():
+            row.update(evaluate(model, xe, ye, self._eval_loss, task=d.task,
+                                num_classes=d.num_classes, prefix=name))
         model.train()
         row["lr"] = float(opt.param_groups[0]["lr"])
         row["time_s"] = time.perf_counter() - t0

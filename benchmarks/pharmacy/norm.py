@@ -1,0 +1,111 @@
+"""SwitchNorm2d speed: ours (one-pass IN moments, fused autograd Function) and the naive version
+(each IN / LN / BN statistic computed separately, plain autograd) against nn.BatchNorm2d.
+
+Forward + backward on CPU at N×C×H×W = 32×64×16×16, float32, training mode. The three are timed
+alternately in one process, median of the repeats; ratio = ours / BatchNorm2d (bound 1.5).
+Measured once with one thread and once with the default thread count.
+
+Run: ``.venv/bin/python benchmarks/pharmacy/norm.py [--repeats 41]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from torchdoctor.nn import SwitchNorm2d
+
+SHAPE = (32, 64, 16, 16)
+BOUND = 1.5
+
+
+def naive_switch_norm(x: Tensor, m: SwitchNorm2d) -> Tensor:
+    """Each statistic separately, as the reference code does (biased variances here)."""
+    mean_in = x.mean((2, 3), keepdim=True)
+    var_in = x.var((2, 3), keepdim=True, unbiased=False)
+    mean_ln = x.mean((1, 2, 3), keepdim=True)
+    var_ln = x.var((1, 2, 3), keepdim=True, unbiased=False)
+    mean_bn = x.mean((0, 2, 3), keepdim=True)
+    var_bn = x.var((0, 2, 3), keepdim=True, unbiased=False)
+    mw = torch.softmax(m.mean_weight, 0)
+    vw = torch.softmax(m.var_weight, 0)
+    mean = mw[0] * mean_in + mw[1] * mean_ln + mw[2] * mean_bn
+    var = vw[0] * var_in + vw[1] * var_ln + vw[2] * var_bn
+    y = (x - mean) / torch.sqrt(var + m.eps)
+    return y * m.weight.view(1, -1, 1, 1) + m.bias.view(1, -1, 1, 1)
+
+
+def _step(fn: Callable[[Tensor], Tensor], x: Tensor, g: Tensor) -> None:
+    x.grad = None
+    fn(x).backward(g)
+
+
+def _measure(repeats: int, shape: tuple[int, ...]) -> dict[str, float]:
+    torch.manual_seed(0)
+    c = shape[1]
+    x = torch.randn(*shape, requires_grad=True)
+    g = torch.randn(*shape)
+    bn = nn.BatchNorm2d(c).train()
+    sn = SwitchNorm2d(c).train()
+    fns = {"bn": bn, "ours": sn, "naive": lambda t: naive_switch_norm(t, sn)}
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(3):  # warm-up
+        for f in fns.values():
+            _step(f, x, g)
+    for _ in range(repeats):  # alternate, so load changes hit all three alike
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            _step(f, x, g)
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench_switchnorm(repeats: int = 41, shape: tuple[int, ...] = SHAPE,
+                     threads: tuple[int | None, ...] = (1, None)) -> list[dict]:
+    """Rows ``{"name", "ours_ms", "reference_ms", "ratio", "bound"}``: SwitchNorm2d (ours) and
+    the naive SwitchNorm, each against nn.BatchNorm2d (forward + backward, median wall ms).
+
+    Each entry of ``threads`` is one measurement with ``torch.set_num_threads`` (``None``: the
+    default count). One thread is the stable number on a shared machine; with all threads,
+    any other busy process stalls the parallel kernels and inflates every timing.
+    """
+    rows = []
+    default = torch.get_num_threads()
+    dims = "×".join(map(str, shape))
+    try:
+        for t in threads:
+            torch.set_num_threads(t or default)
+            med = _measure(repeats, shape)
+            label = f"{torch.get_num_threads()} thr"
+            rows += [
+                {"name": f"SwitchNorm2d fwd+bwd {dims} ours / BatchNorm2d ({label})",
+                 "ours_ms": med["ours"], "reference_ms": med["bn"],
+                 "ratio": med["ours"] / med["bn"], "bound": BOUND},
+                {"name": f"SwitchNorm2d fwd+bwd {dims} naive / BatchNorm2d ({label})",
+                 "ours_ms": med["naive"], "reference_ms": med["bn"],
+                 "ratio": med["naive"] / med["bn"], "bound": None},
+            ]
+    finally:
+        torch.set_num_threads(default)
+    return rows
+
+
+def _print(rows: list[dict]) -> None:
+    print(f"{'benchmark':<66} {'ours ms':>9} {'ref ms':>9} {'ratio':>7} {'bound':>6}")
+    for r in rows:
+        bound = "" if r["bound"] is None else f"{r['bound']:.2f}"
+        print(f"{r['name']:<66} {r['ours_ms']:9.3f} {r['reference_ms']:9.3f} "
+              f"{r['ratio']:7.2f} {bound:>6}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=41)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, default {torch.get_num_threads()} threads")
+    _print(bench_switchnorm(args.repeats))

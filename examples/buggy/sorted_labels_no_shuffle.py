@@ -1,0 +1,64 @@
+"""Bug: training data sorted by label and fed in order (``shuffle=False``).
+
+Every mini-batch holds a single class, and a whole epoch walks through the classes one after
+another: each stretch of steps drags the model toward the current class and the end of the
+epoch is dominated by the last ones. A classic from the bug studies (Islam et al., FSE 2019,
+"data not shuffled"); the config's ``data.shuffle: false`` reproduces it.
+
+Run: ``python examples/buggy/sorted_labels_no_shuffle.py``
+"""
+
+from __future__ import annotations
+
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import torchdoctor as td
+
+EXPECTED = {"unshuffled_data"}
+
+
+def load_data(seed: int = 0) -> tuple[torch.Tensor, ...]:
+    X, y = load_digits(return_X_y=True)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    tr, va = perm[360:], perm[:360]
+    X = (X - X[tr].mean()) / X[tr].std()
+    tr = tr[torch.argsort(y[tr], stable=True)]  # the files came sorted by class
+    return X[tr], y[tr], X[va], y[va]
+
+
+def main(epochs: int | None = None) -> td.Doctor:
+    torch.manual_seed(0)
+    Xtr, ytr, Xva, yva = load_data()
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=64, shuffle=False  # BUG: sorted, never shuffled
+    )
+    model = nn.Sequential(
+        nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10)
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    with td.Doctor(model, optimizer) as doctor:
+        for _ in range(epochs or 5):
+            model.train()
+            for x, y in loader:
+                out = model(x)
+                loss = loss_fn(out, y)
+                optimizer.zero_grad()
+                loss.backward()
+                doctor.step(loss, inputs=x, targets=y, outputs=out)
+                optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                out = model(Xva)
+                val_loss = loss_fn(out, yva).item()
+                val_acc = (out.argmax(1) == yva).float().mean().item()
+            doctor.observe(val_loss=val_loss, val_accuracy=val_acc)
+    return doctor
+
+
+if __name__ == "__main__":
+    for f in main().findings:
+        print(f"{f.severity:8} {f.code:24} {f.layer or '-':16} {f.message}")

@@ -1,0 +1,67 @@
+"""Bug: an 8-layer tanh MLP initialized with N(0, 0.01^2) weights.
+
+Each layer multiplies the activation scale by about 0.01 * sqrt(fan_in) ~ 0.11, so after a
+few layers the activations are ~0 and so are the gradients of the early layers. Seed 001
+and 004 ("with naive initialization the activations shrink toward zero layer by layer"),
+seed 003 §15; the CS231n experiment.
+
+Run: ``python examples/buggy/tiny_init_deep_tanh.py``
+"""
+
+from __future__ import annotations
+
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import torchdoctor as td
+
+EXPECTED = {"activation_collapse", "vanishing_gradient"}
+
+
+def load_data(seed: int = 0) -> tuple[torch.Tensor, ...]:
+    X, y = load_digits(return_X_y=True)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    tr, va = perm[360:], perm[:360]
+    X = (X - X[tr].mean()) / X[tr].std()
+    return X[tr], y[tr], X[va], y[va]
+
+
+def main(epochs: int | None = None) -> td.Doctor:
+    torch.manual_seed(0)
+    Xtr, ytr, Xva, yva = load_data()
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=64, shuffle=True)
+    layers: list[nn.Module] = []
+    for i in range(8):
+        layers += [nn.Linear(64 if i == 0 else 128, 128), nn.Tanh()]
+    model = nn.Sequential(*layers, nn.Linear(128, 10))
+    for m in model:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.01)  # BUG: far below Xavier's 1/sqrt(fan_in)
+            nn.init.zeros_(m.bias)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    with td.Doctor(model, optimizer) as doctor:
+        for _ in range(epochs or 5):
+            model.train()
+            for x, y in loader:
+                out = model(x)
+                loss = loss_fn(out, y)
+                optimizer.zero_grad()
+                loss.backward()
+                doctor.step(loss, inputs=x, targets=y, outputs=out)
+                optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                out = model(Xva)
+                val_loss = loss_fn(out, yva).item()
+                val_acc = (out.argmax(1) == yva).float().mean().item()
+            doctor.observe(val_loss=val_loss, val_accuracy=val_acc)
+    return doctor
+
+
+if __name__ == "__main__":
+    for f in main().findings:
+        print(f"{f.severity:8} {f.code:24} {f.layer or '-':16} {f.message}")

@@ -1,0 +1,15 @@
+"""The doctor: vital signs, symptoms and remedies for any PyTorch training loop.
+
+``Doctor(model, optimizer)`` attaches probes; ``doctor.step(loss, ...)`` after each backward,
+``doctor.observe(...)`` once per epoch; ``doctor.findings`` lists what is wrong, with the
+evidence and ranked remedies (:mod:`torchdoctor.doctor.remedies`).
+"""
+
+from torchdoctor.doctor._doctor import Doctor
+from torchdoctor.doctor.remedies import apply_patch, remedies_for
+from torchdoctor.doctor.symptoms import RULES, diagnose
+from torchdoctor.doctor.vitals import Vitals
+from torchdoctor.findings import Finding, Remedy
+
+__all__ = sorted(["RULES", "Doctor", "Finding", "Remedy", "Vitals", "apply_patch", "diagnose",
+                  "remedies_for"])

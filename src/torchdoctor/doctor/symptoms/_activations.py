@@ -1,0 +1,141 @@
+"""Activation and layer rules: dead_relu, saturated_activation, activation_collapse,
+symmetric_weights, small_batch_norm."""
+
+from __future__ import annotations
+
+import statistics
+
+from torchdoctor.doctor.symptoms._registry import finding, gate, median, recent, rule
+from torchdoctor.doctor.vitals import Vitals, finite
+from torchdoctor.findings import Finding
+
+__all__ = ["BN_MIN_BATCH", "COLLAPSE_RATIO", "DEAD_FRACTION", "SATURATED_FRACTION",
+           "SYMMETRY_SPREAD"]
+
+#: Share of a ReLU layer's units that never fire over the sampled batches above which the
+#: layer is flagged (SageMaker Debugger ``DeadRelu`` default ``threshold_layer`` = 50 %).
+DEAD_FRACTION = 0.5
+#: Share of a sigmoid/tanh layer's outputs in the flat tails above which it is saturated
+#: (SageMaker Debugger ``SaturatedActivation`` default ``threshold_layer`` = 50 %).
+SATURATED_FRACTION = 0.5
+#: Ratio of activation std between the deepest and the first nonlinearity beyond which the
+#: scale collapsed (< 1/x) or blew up (> x). Own choice: two orders of magnitude (PyTorch's
+#: default init on a 3-layer ReLU MLP gives ~0.2, Xavier/He stay near 1; Glorot & Bengio 2010).
+COLLAPSE_RATIO = 100.0
+#: Relative spread of a weight matrix's rows, ||W - mean row|| / ||W||, below which the units
+#: are identical (own choice: random init gives ~1, constant init gives exactly 0).
+SYMMETRY_SPREAD = 1e-4
+#: Median training batch size seen by BatchNorm below which its statistics are unstable
+#: (Wu & He, "Group Normalization", ECCV 2018: BN error rises sharply below 8 per batch;
+#: seed 003 §22 "对小batchsize效果不好").
+BN_MIN_BATCH = 8
+
+
+def _act_layers(v: Vitals, families: tuple[str, ...]) -> list[str]:
+    from torchdoctor.doctor.vitals._stats import ACTIVATION_KINDS
+
+    return [n for n, i in v.layers.items() if ACTIVATION_KINDS.get(i.kind) in families]
+
+
+@rule("dead_relu")
+def dead_relu(v: Vitals) -> list[Finding]:
+    """A ReLU layer where more than :data:`DEAD_FRACTION` of the units never fired (over the
+    last flush window of sampled batches, else the median per batch). Warning; an error
+    when learning also fails."""
+    sampled = v.sampled()
+    if not sampled:
+        return []
+    out = []
+    for name in _act_layers(v, ("relu",)):
+        window = [r["layers"][name]["window_dead"] for r in sampled
+                  if finite((r["layers"].get(name) or {}).get("window_dead"))]
+        per_batch = [(r["layers"].get(name) or {}).get("frac_dead") for r in recent(sampled)]
+        dead = window[-1] if window else median(per_batch)  # type: ignore[arg-type]
+        if dead is None or dead <= DEAD_FRACTION:
+            continue
+        units = v.layers[name].units
+        out.append(finding(
+            "dead_relu", gate(v, "warning"),
+            f"{dead:.0%} of the units of layer {name} ({v.layers[name].kind}) never activate (threshold {DEAD_FRACTION:.0%}).",
+            layer=name, step=int(sampled[-1]["step"]), dead_fraction=dead, units=units,
+            threshold=DEAD_FRACTION, source="SageMaker Debugger DeadRelu threshold_layer"))
+    return out
+
+
+@rule("saturated_activation")
+def saturated_activation(v: Vitals) -> list[Finding]:
+    """A sigmoid/tanh layer with more than :data:`SATURATED_FRACTION` of its outputs in the
+    flat tails (median over recent sampled steps). Warning; error when learning fails."""
+    sampled = v.sampled()
+    out = []
+    for name in _act_layers(v, ("sigmoid", "tanh")):
+        fr = median([(r["layers"].get(name) or {}).get("frac_saturated") for r in recent(sampled)])
+        if fr is None or fr <= SATURATED_FRACTION:
+            continue
+        out.append(finding(
+            "saturated_activation", gate(v, "warning"),
+            f"{fr:.0%} of the outputs of layer {name} ({v.layers[name].kind}) sit in the flat tails "
+            f"(threshold {SATURATED_FRACTION:.0%}).",
+            layer=name, step=int(sampled[-1]["step"]), saturated_fraction=fr,
+            threshold=SATURATED_FRACTION, source="SageMaker Debugger SaturatedActivation"))
+    return out
+
+
+@rule("activation_collapse")
+def activation_collapse(v: Vitals) -> list[Finding]:
+    """Activation std shrinks (or grows) by more than :data:`COLLAPSE_RATIO` between the first
+    and the deepest nonlinearity (at least 3), median over recent sampled steps."""
+    names = _act_layers(v, ("relu", "leaky", "smooth", "sigmoid", "tanh"))
+    if len(names) < 3:
+        return []
+    rec = recent(v.sampled())
+    stds = [median([(r["layers"].get(n) or {}).get("act_std") for r in rec]) for n in names]
+    pairs = [(n, s) for n, s in zip(names, stds, strict=True) if s is not None]
+    if len(pairs) < 3 or pairs[0][1] <= 0:
+        return []
+    ratio = pairs[-1][1] / pairs[0][1]
+    if 1 / COLLAPSE_RATIO <= ratio <= COLLAPSE_RATIO:
+        return []
+    verb = "shrinks" if ratio < 1 else "grows"
+    return [finding(
+        "activation_collapse", gate(v, "warning"),
+        f"Activation scale {verb} {ratio:.2g}x from {pairs[0][0]} (std {pairs[0][1]:.3g}) to "
+        f"{pairs[-1][0]} (std {pairs[-1][1]:.3g}); threshold {COLLAPSE_RATIO:g}x.",
+        layer=pairs[-1][0], step=int(rec[-1]["step"]) if rec else None, ratio=ratio,
+        stds={n: s for n, s in pairs}, threshold=COLLAPSE_RATIO, source="own; Glorot & Bengio 2010")]
+
+
+@rule("symmetric_weights")
+def symmetric_weights(v: Vitals) -> list[Finding]:
+    """Every unit of a layer has the same weights (row spread < :data:`SYMMETRY_SPREAD`):
+    they compute the same function and receive the same gradient forever. Always an error."""
+    out = []
+    for name, w in v.weights.items():
+        spread = w.get("row_spread")
+        if not finite(spread) or spread >= SYMMETRY_SPREAD:
+            continue
+        out.append(finding(
+            "symmetric_weights", "error",
+            f"The {w.get('units')} units of {name} have identical weights (row spread "
+            f"{spread:.2g}, threshold {SYMMETRY_SPREAD:g}): symmetry was never broken.",
+            layer=name, row_spread=spread, units=w.get("units"), threshold=SYMMETRY_SPREAD,
+            source="own; seed 001/003 §15 (constant initialization)"))
+    return out
+
+
+@rule("small_batch_norm")
+def small_batch_norm(v: Vitals) -> list[Finding]:
+    """BatchNorm trained on a median batch below :data:`BN_MIN_BATCH` (at least 5 batches)."""
+    sizes = [int(s) for s in v.loop.get("bn_batch_sizes", [])]
+    if len(sizes) < 5:
+        return []
+    med = statistics.median(sizes)
+    if med >= BN_MIN_BATCH:
+        return []
+    names = [n for n, i in v.layers.items() if i.kind.startswith("BatchNorm")]
+    return [finding(
+        "small_batch_norm", "warning",
+        f"BatchNorm normalizes over batches of {med:g} samples (median; threshold "
+        f"{BN_MIN_BATCH}): its statistics are too noisy.",
+        layer=names[0] if names else None, median_batch=med, min_batch=min(sizes),
+        threshold=BN_MIN_BATCH, source="Wu & He 2018 (Group Normalization); seed 003 §22")]

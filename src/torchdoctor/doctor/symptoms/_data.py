@@ -1,0 +1,219 @@
+"""Rules on what flows in and out: unnormalized_input, wrong_output_activation, wrong_loss,
+class_imbalance, unshuffled_data."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torchdoctor.doctor.symptoms._registry import finding, median, rule
+from torchdoctor.doctor.vitals import Vitals, finite
+from torchdoctor.findings import Finding
+
+__all__ = ["IMBALANCE_RATIO", "INPUT_RMS_HIGH", "INPUT_RMS_LOW", "LOSS_MATCH_RTOL",
+           "SHUFFLE_RATIO"]
+
+#: Root mean square of the inputs above which they are not normalized (own choice: a
+#: standardized input has RMS 1, min-max scaled [0, 1] data below 1, 8-bit pixels ~100).
+INPUT_RMS_HIGH = 10.0
+#: ... and below which the inputs are vanishingly small (own choice).
+INPUT_RMS_LOW = 1e-2
+#: Relative tolerance for "the recorded loss equals this candidate loss" (own choice; float32
+#: recomputation agrees to ~1e-6).
+LOSS_MATCH_RTOL = 1e-4
+#: Largest / smallest class count at or above which classes are imbalanced (SageMaker
+#: Debugger ``ClassImbalance`` default ``threshold_imbalance`` = 10).
+IMBALANCE_RATIO = 10.0
+#: Mean classes per batch / classes expected from random batches below which training
+#: batches follow the dataset order (own choice; sorted data gives ~0.15, shuffled ~1).
+SHUFFLE_RATIO = 0.5
+
+
+def _io_records(v: Vitals, key: str) -> list[dict[str, Any]]:
+    return [r for r in v.records if r.get(key)]
+
+
+@rule("unnormalized_input")
+def unnormalized_input(v: Vitals) -> list[Finding]:
+    """Inputs far from zero-mean unit scale: RMS > :data:`INPUT_RMS_HIGH` or <
+    :data:`INPUT_RMS_LOW` (median over sampled steps; 003 §14 cause 1)."""
+    recs = _io_records(v, "inputs")
+    if not recs:
+        return []
+    mean = median([r["inputs"].get("mean") for r in recs])
+    std = median([r["inputs"].get("std") for r in recs])
+    absmax = median([r["inputs"].get("absmax") for r in recs])
+    if mean is None or std is None:
+        return []
+    rms = math.sqrt(mean * mean + std * std)
+    if INPUT_RMS_LOW <= rms <= INPUT_RMS_HIGH:
+        return []
+    what = "large" if rms > INPUT_RMS_HIGH else "tiny"
+    return [finding(
+        "unnormalized_input", "warning",
+        f"Inputs are {what}: mean {mean:.3g}, std {std:.3g}, max |x| {absmax:.3g} (RMS {rms:.3g}; "
+        f"expected {INPUT_RMS_LOW:g}..{INPUT_RMS_HIGH:g}).",
+        step=int(recs[0]["step"]), mean=mean, std=std, absmax=absmax, rms=rms,
+        threshold_high=INPUT_RMS_HIGH, threshold_low=INPUT_RMS_LOW, source="own; seed 003 §14")]
+
+
+def _matches(loss: Any, cand: Any) -> bool:
+    return finite(loss) and finite(cand) and abs(loss - cand) <= LOSS_MATCH_RTOL * max(1.0, abs(loss)) + 1e-6
+
+
+def _loss_used(v: Vitals) -> tuple[str | None, int, int]:
+    """Which candidate loss the recorded loss equals on most sampled steps: (name, hits, n)."""
+    recs = [r for r in v.records if r.get("losses") and finite(r.get("loss"))]
+    if not recs:
+        return None, 0, 0
+    counts: dict[str, int] = {}
+    for r in recs:
+        for name, val in r["losses"].items():
+            if _matches(r["loss"], val):
+                counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return None, 0, len(recs)
+    name = max(counts, key=counts.__getitem__)
+    return (name if counts[name] * 2 > len(recs) else None), counts[name], len(recs)
+
+
+def _outputs(v: Vitals) -> dict[str, float | None]:
+    recs = _io_records(v, "outputs")
+    return {k: median([r["outputs"].get(k) for r in recs])
+            for k in ("min", "max", "rowsum_dev", "logsumexp_dev")}
+
+
+def _is_prob(o: dict[str, float | None]) -> bool:
+    return (o["min"] is not None and o["max"] is not None and o["min"] >= -1e-6
+            and o["max"] <= 1 + 1e-6)
+
+
+@rule("wrong_output_activation")
+def wrong_output_activation(v: Vitals) -> list[Finding]:
+    """Outputs already squashed, fed to a loss that applies its own (log-)softmax/sigmoid:
+    probabilities (rows in [0, 1] summing to 1) into ``cross_entropy``, probabilities into
+    ``nll_loss`` (which expects log-probabilities), sigmoid outputs into
+    ``binary_cross_entropy_with_logits``. The loss is recognized by recomputing the usual
+    losses on sampled steps (003 §14 cause 7)."""
+    used, hits, n = _loss_used(v)
+    name = v.loop.get("loss_name")
+    o = _outputs(v)
+    if o["min"] is None:
+        return []
+    probs = _is_prob(o) and o["rowsum_dev"] is not None and o["rowsum_dev"] < 1e-3
+    step = next((int(r["step"]) for r in v.records if r.get("outputs")), None)
+    ev = dict(loss_matched=used, matched_steps=hits, sampled_steps=n, loss_fn=name,
+              output_min=o["min"], output_max=o["max"], rowsum_dev=o["rowsum_dev"], source="own; seed 003 §14")
+    if probs and (used == "ce" or (used is None and name == "CrossEntropyLoss")):
+        msg = ("Outputs are probabilities (rows sum to 1) but the loss is cross-entropy, which "
+               "applies its own log-softmax: remove the softmax layer.")
+        return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
+    if probs and (used == "nll" or (used is None and name == "NLLLoss")):
+        msg = ("Outputs are probabilities but the loss is NLLLoss, which expects "
+               "log-probabilities: use log_softmax (or CrossEntropyLoss on logits).")
+        return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
+    if _is_prob(o) and (used == "bce_logits" or (used is None and name == "BCEWithLogitsLoss")):
+        msg = ("Outputs lie in [0, 1] but the loss is BCEWithLogits, which applies its own "
+               "sigmoid: remove the sigmoid layer.")
+        return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
+    if not _is_prob(o) and o["min"] >= 0 and used == "ce":
+        msg = ("All logits are non-negative (a ReLU on the output layer?): cross-entropy needs "
+               "unrestricted logits.")
+        return [finding("wrong_output_activation", "warning", msg, step=step, **ev)]
+    return []
+
+
+@rule("wrong_loss")
+def wrong_loss(v: Vitals) -> list[Finding]:
+    """A regression loss on class targets: MSE (or ``MSELoss``/``L1Loss``) on one-hot or
+    class-index targets, or BCE on multi-class one-hot targets (003 §25, MISSION G)."""
+    used, hits, n = _loss_used(v)
+    name = v.loop.get("loss_name")
+    trecs = [r["targets"] for r in v.records if r.get("targets")]
+    if not trecs:
+        return []
+    kinds = [t.get("kind") for t in trecs]
+    onehot = [t for t in trecs if t.get("kind") == "float2d" and t.get("min") == 0
+              and t.get("max") == 1 and finite(t.get("rowsum_dev")) and t["rowsum_dev"] < 1e-6
+              and t.get("nonbinary") == 0]
+    is_onehot = len(onehot) * 2 > len(trecs)
+    is_class = kinds.count("class") * 2 > len(kinds)
+    step = next((int(r["step"]) for r in v.records if r.get("targets")), None)
+    ev = dict(loss_matched=used, matched_steps=hits, sampled_steps=n, loss_fn=name,
+              targets="one-hot" if is_onehot else ("class indices" if is_class else "other"),
+              source="own; MISSION G (cross-entropy vs MSE for classification)")
+    regression = used == "mse" or name in ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
+    if (is_onehot or is_class) and regression:
+        return [finding(
+            "wrong_loss", "warning",
+            "A regression loss (MSE) is trained on class labels: use cross-entropy on logits.",
+            step=step, **ev)]
+    if is_onehot and (used in ("bce", "bce_logits") or name in ("BCELoss", "BCEWithLogitsLoss")):
+        return [finding(
+            "wrong_loss", "warning",
+            "Binary cross-entropy on one-hot multi-class targets: use cross-entropy (softmax).",
+            step=step, **ev)]
+    return []
+
+
+def _hists(v: Vitals) -> list[list[int]]:
+    return [t["hist"] for t in (r.get("targets") or {} for r in v.records)
+            if isinstance(t, dict) and t.get("hist")]
+
+
+@rule("class_imbalance")
+def class_imbalance(v: Vitals) -> list[Finding]:
+    """Largest / smallest class count in the sampled training batches >=
+    :data:`IMBALANCE_RATIO` (at least 200 labels seen)."""
+    hists = _hists(v)
+    if not hists:
+        return []
+    total = [sum(col) for col in zip(*hists, strict=False)]
+    n = sum(total)
+    if n < 200:
+        return []
+    present = [c for c in total if c > 0]
+    counts = total if n >= 50 * len(total) else present
+    if len(present) < 2:
+        return []
+    lo, hi = min(counts), max(counts)
+    ratio = hi / lo if lo > 0 else float("inf")
+    if ratio < IMBALANCE_RATIO:
+        return []
+    return [finding(
+        "class_imbalance", "warning",
+        f"Classes are imbalanced: largest/smallest count {ratio:.3g} in {n} sampled labels "
+        f"(threshold {IMBALANCE_RATIO:g}).",
+        ratio=ratio, counts=total, labels_seen=n, threshold=IMBALANCE_RATIO,
+        source="SageMaker Debugger ClassImbalance threshold_imbalance")]
+
+
+@rule("unshuffled_data")
+def unshuffled_data(v: Vitals) -> list[Finding]:
+    """Batches hold far fewer classes than random batches would (mean distinct classes per
+    batch / expected under shuffling < :data:`SHUFFLE_RATIO`, at least 5 batches, 3 classes)."""
+    hists = _hists(v)
+    if len(hists) < 5:
+        return []
+    total = [sum(col) for col in zip(*hists, strict=False)]
+    n = sum(total)
+    if sum(1 for c in total if c > 0) < 3:
+        return []
+    p = [c / n for c in total]
+    observed, expected = [], []
+    for h in hists:
+        b = sum(h)
+        if b < 2:
+            continue
+        observed.append(sum(1 for c in h if c > 0))
+        expected.append(sum(1 - (1 - pc) ** b for pc in p))
+    if len(observed) < 5 or sum(expected) <= 0:
+        return []
+    ratio = sum(observed) / sum(expected)
+    if ratio >= SHUFFLE_RATIO:
+        return []
+    return [finding(
+        "unshuffled_data", "warning",
+        f"Training batches hold {sum(observed) / len(observed):.2g} classes on average where "
+        f"shuffled batches would hold {sum(expected) / len(expected):.2g}: the data is not shuffled.",
+        ratio=ratio, batches=len(observed), threshold=SHUFFLE_RATIO, source="own")]

@@ -1,0 +1,130 @@
+"""Rules on learning progress and the loop: loss_plateau, loss_oscillating, overfitting,
+underfitting, train_mode_in_eval."""
+
+from __future__ import annotations
+
+from torchdoctor.doctor.symptoms._registry import (
+    THETA, epoch_values, finding, loss_drop, losses, rule,
+)
+from torchdoctor.doctor.vitals import Vitals
+from torchdoctor.findings import Finding
+
+__all__ = ["GAP_THRESHOLD", "OSCILLATION_RISE", "PLATEAU_DROP", "VAL_RISE"]
+
+#: Relative loss fall (first 10 % vs last 20 % of steps) below which the loss is on a plateau
+#: (own choice; AUTOTRAINER's slow-convergence rule uses an accuracy gain below 1 %).
+PLATEAU_DROP = 0.05
+#: Sum of the rises of the windowed loss, relative to its overall fall, above which it
+#: oscillates (own choice; AUTOTRAINER's ``unstable_loss`` counts accuracy swings >= 0.03).
+OSCILLATION_RISE = 0.5
+#: Validation loss rise over its minimum that counts as overfitting (own choice, with
+#: AUTOTRAINER's "train falls while test rises" pattern).
+VAL_RISE = 0.2
+#: Train - validation accuracy gap that counts as overfitting (AUTOTRAINER ``test_not_well``
+#: uses 0.1 below 90 % training accuracy, 0.07 above; we keep 0.1 everywhere).
+GAP_THRESHOLD = 0.1
+
+
+@rule("loss_plateau")
+def loss_plateau(v: Vitals) -> list[Finding]:
+    """The loss barely moved: it changed by less than :data:`PLATEAU_DROP` of its first value
+    (either way) over at least 50 recorded steps."""
+    ls = losses(v)
+    drop = loss_drop(v, min_points=50)
+    if drop is None or not -PLATEAU_DROP < drop < PLATEAU_DROP:
+        return []
+    return [finding(
+        "loss_plateau", "warning",
+        f"The loss changed by only {drop:.1%} over {len(ls)} steps (threshold {PLATEAU_DROP:.0%}): "
+        "training is stuck.",
+        step=ls[0][0], relative_drop=drop, steps=len(ls), first_loss=ls[0][1], last_loss=ls[-1][1],
+        threshold=PLATEAU_DROP, source="own")]
+
+
+def _windowed(values: list[float], windows: int = 20) -> list[float]:
+    w = max(3, len(values) // windows)
+    return [sum(values[i:i + w]) / len(values[i:i + w]) for i in range(0, len(values) - w + 1, w)]
+
+
+@rule("loss_oscillating")
+def loss_oscillating(v: Vitals) -> list[Finding]:
+    """The windowed loss keeps rising and falling: the summed rises exceed
+    :data:`OSCILLATION_RISE` of its net fall from the first window to its minimum, with at
+    least 3 rises (needs 60 steps)."""
+    ls = [x for _, x in losses(v)]
+    if len(ls) < 60:
+        return []
+    m = _windowed(ls)
+    rises = [b - a for a, b in zip(m, m[1:], strict=False) if b > a]
+    fall = m[0] - min(m)
+    total_rise = sum(rises)
+    if len(rises) < 3 or total_rise <= OSCILLATION_RISE * max(fall, 1e-12) or total_rise < 0.05 * abs(m[0]):
+        return []
+    return [finding(
+        "loss_oscillating", "warning",
+        f"The loss swings: its windowed mean rose {len(rises)} times by {total_rise:.3g} in total "
+        f"against a net fall of {fall:.3g} (threshold {OSCILLATION_RISE:g}x).",
+        rises=len(rises), total_rise=total_rise, net_fall=fall, windowed=m,
+        threshold=OSCILLATION_RISE, source="own; AUTOTRAINER unstable_loss")]
+
+
+@rule("overfitting")
+def overfitting(v: Vitals) -> list[Finding]:
+    """After 3+ epochs: validation loss rose > :data:`VAL_RISE` above its minimum while the
+    training loss kept falling, or training accuracy exceeds validation accuracy by >=
+    :data:`GAP_THRESHOLD`."""
+    if len(v.epochs) < 3:
+        return []
+    vl, tl = epoch_values(v, "val_loss"), epoch_values(v, "train_loss")
+    va, ta = epoch_values(v, "val_accuracy"), epoch_values(v, "train_accuracy")
+    if len(vl) >= 3 and len(tl) >= 3:
+        best = min(range(len(vl)), key=vl.__getitem__)
+        rise = (vl[-1] - vl[best]) / max(abs(vl[best]), 1e-12)
+        if best <= len(vl) - 3 and rise > VAL_RISE and tl[-1] < tl[min(best, len(tl) - 1)]:
+            return [finding(
+                "overfitting", "warning",
+                f"Validation loss rose {rise:.0%} above its minimum (epoch {best}) while the "
+                "training loss kept falling.",
+                best_epoch=best, val_loss_min=vl[best], val_loss_last=vl[-1], rise=rise,
+                threshold=VAL_RISE, source="own; AUTOTRAINER test_turn_bad")]
+    if va and ta:
+        gap = ta[-1] - va[-1]
+        if gap >= GAP_THRESHOLD:
+            return [finding(
+                "overfitting", "warning",
+                f"Training accuracy {ta[-1]:.1%} vs validation {va[-1]:.1%}: a gap of {gap:.1%} "
+                f"(threshold {GAP_THRESHOLD:.0%}).",
+                train_accuracy=ta[-1], val_accuracy=va[-1], gap=gap, threshold=GAP_THRESHOLD,
+                source="AUTOTRAINER test_not_well")]
+    return []
+
+
+@rule("underfitting")
+def underfitting(v: Vitals) -> list[Finding]:
+    """After 3+ epochs the training accuracy stays below :data:`THETA` (AUTOTRAINER's
+    satisfied accuracy) in the last two epochs."""
+    ta = epoch_values(v, "train_accuracy")
+    if len(ta) < 3 or max(ta[-2:]) >= THETA:
+        return []
+    va = epoch_values(v, "val_accuracy")
+    return [finding(
+        "underfitting", "warning",
+        f"Training accuracy is only {ta[-1]:.1%} after {len(ta)} epochs (threshold {THETA:.0%}): "
+        "the model does not fit the training data.",
+        train_accuracy=ta[-1], val_accuracy=va[-1] if va else None, epochs=len(ta),
+        threshold=THETA, source="AUTOTRAINER Theta (satisfied accuracy)")]
+
+
+@rule("train_mode_in_eval")
+def train_mode_in_eval(v: Vitals) -> list[Finding]:
+    """Forward passes under ``no_grad`` (evaluation) ran with Dropout/BatchNorm in training
+    mode: ``model.eval()`` was forgotten."""
+    loop = v.loop
+    bad, total = int(loop.get("nograd_train_forwards", 0)), int(loop.get("nograd_forwards", 0))
+    if bad == 0 or not loop.get("mode_sensitive"):
+        return []
+    return [finding(
+        "train_mode_in_eval", "warning",
+        f"{bad} of {total} no_grad forward passes ran with Dropout/BatchNorm in training mode: "
+        "call model.eval() before evaluating.",
+        nograd_train_forwards=bad, nograd_forwards=total, source="own; issue 4 (forgotten eval())")]

@@ -1,0 +1,6 @@
+"""Vital signs: probes on the model and optimizer, and the host-side timeline they fill."""
+
+from torchdoctor.doctor.vitals._recorder import Recorder, default_schedule, measured
+from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
+
+__all__ = sorted(["LayerInfo", "Recorder", "Vitals", "default_schedule", "finite", "measured", "series"])
