@@ -135,6 +135,28 @@ def repair(
 
 
 @app.command()
+def checkup(
+    config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+    target: Optional[str] = typer.Option(None, "--target", help="A target sample npz:PATH (arrays x and optionally y)."),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
+) -> None:
+    """Data checks before training: scale, balance, leakage, covariate and label shift."""
+    from torchdoctor.workflows import run_checkup
+
+    try:
+        findings, stats = run_checkup(config, overrides=set_, target=target)
+    except ValueError as exc:
+        fail(str(exc))
+    if json_:
+        emit_json({"findings": [f.to_dict() for f in findings], "stats": stats})
+        return
+    from torchdoctor.report import print_summary
+
+    print_summary([f.to_dict() for f in findings])
+
+
+@app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory (finished or killed).")) -> None:
     """Rebuild report.html from the logs of a run directory."""
     from torchdoctor.report import build_report

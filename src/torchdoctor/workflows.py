@@ -165,3 +165,52 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
 
     write_repair_report(result, out_dir / "report.html")
     return result, out_dir
+
+
+def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None = None,
+                target: str | None = None, cfg: Config | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """Data findings before training, and shift findings for the configured target sample.
+
+    Args:
+        target: ``npz:PATH`` of a user's target sample (default: the config's ``target:`` block).
+
+    Returns:
+        ``(findings, stats)`` for ``checkup --json``.
+    """
+    import numpy as np
+
+    from torchdoctor.data.checkup import run_checkup as check_data
+    from torchdoctor.findings import SEVERITY_RANK
+    from torchdoctor.train.targets import prepare_inputs, probability_model
+
+    cfg = cfg if cfg is not None else load_config(config, overrides or [])
+    inputs = prepare_inputs(cfg, target_path=target)
+    d = inputs.data
+    flat = lambda a: np.asarray(a).reshape(len(a), -1)  # noqa: E731
+    findings, data_stats = check_data(flat(d.x_train_raw), d.y_train.numpy(), flat(d.x_val_raw),
+                                      d.y_val.numpy(), task=d.task, raw=True,
+                                      normalize=cfg.data.normalize)
+    stats: dict[str, Any] = {"dataset": d.name, "data": data_stats}
+    if inputs.target is not None:
+        from torchdoctor.data.shift import check_shift
+
+        t = inputs.target
+        kw: dict[str, Any] = {}
+        if d.task == "classification":
+            from torchdoctor.train.targets import _proba
+
+            clf = probability_model(d, cfg.seed)
+            kw = dict(source_probs=_proba(clf, flat(d.x_val.numpy()), d.num_classes),
+                      target_probs=_proba(clf, flat(t.x.numpy()), d.num_classes),
+                      source_prob_labels=d.y_val.numpy())
+        y_t = t.y.numpy() if t.y is not None and d.task == "classification" else None
+        shift_findings, shift_stats = check_shift(
+            flat(d.x_train.numpy()), d.y_train.numpy() if d.task == "classification" else None,
+            flat(t.x.numpy()), y_t, seed=cfg.seed, **kw)
+        findings += shift_findings
+        stats["target"] = {"source": t.source, "size": len(t.x)}
+        stats["shift"] = shift_stats
+    if "reweight" in inputs.info:
+        stats["reweight"] = inputs.info["reweight"]
+    findings.sort(key=lambda f: -SEVERITY_RANK[f.severity])
+    return findings, rundir.jsonable(stats)
