@@ -42,6 +42,25 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+#: Codes a script expects that the doctor does not find yet: (script, code) -> what it misses.
+#: Each entry is a doctor gap, reported to its owner; the script stays as it is. The test
+#: xfails while the gap is open and fails as soon as the code is found (remove the entry then).
+KNOWN_MISSES: dict[tuple[str, str], str] = {
+    ("exploding_deep_large_init", "exploding_gradient"): (
+        "global grad norm 1.1e5 at step 0 and 6e18 at step 1, then NaN: the growth test needs "
+        "6 finite records and the first/last ratio is ~0.4, and there is no absolute ceiling"
+    ),
+    ("huge_learning_rate", "exploding_gradient"): (
+        "grad norm 0.58, 14, 924, 4461 over steps 0-3 (7700x): the growth baseline is the "
+        "median of the first 5 records, which already contain the explosion"
+    ),
+    ("tiny_init_deep_tanh", "activation_collapse"): (
+        "tanh act std 0.079, 8.8e-3, 9.4e-4, 1.0e-4, 1.2e-5, 2.2e-5, 1.9e-4, 1.7e-3 by depth: "
+        "the rule compares only first vs deepest (0.022x) and misses the 6.5e3x collapse mid-net"
+    ),
+}
+
+
 def _load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"gallery_{path.parent.name}_{path.stem}", path)
     assert spec is not None and spec.loader is not None
@@ -56,6 +75,12 @@ def _serious(findings: list) -> list:
 
 def _describe(findings: list) -> str:
     return "; ".join(f"{f.severity}:{f.code}@{f.layer}" for f in findings) or "nothing"
+
+
+def test_known_misses_name_real_scripts() -> None:
+    stems = {p.stem: _load(p).EXPECTED for p in BUGGY}
+    for stem, code in KNOWN_MISSES:
+        assert code in stems.get(stem, set()), (stem, code)
 
 
 def test_gallery_size() -> None:
@@ -89,7 +114,15 @@ def test_buggy_script_is_diagnosed(path: Path) -> None:
     findings = list(doctor.findings)
     found = {f.code for f in _serious(findings)}
     missing = module.EXPECTED - found
-    assert not missing, f"{path.name}: missing {sorted(missing)}; doctor reported {_describe(findings)}"
+    known = {code for (stem, code) in KNOWN_MISSES if stem == path.stem}
+    unexpected = missing - known
+    assert not unexpected, (
+        f"{path.name}: missing {sorted(unexpected)}; doctor reported {_describe(findings)}"
+    )
+    fixed = known - missing
+    assert not fixed, f"{path.name}: the doctor now finds {sorted(fixed)}: remove it from KNOWN_MISSES"
+    if missing:
+        pytest.xfail("; ".join(KNOWN_MISSES[(path.stem, c)] for c in sorted(missing)))
 
 
 @needs_doctor

@@ -163,7 +163,7 @@ def test_callback_forwards_the_loop(recording: type[RecordingDoctor]) -> None:
 
     # The loss, inputs and targets of each step are the ones training_step saw.
     ends = [call for n, call in doc.events if n == "on_train_batch_end"]
-    for (args, kwargs), loss, (x, y) in zip(ends, module.train_losses, module.train_batches):
+    for (args, kwargs), loss, (x, y) in zip(ends, module.train_losses, module.train_batches, strict=True):
         torch.testing.assert_close(args[0].detach(), loss)
         assert torch.equal(kwargs["inputs"], x) and torch.equal(kwargs["targets"], y)
         assert kwargs["outputs"].shape == (len(y), 10)
@@ -171,7 +171,7 @@ def test_callback_forwards_the_loop(recording: type[RecordingDoctor]) -> None:
     # Validation metrics after each validation run (not the sanity check), aliases applied.
     vals = [kwargs for n, (_, kwargs) in doc.events if n == "on_validation_epoch_end"]
     assert len(vals) == 2 == len(module.val_losses)
-    for got, ref in zip(vals, module.val_losses):
+    for got, ref in zip(vals, module.val_losses, strict=True):
         assert set(got) == {"val_loss", "val_accuracy"}
         assert got["val_loss"] == pytest.approx(ref, rel=1e-6)
 
@@ -236,3 +236,21 @@ def test_real_doctor_finds_softmax_before_cross_entropy(tmp_path: Any) -> None:
     trainer.save_checkpoint(path)
     ckpt = torch.load(path, weights_only=False)
     assert "doctor" in ckpt["callbacks"][cb.state_key]
+
+
+@pytest.mark.skipif(_RealDoctor is None, reason="torchdoctor.doctor.Doctor not available yet")
+def test_real_doctor_healthy_fit_is_quiet_and_sees_epochs() -> None:
+    torch.manual_seed(0)
+    train, val = _loaders()
+    module = DigitsModule()
+    cb = DoctorCallback(console=False)
+    _trainer(cb, max_epochs=3, limit_train_batches=None).fit(module, train, val)
+    serious = [(f.severity, f.code) for f in cb.findings if f.severity != "info"]
+    assert serious == []
+    epochs = cb.doctor.vitals.epochs
+    assert len(epochs) == 3
+    for row, ref in zip(epochs, module.val_losses, strict=True):
+        assert row["val_loss"] == pytest.approx(ref, rel=1e-6)
+        assert 0.0 <= row["val_accuracy"] <= 1.0
+    steps = 3 * len(train)
+    assert cb.doctor.step_count == steps

@@ -249,3 +249,18 @@ def test_group_default_on_features_keeps_16_per_group():
         assert make_norm("group", 20, spatial_dims=0).num_groups == 1
     with pytest.warns(UserWarning, match="using num_groups=2"):
         assert make_norm("group", 56, spatial_dims=0).num_groups == 2
+
+
+def test_default_groups_and_one_value_groups_on_features():
+    from torchdoctor.nn import default_groups
+
+    assert default_groups(64) == 32 and default_groups(48) == 24 and default_groups(37) == 1
+    assert default_groups(32, spatial_dims=0) == 2 and default_groups(8, spatial_dims=0) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = make_norm("group", 48, num_groups=default_groups(48))
+    assert m.num_groups == 24
+    with pytest.warns(UserWarning, match="num_groups=32 = num_channels on \\[N, C\\] features"):
+        make_norm("group", 32, spatial_dims=0, num_groups=32)
+    with pytest.raises(ValueError, match="num_channels must be >= 1, got 0"):
+        default_groups(0)

@@ -123,7 +123,8 @@ def test_roi_align_constant_map_and_gradcheck():
     inp = torch.randn(2, 2, 5, 7, generator=gen, dtype=torch.float64, requires_grad=True)
     rois = _boxes(gen, 4, 2, 5, 7, 1.0, torch.float64, spill=1.0)
     for sr, aligned in ((-1, False), (2, True)):
-        assert torch.autograd.gradcheck(lambda t: roi_align(t, rois, (2, 3), 1.0, sr, aligned), (inp,))
+        assert torch.autograd.gradcheck(
+            lambda t, sr=sr, aligned=aligned: roi_align(t, rois, (2, 3), 1.0, sr, aligned), (inp,))
 
 
 def test_roi_align_errors():

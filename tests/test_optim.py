@@ -106,6 +106,8 @@ def test_lars_matches_naive_formula(momentum, wd, exclude_1d, fused):
         model(x).pow(2).mean().backward()
         grads = [p.grad.clone() for p in model.parameters()]
         opt.step()
+        for p, g in zip(model.parameters(), grads, strict=True):
+            assert torch.equal(p.grad, g)  # the step never touches the gradients
         _naive_lars(ref, grads, bufs, lr=0.5, momentum=momentum, wd=wd, eta=0.01, eps=1e-8,
                     exclude_1d=exclude_1d)
         for p, r in zip(model.parameters(), ref, strict=True):

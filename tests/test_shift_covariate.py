@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
+from sklearn.naive_bayes import GaussianNB
 
 import torchdoctor as td
 from torchdoctor.data.shift import _detect, _mmd
@@ -26,13 +27,14 @@ def test_detects_mean_shift_and_reports_auc_like_sklearn():
 
 
 def test_permutation_p_value_is_calibrated_under_null():
-    # 40 null problems: the p-values must not pile up below alpha; the observed statistic
+    # 40 null problems (held-out test; exact for any classifier, GaussianNB is the fastest):
+    # the p-values must not pile up below alpha; the observed statistic
     # counts as a permutation, so p >= 1/(1+B) always (alibi-detect #960).
     ps = []
     for seed in range(40):
         s, t = _gauss(60, 3, 0.0, 2 * seed), _gauss(40, 3, 0.0, 2 * seed + 1)
-        r = td.shift.detect_covariate_shift(s, t, n_permutations=99, mmd=False, n_splits=3,
-                                            seed=seed)
+        r = td.shift.detect_covariate_shift(s, t, classifier=GaussianNB(), n_permutations=99,
+                                            mmd=False, n_splits=2, seed=seed)
         ps.append(r.p_value)
     ps = np.array(ps)
     assert ps.min() >= 1 / 100
@@ -60,8 +62,29 @@ def test_within_fold_permutation_matches_naive_loop():
     assert p == pytest.approx(p_ref, abs=0.06)
 
 
+def test_refit_permutation_test_and_combined_verdict():
+    s, t = _gauss(60, 2, 1.0, 20), _gauss(40, 2, 0.0, 21)
+    r = td.shift.detect_covariate_shift(s, t, test="permutation", n_permutations=19,
+                                        classifier=GaussianNB(), n_splits=3, mmd_permutations=99)
+    assert r.test == "permutation" and r.p_value == pytest.approx(1 / 20)
+    assert r.test_statistic == pytest.approx(r.auc)
+    assert r.combined_p_value == pytest.approx(min(1.0, 2 * min(r.p_value, r.mmd_p_value)))
+    assert r.shift_detected == (r.combined_p_value < 0.05)
+
+
+def test_precision_mismatch_is_not_a_shift():
+    # float32 and float64 copies of one sample must not look shifted (they did before rounding)
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=(400, 8)) / 3.0
+    idx = rng.permutation(400)
+    r = td.shift.detect_covariate_shift(x[idx[:250]], x[idx[250:]].astype(np.float32),
+                                        n_permutations=200, mmd_permutations=50)
+    assert not r.shift_detected
+
+
 def test_mmd_statistic_matches_naive_formula():
     s, t = _gauss(20, 2, 0.0, 4), _gauss(15, 2, 0.5, 5)
+    s, t = s.astype(np.float32).astype(np.float64), t.astype(np.float32).astype(np.float64)
     res = _mmd.mmd_test(s, t, n_permutations=10, bandwidth=1.3)
 
     def k(a, b):

@@ -83,7 +83,7 @@ def test_bbse_solves_confusion_system():
     pt, _ = _sample(np.array([0.5, 0.25, 0.25]), 3000, 7)
     w = _label.bbse_weights(ps, ys, pt)
     c = np.zeros((K, K))
-    for yh, y in zip(ps.argmax(1), ys):
+    for yh, y in zip(ps.argmax(1), ys, strict=True):
         c[yh, y] += 1 / len(ys)
     mu = np.array([(pt.argmax(1) == i).mean() for i in range(K)])
     np.testing.assert_allclose(c @ w, mu, atol=1e-10)

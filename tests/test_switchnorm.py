@@ -214,3 +214,20 @@ def test_errors():
     p = _params(3)
     with pytest.raises(ValueError, match=r"input must have shape \[N, C, \*\], got shape \(3,\)"):
         switch_norm(torch.randn(3, dtype=DT), *p)
+
+
+def test_float32_stays_accurate_with_large_means():
+    """Means 1000× the spread: E[x²] − μ² bookkeeping would cancel in float32; ours must not."""
+    g = torch.Generator().manual_seed(9)
+    x64 = torch.randn(8, 6, 5, 5, generator=g, dtype=DT) + 1000 * torch.rand(
+        1, 6, 1, 1, generator=g, dtype=DT) + 500
+    x64.requires_grad_()
+    params = _params(6, seed=10)
+    want = naive(x64, *params)
+    up = torch.randn(8, 6, 5, 5, generator=g, dtype=DT)
+    want_dx = torch.autograd.grad(want, x64, up)[0]
+    x32 = x64.detach().float().requires_grad_()
+    y = switch_norm(x32, *[p.detach().float() for p in params])
+    dx = torch.autograd.grad(y, x32, up.float())[0]
+    torch.testing.assert_close(y.double(), want.detach(), rtol=0, atol=1e-3)
+    torch.testing.assert_close(dx.double(), want_dx, rtol=1e-3, atol=1e-3)

@@ -66,20 +66,21 @@ def _measure(repeats: int, shape: tuple[int, ...]) -> dict[str, float]:
 
 
 def bench_switchnorm(repeats: int = 41, shape: tuple[int, ...] = SHAPE,
-                     threads: tuple[int | None, ...] = (1, None)) -> list[dict]:
+                     threads: tuple[int, ...] | None = None) -> list[dict]:
     """Rows ``{"name", "ours_ms", "reference_ms", "ratio", "bound"}``: SwitchNorm2d (ours) and
     the naive SwitchNorm, each against nn.BatchNorm2d (forward + backward, median wall ms).
 
-    Each entry of ``threads`` is one measurement with ``torch.set_num_threads`` (``None``: the
-    default count). One thread is the stable number on a shared machine; with all threads,
-    any other busy process stalls the parallel kernels and inflates every timing.
+    Each entry of ``threads`` is one measurement with ``torch.set_num_threads``; ``None``: one
+    measurement with the current setting. One thread is the stable number on a shared machine;
+    with several threads any other busy process stalls the parallel kernels (of BatchNorm2d
+    too) and inflates every timing.
     """
     rows = []
     default = torch.get_num_threads()
     dims = "×".join(map(str, shape))
     try:
-        for t in threads:
-            torch.set_num_threads(t or default)
+        for t in threads or (default,):
+            torch.set_num_threads(t)
             med = _measure(repeats, shape)
             label = f"{torch.get_num_threads()} thr"
             rows += [
@@ -108,4 +109,4 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=41)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, default {torch.get_num_threads()} threads")
-    _print(bench_switchnorm(args.repeats))
+    _print(bench_switchnorm(args.repeats, threads=tuple(sorted({1, torch.get_num_threads()}))))

@@ -70,16 +70,32 @@ def bench_lars(repeats: int = 30) -> list[dict]:
         ours, ref = alternate([lars.step, sgd.step], repeats)
         rows.append(_row(f"LARS vs SGD(m=0.9) step, wd={wd:g} [{len(shapes)} tensors, "
                          f"{n / 1e6:.1f}M]", ours, ref, 1.3))
+    if hasattr(torch, "_fused_sgd_"):  # for information: SGD's own fused CPU kernel
+        pa, pb = make(), make()
+        lars = LARS(pa, lr=0.1, momentum=0.9)
+        sgd = torch.optim.SGD(pb, lr=0.1, momentum=0.9, fused=True)
+        ours, ref = alternate([lars.step, sgd.step], repeats)
+        rows.append(_row("LARS vs SGD(m=0.9, fused=True) step, wd=0", ours, ref, None))
     return rows
+
+
+def _loop_reference() -> Callable[..., torch.Tensor]:
+    """The explicit-loop RoI Align of tests/test_ops_roi_align.py (the very function tested)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "tests" / "test_ops_roi_align.py"
+    spec = importlib.util.spec_from_file_location("_roi_align_loop_reference", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.roi_align_loop
 
 
 def bench_roi_align(repeats: int = 5) -> list[dict]:
     """Vectorized ``roi_align`` (forward) vs the explicit-loop reference of the tests."""
-    try:
-        from torchdoctor.ops import roi_align
-        from torchdoctor.ops._roi_align_reference import roi_align_loop
-    except ImportError:
-        return []
+    from torchdoctor.ops import roi_align
+
+    roi_align_loop = _loop_reference()
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 16, 32, 32, generator=gen)
     k = 32

@@ -165,7 +165,7 @@ class DoctorCallback(pl.Callback):  # type: ignore[misc, name-defined]
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         if self.doctor is not None:
-            self.doctor.on_train_epoch_start()
+            self.doctor.on_train_epoch_start(trainer.current_epoch)
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         self._batch = self.unpack_batch(batch)

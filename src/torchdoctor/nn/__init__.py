@@ -32,7 +32,7 @@ from torchdoctor.nn._activation import (
 )
 from torchdoctor.nn._advice import NORM_TASKS, SMALL_BATCH, recommend_norm
 from torchdoctor.nn._conv import FPN, SeparableConv2d
-from torchdoctor.nn._norm import NORM_KINDS, convert_norm, make_norm
+from torchdoctor.nn._norm import NORM_KINDS, convert_norm, default_groups, make_norm
 from torchdoctor.nn._switchnorm import SwitchNorm1d, SwitchNorm2d, switch_norm
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "SwitchNorm1d",
     "SwitchNorm2d",
     "convert_norm",
+    "default_groups",
     "make_activation",
     "make_norm",
     "recommend_norm",

@@ -22,11 +22,14 @@ switch     learned mix of IN, LN and BN statistics               ``SwitchNorm{1,
 kind carries the same 2·C learnable parameters.
 
 Group count rule: ``group`` defaults to G = 32 (Wu & He 2018). When C is not a multiple of the
-*default*, the largest divisor of C below it is used with a ``UserWarning``. For ``[N, C]``
+*default*, the largest divisor of C below it is used with a ``UserWarning``
+(:func:`default_groups` gives that count without the warning). For ``[N, C]``
 features (``spatial_dims=0``) a group has no spatial positions, only C/G numbers, so the
 default there is G = min(32, C // 16) (at least 1): 16 values per group, Wu & He's other
 setting (Table 3); C = 64 gives 4 groups, C < 32 gives 1 group (= layer). A G passed
-explicitly is taken as meant: it must satisfy ``1 <= G <= C`` and divide C, else ValueError.
+explicitly is taken as meant: it must satisfy ``1 <= G <= C`` and divide C, else ValueError;
+G = C on ``[N, C]`` features (one value per group: constant output, no gradient) is allowed
+but warned about.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from torch import nn
 
 from torchdoctor.nn._switchnorm import SwitchNorm1d, SwitchNorm2d, _SwitchNorm
 
-__all__ = ["NORM_KINDS", "convert_norm", "make_norm"]
+__all__ = ["NORM_KINDS", "convert_norm", "default_groups", "make_norm"]
 
 #: Every kind :func:`make_norm` accepts (the config's ``model.norm`` names).
 NORM_KINDS: tuple[str, ...] = ("none", "batch", "layer", "instance", "group", "switch")
@@ -54,6 +57,26 @@ _INSTANCE = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}
 _SWITCH = {0: SwitchNorm1d, 1: SwitchNorm1d, 2: SwitchNorm2d}
 
 
+def _target_groups(num_channels: int, spatial_dims: int) -> int:
+    if spatial_dims == 0:  # features: keep >= 16 values per group (no spatial positions)
+        return max(1, min(DEFAULT_GROUPS, num_channels // MIN_FEATURES_PER_GROUP))
+    return DEFAULT_GROUPS
+
+
+def default_groups(num_channels: int, spatial_dims: int = 2) -> int:
+    """The group count ``make_norm("group", num_channels)`` uses, without the warning.
+
+    The largest divisor of ``num_channels`` not above the default (32, or ``C // 16`` for
+    ``spatial_dims=0``; rule in the module docstring).
+    """
+    if num_channels < 1:
+        raise ValueError(f"num_channels must be >= 1, got {num_channels}")
+    g = min(_target_groups(num_channels, spatial_dims), num_channels)
+    while num_channels % g:
+        g -= 1
+    return g
+
+
 def _num_groups(num_channels: int, num_groups: int | None, spatial_dims: int) -> int:
     if num_groups is not None:
         if not 1 <= num_groups <= num_channels or num_channels % num_groups:
@@ -62,14 +85,15 @@ def _num_groups(num_channels: int, num_groups: int | None, spatial_dims: int) ->
                 f"num_groups must divide num_channels={num_channels} (one of {divisors}), "
                 f"got {num_groups}"
             )
+        if spatial_dims == 0 and num_groups == num_channels:
+            warnings.warn(
+                f"group norm: num_groups={num_groups} = num_channels on [N, C] features "
+                f"(spatial_dims=0) leaves one value per group: the output is the constant β "
+                f"and no gradient flows back; use default_groups({num_channels}, 0)="
+                f"{default_groups(num_channels, 0)}", UserWarning, stacklevel=3)
         return num_groups
-    if spatial_dims == 0:  # features: keep >= 16 values per group (no spatial positions)
-        target = max(1, min(DEFAULT_GROUPS, num_channels // MIN_FEATURES_PER_GROUP))
-    else:
-        target = DEFAULT_GROUPS
-    g = min(target, num_channels)
-    while num_channels % g:
-        g -= 1
+    target = _target_groups(num_channels, spatial_dims)
+    g = default_groups(num_channels, spatial_dims)
     if g != target:
         warnings.warn(
             f"group norm: num_channels={num_channels} is not a multiple of the default "

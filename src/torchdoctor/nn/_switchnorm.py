@@ -3,21 +3,26 @@ Normalization", ICLR 2019): a learned softmax mix of IN, LN and BN statistics.
 
 For ``x`` of shape ``[N, C, *S]`` (``m = ∏S`` positions per channel):
 
-- IN moments, per sample and channel, computed once in one pass:
-  ``μ_in[n,c] = mean_S x``, ``σ²_in[n,c] = mean_S (x − μ_in)²`` (biased);
-- LN moments derived from them with E[x²] bookkeeping (``E_in[x²] = σ²_in + μ_in²``):
-  ``μ_ln[n] = mean_c μ_in``, ``σ²_ln[n] = mean_c E_in[x²] − μ_ln²``;
-- BN moments likewise: ``μ_bn[c] = mean_n μ_in``, ``σ²_bn[c] = mean_n E_in[x²] − μ_bn²``.
+- IN moments, per sample and channel, computed once (the only statistics pass over ``x``):
+  ``μ_in[n,c] = mean_S x``, ``σ²_in[n,c] = mean_S (x − μ_in)²`` (biased, two-pass);
+- LN moments derived from them by E[x²] bookkeeping, ``mean_c E_in[x²] − μ_ln²`` with
+  ``E_in[x²] = σ²_in + μ_in²``, written in its cancellation-free form (law of total
+  variance): ``μ_ln[n] = mean_c μ_in``, ``σ²_ln[n] = mean_c σ²_in + mean_c (μ_in − μ_ln)²``;
+- BN moments likewise over n: ``μ_bn[c] = mean_n μ_in``,
+  ``σ²_bn[c] = mean_n σ²_in + mean_n (μ_in − μ_bn)²``.
 
 All three variances are the exact biased variances over their sets (the reference code's
 ``x.var(-1)`` is unbiased for IN and so slightly inflates every branch; not copied here).
+The subtraction-free form keeps float32 accurate when means are large against the spread,
+where ``E[x²] − μ²`` would cancel.
 Then ``μ = Σ_k softmax(mean_weight)_k μ_k``, ``σ² = Σ_k softmax(var_weight)_k σ²_k`` and
 ``y = γ (x − μ) / √(σ² + eps) + β``.
 
 Speed: the whole layer is one autograd ``Function``. Its forward is two reduction passes over
-``x`` (mean, centred sum of squares) and one fused multiply-add; its backward is two
-reductions (Σg·x, Σg) and two multiply-add passes. The small ``[N, C]`` algebra (mixing, γ, β) has a
-hand-written backward (:func:`_mix_backward`), checked against autograd in the tests.
+``x`` (mean, centred sum of squares) and one fused ``scale·(x − μ) + β`` pass; its backward is
+two reductions (Σg·x, Σg) and two elementwise passes. The small ``[N, C]`` algebra (mixing,
+γ, β) has a hand-written backward (:func:`_mix_backward`), checked against autograd in the
+tests.
 """
 
 from __future__ import annotations
@@ -57,9 +62,8 @@ def _mix(mean_in: Tensor, var_in: Tensor, weight: Tensor, bias: Tensor, mw: Tens
     ``mw``/``vw`` are the softmax weights of the branches in use, in the order (IN, LN, BN).
     ``bn_mean``/``bn_var`` given (eval with running stats) replace the batch moments.
     """
-    sq_in = var_in + mean_in * mean_in  # E_in[x²]
     mean_ln = mean_in.mean(1, keepdim=True)
-    var_ln = sq_in.mean(1, keepdim=True) - mean_ln * mean_ln
+    var_ln = var_in.mean(1, keepdim=True) + (mean_in - mean_ln).square().mean(1, keepdim=True)
     means, vars_ = [mean_ln], [var_ln]
     if use_in:
         means.insert(0, mean_in)
@@ -67,7 +71,7 @@ def _mix(mean_in: Tensor, var_in: Tensor, weight: Tensor, bias: Tensor, mw: Tens
     if use_bn:
         if bn_mean is None or bn_var is None:
             bn_mean = mean_in.mean(0)
-            bn_var = sq_in.mean(0) - bn_mean * bn_mean
+            bn_var = var_in.mean(0) + (mean_in - bn_mean).square().mean(0)
         means.append(bn_mean)
         vars_.append(bn_var)
     mean = means[0] * mw[0]
@@ -75,7 +79,7 @@ def _mix(mean_in: Tensor, var_in: Tensor, weight: Tensor, bias: Tensor, mw: Tens
     for k in range(1, len(means)):
         mean = mean + means[k] * mw[k]
         var = var + vars_[k] * vw[k]
-    # clamp: E[x²] − μ² can round a hair below zero for constant inputs
+    # every term is >= 0; the clamp only guards against a caller's negative running_var
     rstd = torch.rsqrt(var.clamp_min(0) + eps)
     scale = weight * rstd
     shift = bias - mean * scale
@@ -105,43 +109,42 @@ def _mix_backward(mx: _Mixed, mean_in: Tensor, var_in: Tensor, weight: Tensor, m
         d_mu = d_mu + mw[0] * g_mean
         d_var = d_var + vw[0] * g_var
         k = 1
-    # LN: μ_ln = mean_c μ_in ; σ²_ln = mean_c E[x²] − μ_ln²
+    # LN: μ_ln = mean_c μ_in ; σ²_ln = mean_c σ²_in + mean_c (μ_in − μ_ln)²
+    # (∂σ²_ln/∂μ_in[c] = 2 (μ_in[c] − μ_ln) / C: the path through μ_ln sums to zero)
     gm_n = g_mean.sum(1, keepdim=True)
     gv_n = g_var.sum(1, keepdim=True)
     g_mw.append((gm_n * mx.mean_ln).sum())
     g_vw.append((gv_n * mx.var_ln).sum())
     g_ln_mu = mw[k] * gm_n
     g_ln_var = vw[k] * gv_n
-    d_mu = d_mu + (g_ln_mu - 2.0 * mx.mean_ln * g_ln_var) / c
-    d_sq = (g_ln_var / c).expand(n, c)
+    d_mu = d_mu + (g_ln_mu + 2.0 * (mean_in - mx.mean_ln) * g_ln_var) / c
+    d_var = d_var + g_ln_var / c
     if use_bn:
         assert mx.mean_bn is not None and mx.var_bn is not None
         gm_c = g_mean.sum(0)
         gv_c = g_var.sum(0)
         g_mw.append((gm_c * mx.mean_bn).sum())
         g_vw.append((gv_c * mx.var_bn).sum())
-        if bn_from_batch:  # BN: μ_bn = mean_n μ_in ; σ²_bn = mean_n E[x²] − μ_bn²
+        if bn_from_batch:  # BN: μ_bn = mean_n μ_in ; σ²_bn = mean_n σ²_in + mean_n (μ_in − μ_bn)²
             g_bn_var = vw[k + 1] * gv_c
-            d_mu = d_mu + (mw[k + 1] * gm_c - 2.0 * mx.mean_bn * g_bn_var) / n
-            d_sq = d_sq + g_bn_var / n
-    # E[x²] = σ²_in + μ_in²
-    d_var = d_var + d_sq
-    d_mu = d_mu + 2.0 * mean_in * d_sq
+            d_mu = d_mu + (mw[k + 1] * gm_c + 2.0 * (mean_in - mx.mean_bn) * g_bn_var) / n
+            d_var = d_var + g_bn_var / n
     return d_mu, d_var, g_weight, g_bias, torch.stack(g_mw), torch.stack(g_vw)
 
 
-def _affine_rows(x3: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
-    """``x3 · scale + shift`` per row: x3 (Tensor[N, C, M]), scale, shift (Tensor[N, C]).
+def _affine_rows(x3: Tensor, center: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+    """``(x3 − center) · scale + shift`` per row: x3 (Tensor[N, C, M]); the rest Tensor[N, C].
 
-    Done by the native eval-mode batch-norm kernel on ``[1, N·C, M]`` with mean 0, variance 1,
-    eps 0 (so it computes exactly ``x·w + b``): one fused pass over ``x`` where ``mul`` +
-    ``add_`` make two, and an out-of-place broadcast ``addcmul`` is slower still on CPU.
+    Done by the native eval-mode batch-norm kernel on ``[1, N·C, M]`` (running mean
+    ``center``, running variance 1, eps 0, so it computes exactly that): one fused pass over
+    ``x``, centred before scaling (no cancellation), where ``mul`` + ``add_`` make two passes
+    and an out-of-place broadcast ``addcmul`` is slower still on CPU.
     """
     n, c, m = x3.shape
-    zeros = scale.new_zeros(n * c)
     ones = scale.new_ones(n * c)
-    y = F.batch_norm(x3.reshape(1, n * c, m), zeros, ones, scale.reshape(-1),
-                     shift.reshape(-1), False, 0.0, 0.0)
+    y = F.batch_norm(x3.reshape(1, n * c, m), center.expand(n, c).reshape(-1), ones,
+                     scale.expand(n, c).reshape(-1), shift.expand(n, c).reshape(-1),
+                     False, 0.0, 0.0)
     return y.view(n, c, m)
 
 
@@ -159,7 +162,7 @@ class _SwitchNormFunction(torch.autograd.Function):
         del centred
         bn_from_batch = use_bn and bn_mean is None
         mx = _mix(mean_in, var_in, weight, bias, mw, vw, bn_mean, bn_var, use_in, use_bn, eps)
-        y = _affine_rows(x3, mx.scale, mx.shift)
+        y = _affine_rows(x3, mx.mean, mx.scale, bias)
         ctx.save_for_backward(x, mean_in, var_in, weight, mw, vw, *mx)
         ctx.flags = (use_in, use_bn, bn_from_batch)
         batch_mean = mx.mean_bn if bn_from_batch else None
@@ -184,11 +187,11 @@ class _SwitchNormFunction(torch.autograd.Function):
             mx, mean_in, var_in, weight, mw, vw, use_in, use_bn, bn_from_batch, g_scale, g_shift)
         dx = None
         if ctx.needs_input_grad[0]:
-            # x also enters through (μ_in, σ²_in): ∂μ/∂x = 1/m, ∂σ²/∂x = 2 (x − μ)/m
-            # → dx = scale·g + k1·x + k0
+            # x also enters through (μ_in, σ²_in): ∂μ/∂x = 1/m, ∂σ²/∂x = 2 (x − μ_in)/m
+            # → dx = k1·(x − μ_in) + g_μ/m + scale·g
             k1 = g_var * (2.0 / m)
-            k0 = g_mu / m - k1 * mean_in
-            dx = _affine_rows(g3, mx.scale, k0).addcmul_(x3, k1.unsqueeze(2)).view(x.shape)
+            dx = _affine_rows(x3, mean_in, k1, g_mu / m)
+            dx = dx.addcmul_(g3, mx.scale.unsqueeze(2)).view(x.shape)
         return dx, g_w, g_b, g_mw, g_vw, None, None, None, None, None
 
 

@@ -75,7 +75,8 @@ def check_shift(
         findings.append(Finding(
             "covariate_shift", "error" if res.auc >= STRONG_SHIFT_AUC else "warning",
             f"Target inputs differ from training inputs: a domain classifier tells them apart with "
-            f"out-of-fold AUC {res.auc:.3f} (p = {res.p_value:.3g}; MMD p = {res.mmd_p_value:.3g}).",
+            f"out-of-fold AUC {res.auc:.3f} (p = {res.p_value:.3g}; MMD p = {res.mmd_p_value:.3g}; "
+            f"combined p = {res.combined_p_value:.3g}).",
             evidence=evidence,
             remedies=[
                 Remedy("reweight_covariate", "Train with importance weights "
@@ -84,12 +85,17 @@ def check_shift(
                 Remedy("collect_target_data", "Label some target data and add it to training; "
                        "weighting cannot create support the training data lacks."),
             ]))
-    elif res.mmd_p_value is not None and res.mmd_p_value < alpha:
+    if res.shift_detected and res.p_value >= alpha:
+        findings[-1].severity = "warning"
+        findings[-1].message += (" Only the kernel MMD test sees it: a non-linear difference "
+                                 "such as noise, which a linear importance weight will not "
+                                 "correct.")
+    elif not res.shift_detected and res.mmd_p_value is not None and res.mmd_p_value < alpha:
         findings.append(Finding(
             "covariate_shift", "info",
-            f"The domain classifier sees no shift (AUC {res.auc:.3f}, p = {res.p_value:.3g}) but "
-            f"the kernel MMD test does (p = {res.mmd_p_value:.3g}): a non-linear difference such "
-            f"as noise; a linear importance weight will not correct it.",
+            f"Weak evidence of shift: MMD p = {res.mmd_p_value:.3g} < {alpha} but the combined "
+            f"test (p = {res.combined_p_value:.3g}) does not reject; domain-classifier AUC "
+            f"{res.auc:.3f}.",
             evidence=evidence))
 
     y_s = None if y_source is None else np.asarray(y_source)

@@ -173,7 +173,7 @@ def detect_covariate_shift(
         target_X (array[N_t, D]): target inputs, same features.
         classifier: any unfitted scikit-learn classifier with ``predict_proba`` or
             ``decision_function``; default standardized L2 logistic regression with
-            ``C = 1 / (N_s + N_t)`` (strong shrinkage: more power with few rows).
+            ``C = 0.1 / (N_s + N_t)`` (strong shrinkage: more power with few rows).
         n_splits: cross-fitting folds (>= 2); every score is out-of-fold.
         test: ``"holdout"`` (default: AUC on a held-out half, exact permutation p-value, one
             fit), ``"permutation"`` (cross-fitted AUC, whole cross-fit redone per permutation:
@@ -188,7 +188,8 @@ def detect_covariate_shift(
         seed: seed of folds and permutations.
 
     Returns:
-        ShiftTestResult with ``auc``, ``p_value``, ``mmd2``, ``mmd_p_value``, ``shift_detected``.
+        ShiftTestResult with ``auc``, ``p_value``, ``mmd2``, ``mmd_p_value``,
+        ``combined_p_value`` and ``shift_detected`` (``combined_p_value < alpha``).
     """
     return run_detection(
         source_X, target_X, classifier=classifier, n_splits=n_splits, test=test,

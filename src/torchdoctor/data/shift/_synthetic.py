@@ -98,7 +98,7 @@ def make_target_sample(
         priors = rng.dirichlet(np.full(classes.size, float(alpha)))
         counts = rng.multinomial(size, priors)
         idx = np.concatenate([_draw(all_idx[y == c], int(n), rng)
-                              for c, n in zip(classes, counts)])
+                              for c, n in zip(classes, counts, strict=True)])
     idx = rng.permutation(idx)
     x_t = x_np[idx].copy()
     if shift == "noise" and sigma > 0:

@@ -84,24 +84,32 @@ def saturated_activation(v: Vitals) -> list[Finding]:
 @rule("activation_collapse")
 def activation_collapse(v: Vitals) -> list[Finding]:
     """Activation std shrinks (or grows) by more than :data:`COLLAPSE_RATIO` between the first
-    and the deepest nonlinearity (at least 3), median over recent sampled steps."""
+    nonlinearity and a deeper one (at least 3 nonlinearities), median over recent sampled
+    steps with finite statistics."""
     names = _act_layers(v, ("relu", "leaky", "smooth", "sigmoid", "tanh"))
     if len(names) < 3:
         return []
-    rec = recent(v.sampled())
+    rec = [r for r in v.sampled() if any(finite((r["layers"].get(n) or {}).get("act_std"))
+                                         for n in names)]
+    rec = recent(rec)
     stds = [median([(r["layers"].get(n) or {}).get("act_std") for r in rec]) for n in names]
     pairs = [(n, s) for n, s in zip(names, stds, strict=True) if s is not None]
     if len(pairs) < 3 or pairs[0][1] <= 0:
         return []
-    ratio = pairs[-1][1] / pairs[0][1]
-    if 1 / COLLAPSE_RATIO <= ratio <= COLLAPSE_RATIO:
+    lo = min(pairs[1:], key=lambda t: t[1])
+    hi = max(pairs[1:], key=lambda t: t[1])
+    if lo[1] / pairs[0][1] < 1 / COLLAPSE_RATIO:
+        verb, (deep, s_deep) = "shrinks", lo
+    elif hi[1] / pairs[0][1] > COLLAPSE_RATIO:
+        verb, (deep, s_deep) = "grows", hi
+    else:
         return []
-    verb = "shrinks" if ratio < 1 else "grows"
+    ratio = s_deep / pairs[0][1]
     return [finding(
         "activation_collapse", gate(v, "warning"),
-        f"Activation scale {verb} {ratio:.2g}x from {pairs[0][0]} (std {pairs[0][1]:.3g}) to "
-        f"{pairs[-1][0]} (std {pairs[-1][1]:.3g}); threshold {COLLAPSE_RATIO:g}x.",
-        layer=pairs[-1][0], step=int(rec[-1]["step"]) if rec else None, ratio=ratio,
+        f"Activation scale {verb} {ratio:.2g}x from layer {pairs[0][0]} (std {pairs[0][1]:.3g}) to "
+        f"layer {deep} (std {s_deep:.3g}); threshold {COLLAPSE_RATIO:g}x.",
+        layer=deep, step=int(rec[-1]["step"]) if rec else None, ratio=ratio,
         stds={n: s for n, s in pairs}, threshold=COLLAPSE_RATIO, source="own; Glorot & Bengio 2010")]
 
 

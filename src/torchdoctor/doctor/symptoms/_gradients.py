@@ -9,7 +9,7 @@ from torchdoctor.doctor.symptoms._registry import finding, gate, median, recent,
 from torchdoctor.doctor.vitals import Vitals, finite
 from torchdoctor.findings import Finding
 
-__all__ = ["EXPLODE_GROWTH", "EXPLODE_RATIO", "STALE_FRACTION", "VANISH_ABS", "VANISH_RATIO"]
+__all__ = ["EXPLODE_ABS", "EXPLODE_GROWTH", "EXPLODE_RATIO", "STALE_FRACTION", "VANISH_ABS", "VANISH_RATIO"]
 
 #: First-layer / last-layer gradient norm above which gradients explode (AUTOTRAINER
 #: ``beta_3`` = 70, Zhang et al., ICSE 2021, ``gradient_issue`` in ``utils/monitor.py``).
@@ -20,6 +20,9 @@ EXPLODE_GROWTH = 100.0
 #: First/last gradient ratio and absolute first-layer norm below which gradients vanish
 #: (AUTOTRAINER ``beta_1`` = 1e-3 and ``beta_2`` = 1e-4, same source).
 VANISH_RATIO = 1e-3
+#: Global gradient norm above which gradients are far too large (own choice: healthy runs of
+#: the gallery stay below 10; the exploding examples reach 1e3-1e18 within a few steps).
+EXPLODE_ABS = 1e3
 VANISH_ABS = 1e-4
 #: Share of steps, right after an optimizer step, whose ``.grad`` was already non-zero when
 #: backward began, above which ``zero_grad`` is missing (own choice: a majority).
@@ -83,7 +86,8 @@ def _ratios(v: Vitals) -> list[tuple[int, float, float]]:
 @rule("exploding_gradient")
 def exploding_gradient(v: Vitals) -> list[Finding]:
     """Early layers get far larger gradients than the last (ratio > :data:`EXPLODE_RATIO`),
-    or the global gradient norm grows > :data:`EXPLODE_GROWTH` x over its first values.
+    the global gradient norm exceeds :data:`EXPLODE_ABS`, or it grows more than
+    :data:`EXPLODE_GROWTH` x over the median of its first three values.
 
     An error when learning also fails (AUTOTRAINER's gate), else ``info``.
     """
@@ -91,10 +95,10 @@ def exploding_gradient(v: Vitals) -> list[Finding]:
     ratios = _ratios(v)
     big = [(s, q) for s, q, _ in ratios if q > EXPLODE_RATIO]
     gn = [(int(r["step"]), r["grad_norm"]) for r in v.records if finite(r.get("grad_norm"))]
-    growth = None
-    if len(gn) >= 6:
-        base = median([g for _, g in gn[:5]])
-        peak_step, peak = max(gn[5:], key=lambda t: t[1])
+    growth = peak = peak_step = None
+    if len(gn) >= 2:
+        base = median([g for _, g in gn[:3]])
+        peak_step, peak = max(gn, key=lambda t: t[1])
         if base and base > 0:
             growth = peak / base
     names = _param_layers(v)
@@ -107,19 +111,21 @@ def exploding_gradient(v: Vitals) -> list[Finding]:
             f"last (threshold {EXPLODE_RATIO:g}) on {len(big)} sampled steps.",
             layer=names[0], step=s0, max_ratio=max(q for _, q in big), steps=len(big),
             threshold=EXPLODE_RATIO, source="AUTOTRAINER beta_3"))
-    elif growth is not None and growth > EXPLODE_GROWTH:
+    elif peak is not None and (peak > EXPLODE_ABS or (growth is not None and growth > EXPLODE_GROWTH)):
         out.append(finding(
             "exploding_gradient", sev,
-            f"The gradient norm grew {growth:.3g}x over its first values (to {peak:.3g} at step "
-            f"{peak_step}; threshold {EXPLODE_GROWTH:g}x).",
-            step=peak_step, growth=growth, peak=peak, threshold=EXPLODE_GROWTH, source="own"))
+            f"The gradient norm reached {peak:.3g} at step {peak_step}, {growth or float('nan'):.3g}x "
+            f"its first values (thresholds {EXPLODE_ABS:g} and {EXPLODE_GROWTH:g}x).",
+            step=peak_step, growth=growth, peak=peak, threshold_abs=EXPLODE_ABS,
+            threshold_growth=EXPLODE_GROWTH, source="own"))
     return out
 
 
 @rule("vanishing_gradient")
 def vanishing_gradient(v: Vitals) -> list[Finding]:
     """The first layer's gradient is < :data:`VANISH_RATIO` of the last layer's and below
-    :data:`VANISH_ABS` in norm (AUTOTRAINER), on most recent sampled steps.
+    :data:`VANISH_ABS` in norm (AUTOTRAINER), on most recent sampled steps. An exactly zero
+    gradient is left to ``dead_relu`` (units that never fire pass no gradient at all).
 
     An error when learning also fails, else ``info``.
     """
@@ -127,7 +133,7 @@ def vanishing_gradient(v: Vitals) -> list[Finding]:
     if len(ratios) < 3:
         return []
     last = recent(ratios)
-    hits = [(s, q, g) for s, q, g in last if q < VANISH_RATIO and g < VANISH_ABS]
+    hits = [(s, q, g) for s, q, g in last if 0 < g and q < VANISH_RATIO and g < VANISH_ABS]
     if len(hits) * 2 <= len(last):
         return []
     q = median([h[1] for h in hits])

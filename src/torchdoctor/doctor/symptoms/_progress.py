@@ -9,7 +9,7 @@ from torchdoctor.doctor.symptoms._registry import (
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding
 
-__all__ = ["GAP_THRESHOLD", "OSCILLATION_RISE", "PLATEAU_DROP", "VAL_RISE"]
+__all__ = ["GAP_THRESHOLD", "OSCILLATION_RISE", "PLATEAU_DROP", "SWING_SIZE", "VAL_RISE"]
 
 #: Relative loss fall (first 10 % vs last 20 % of steps) below which the loss is on a plateau
 #: (own choice; AUTOTRAINER's slow-convergence rule uses an accuracy gain below 1 %).
@@ -17,6 +17,9 @@ PLATEAU_DROP = 0.05
 #: Sum of the rises of the windowed loss, relative to its overall fall, above which it
 #: oscillates (own choice; AUTOTRAINER's ``unstable_loss`` counts accuracy swings >= 0.03).
 OSCILLATION_RISE = 0.5
+#: Mean rise of the windowed loss, relative to its mean level, below which swings are noise
+#: (own choice: a stuck loss at 2.3 wobbles by < 1 %, a too-high rate swings by > 20 %).
+SWING_SIZE = 0.05
 #: Validation loss rise over its minimum that counts as overfitting (own choice, with
 #: AUTOTRAINER's "train falls while test rises" pattern).
 VAL_RISE = 0.2
@@ -50,7 +53,7 @@ def _windowed(values: list[float], windows: int = 20) -> list[float]:
 def loss_oscillating(v: Vitals) -> list[Finding]:
     """The windowed loss keeps rising and falling: the summed rises exceed
     :data:`OSCILLATION_RISE` of its net fall from the first window to its minimum, with at
-    least 3 rises (needs 60 steps)."""
+    least 3 rises, each on average >= :data:`SWING_SIZE` of the loss level (needs 60 steps)."""
     ls = [x for _, x in losses(v)]
     if len(ls) < 60:
         return []
@@ -58,7 +61,10 @@ def loss_oscillating(v: Vitals) -> list[Finding]:
     rises = [b - a for a, b in zip(m, m[1:], strict=False) if b > a]
     fall = m[0] - min(m)
     total_rise = sum(rises)
-    if len(rises) < 3 or total_rise <= OSCILLATION_RISE * max(fall, 1e-12) or total_rise < 0.05 * abs(m[0]):
+    level = sum(m) / len(m)
+    if len(rises) < 3 or total_rise <= OSCILLATION_RISE * max(fall, 1e-12):
+        return []
+    if total_rise / len(rises) < SWING_SIZE * abs(level):
         return []
     return [finding(
         "loss_oscillating", "warning",

@@ -331,7 +331,7 @@ class Recorder:
             meta["target_kind"] = "float2d"
         if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel():
             b["losses"][row].copy_(S.loss_candidates(o, t, self._num_classes or 0))
-            if o.dim() == 2 and o.shape[0] == t.shape[0]:
+            if o.dim() == 2 and o.shape[1] > 1 and o.shape[0] == t.shape[0]:
                 lab = t if cls else (t.argmax(1) if t.dim() == 2 and t.shape == o.shape else None)
                 if lab is not None:
                     correct = (o.detach().argmax(1) == lab).sum()
