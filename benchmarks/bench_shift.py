@@ -108,7 +108,8 @@ def covariate_shift(x: np.ndarray, y: np.ndarray, trials: int, n_perm: int, seed
     sizes = (50, 100, 200, 500)
     shifts = ("none", "pc 70/30", "noise σ=0.1", "noise σ=1.0")
     rej = {(s, n): {"clf": [], "mmd": [], "comb": [], "auc": []} for s in shifts for n in sizes}
-    acc = {s: {"plain": [], "iw": []} for s in ("pc 70/30", "pc 90/10", "noise σ=1.0")}
+    acc = {(s, m): {"plain": [], "iw": []} for s in ("pc 70/30", "pc 90/10", "noise σ=1.0")
+           for m in ("LR, 64 features", "LR, 3 PCs (misspecified)")}
     n_acc = 500
     for t in range(trials):
         x_src, x_pool, y_src, y_pool = train_test_split(
@@ -126,17 +127,22 @@ def covariate_shift(x: np.ndarray, y: np.ndarray, trials: int, n_perm: int, seed
                 rej[(s, n)]["mmd"].append(r.mmd_p_value < ALPHA_TEST)
                 rej[(s, n)]["comb"].append(r.combined_p_value < ALPHA_TEST)
                 rej[(s, n)]["auc"].append(r.auc)
-        plain = classifier().fit(xs, y_src)
-        for s in acc:
+        mean, _ = first_principal_component(xs)
+        pcs = np.linalg.svd(xs - mean, full_matrices=False)[2][:3].T
+        feats = {"LR, 64 features": lambda a: a,
+                 "LR, 3 PCs (misspecified)": lambda a, m0=mean, p=pcs: (a - m0) @ p}
+        plain = {m: classifier().fit(f(xs), y_src) for m, f in feats.items()}
+        for s in ("pc 70/30", "pc 90/10", "noise σ=1.0"):
             kind, kw = _shift_kwargs(s)
             xt, _ = make_target_sample(xp, y_pool, shift=kind, size=n_acc, reference_x=xs,
                                        seed=seed + 11 * t, **kw)
             beta = importance_weights(xs, xt, clip=10.0, seed=t)
-            iw = classifier().fit(xs, y_src, sample_weight=beta)
             x_eval, w_eval = _target_eval(xp, xs, s, kw, seed + t)
-            for name, model in (("plain", plain), ("iw", iw)):
-                hit = model.predict(x_eval) == y_pool
-                acc[s][name].append(float(np.average(hit, weights=w_eval)))
+            for m, f in feats.items():
+                iw = classifier().fit(f(xs), y_src, sample_weight=beta)
+                for name, model in (("plain", plain[m]), ("iw", iw)):
+                    hit = model.predict(f(x_eval)) == y_pool
+                    acc[(s, m)][name].append(float(np.average(hit, weights=w_eval)))
     print("| shift | n | domain classifier (held-out AUC test) | MMD | combined (Bonferroni) |"
           " mean out-of-fold AUC |")
     print("|---|---|---|---|---|---|")
@@ -154,11 +160,11 @@ def covariate_shift(x: np.ndarray, y: np.ndarray, trials: int, n_perm: int, seed
     print(f"\nTarget accuracy, LogisticRegression trained on the source, target n = {n_acc} "
           "unlabeled rows for the weights (clip 10, mean 1); evaluated on the whole pool "
           "re-weighted to the target distribution")
-    print("| shift | acc unweighted | acc importance-weighted | difference (paired) |")
-    print("|---|---|---|---|")
-    for s, a in acc.items():
+    print("| shift | model | acc unweighted | acc importance-weighted | difference (paired) |")
+    print("|---|---|---|---|---|")
+    for (s, m), a in acc.items():
         d = np.array(a["iw"]) - np.array(a["plain"])
-        print(f"| {s} | {mean_se(a['plain'])} | {mean_se(a['iw'])} | {mean_se(d)} |")
+        print(f"| {s} | {m} | {mean_se(a['plain'])} | {mean_se(a['iw'])} | {mean_se(d)} |")
 
 
 def _shift_kwargs(s: str) -> tuple[str, dict]:

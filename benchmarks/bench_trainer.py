@@ -50,24 +50,33 @@ def hand_written_epoch(model, opt, x, y, xv, yv, seed: int, epoch: int, bs: int)
 
 
 def bench_case(name: str, overrides: list[str], repeats: int) -> tuple[float, float, float]:
-    cfg = load_config(None, [*overrides, f"train.epochs={10**6}"])
+    cfg = load_config(None, [*overrides, "train.epochs=100000"])
     ours = Trainer(cfg)
     ref = Trainer(cfg)  # same model, optimizer and data, driven by the hand-written loop
     d = ref.data
     t_ours, t_ref = [], []
     ev = {e: [] for e in ("on_train_epoch_start", "on_after_backward", "on_before_optimizer_step",
                           "on_train_batch_end", "on_validation_end")}
-    for r in range(repeats + 2):  # two warm-up rounds
+    def run_ours() -> float:
         t0 = time.perf_counter()
         ours._run_epoch(ev, None)
         ours.epoch += 1
-        t1 = time.perf_counter()
+        return time.perf_counter() - t0
+
+    def run_ref(r: int) -> float:
+        t0 = time.perf_counter()
         hand_written_epoch(ref.model, ref.optimizer, d.x_train, d.y_train, d.x_val, d.y_val,
                            cfg.seed, r, cfg.train.batch_size)
-        t2 = time.perf_counter()
+        return time.perf_counter() - t0
+
+    for r in range(repeats + 2):  # two warm-up rounds; the order alternates every round
+        if r % 2 == 0:
+            a, b = run_ours(), run_ref(r)
+        else:
+            b, a = run_ref(r), run_ours()
         if r >= 2:
-            t_ours.append(t1 - t0)
-            t_ref.append(t2 - t1)
+            t_ours.append(a)
+            t_ref.append(b)
     mo, mr = statistics.median(t_ours), statistics.median(t_ref)
     return mo * 1e3, mr * 1e3, mo / mr
 

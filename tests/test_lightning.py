@@ -193,6 +193,30 @@ def test_state_dict_round_trip(recording: type[RecordingDoctor]) -> None:
     assert cb2.doctor.state["steps"] == 5 + 5
 
 
+class FailingDoctor(RecordingDoctor):
+    def on_after_backward(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("probe exploded")
+
+
+def test_a_failing_doctor_never_breaks_the_fit(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torchdoctor.doctor
+
+    monkeypatch.setattr(torchdoctor.doctor, "Doctor", FailingDoctor, raising=False)
+    torch.manual_seed(0)
+    train, val = _loaders()
+    module = DigitsModule()
+    cb = DoctorCallback()
+    with caplog.at_level("WARNING", logger="torchdoctor"):
+        trainer = _trainer(cb)
+        trainer.fit(module, train, val)
+    assert trainer.global_step == 10 and len(module.train_losses) == 10
+    failures = [r for r in caplog.records if "on_after_backward failed" in r.getMessage()]
+    assert len(failures) == 1  # once, not once per step
+    assert [n for n, _ in cb.doctor.events].count("on_train_batch_end") == 10  # the rest still runs
+
+
 def test_bad_unpack_batch_is_rejected() -> None:
     with pytest.raises(ValueError, match="unpack_batch must be callable"):
         DoctorCallback(unpack_batch=3)

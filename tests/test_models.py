@@ -34,6 +34,8 @@ def test_builds_forward_backward(arch: str, norm: str, act: str) -> None:
         out.square().mean().backward()
         grads = [p.grad for p in model.parameters() if p.requires_grad]
         assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+        first = _linears(model)[0]
+        assert first.weight.grad.abs().sum() > 0, "no gradient reaches the first layer"
 
 
 def _linears(model: nn.Module) -> list[nn.Module]:

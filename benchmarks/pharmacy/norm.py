@@ -45,7 +45,8 @@ def _step(fn: Callable[[Tensor], Tensor], x: Tensor, g: Tensor) -> None:
     fn(x).backward(g)
 
 
-def _measure(repeats: int, shape: tuple[int, ...]) -> dict[str, float]:
+def _measure(repeats: int, shape: tuple[int, ...],
+             clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     torch.manual_seed(0)
     c = shape[1]
     x = torch.randn(*shape, requires_grad=True)
@@ -59,9 +60,9 @@ def _measure(repeats: int, shape: tuple[int, ...]) -> dict[str, float]:
             _step(f, x, g)
     for _ in range(repeats):  # alternate, so load changes hit all three alike
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             _step(f, x, g)
-            times[k].append((time.perf_counter() - t0) * 1e3)
+            times[k].append((clock() - t0) * 1e3)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -71,7 +72,9 @@ def bench_switchnorm(repeats: int = 41, shape: tuple[int, ...] = SHAPE,
     the naive SwitchNorm, each against nn.BatchNorm2d (forward + backward, median wall ms).
 
     Each entry of ``threads`` is one measurement with ``torch.set_num_threads``; ``None``: one
-    measurement with the current setting. One thread is the stable number on a shared machine;
+    measurement with the current setting. With one thread a second pair of rows times the
+    same steps by the thread's CPU clock (``time.thread_time``): it leaves out the time the
+    process waited for a core, which on a loaded machine is most of the wall time. One thread is the stable number on a shared machine;
     with several threads any other busy process stalls the parallel kernels (of BatchNorm2d
     too) and inflates every timing.
     """
@@ -81,26 +84,30 @@ def bench_switchnorm(repeats: int = 41, shape: tuple[int, ...] = SHAPE,
     try:
         for t in threads or (default,):
             torch.set_num_threads(t)
-            med = _measure(repeats, shape)
-            label = f"{torch.get_num_threads()} thr"
-            rows += [
-                {"name": f"SwitchNorm2d fwd+bwd {dims} ours / BatchNorm2d ({label})",
-                 "ours_ms": med["ours"], "reference_ms": med["bn"],
-                 "ratio": med["ours"] / med["bn"], "bound": BOUND},
-                {"name": f"SwitchNorm2d fwd+bwd {dims} naive / BatchNorm2d ({label})",
-                 "ours_ms": med["naive"], "reference_ms": med["bn"],
-                 "ratio": med["naive"] / med["bn"], "bound": None},
-            ]
+            clocks = [("wall", time.perf_counter)]
+            if t == 1:  # one thread: all the work runs on this thread, so its CPU clock sees it
+                clocks.append(("cpu", time.thread_time))
+            for clock_name, clock in clocks:
+                med = _measure(repeats, shape, clock)
+                label = f"{t} thr, {clock_name}"
+                rows += [
+                    {"name": f"SwitchNorm2d fwd+bwd {dims} ours / BatchNorm2d ({label})",
+                     "ours_ms": med["ours"], "reference_ms": med["bn"],
+                     "ratio": med["ours"] / med["bn"], "bound": BOUND},
+                    {"name": f"SwitchNorm2d fwd+bwd {dims} naive / BatchNorm2d ({label})",
+                     "ours_ms": med["naive"], "reference_ms": med["bn"],
+                     "ratio": med["naive"] / med["bn"], "bound": None},
+                ]
     finally:
         torch.set_num_threads(default)
     return rows
 
 
 def _print(rows: list[dict]) -> None:
-    print(f"{'benchmark':<66} {'ours ms':>9} {'ref ms':>9} {'ratio':>7} {'bound':>6}")
+    print(f"{'benchmark':<72} {'ours ms':>9} {'ref ms':>9} {'ratio':>7} {'bound':>6}")
     for r in rows:
         bound = "" if r["bound"] is None else f"{r['bound']:.2f}"
-        print(f"{r['name']:<66} {r['ours_ms']:9.3f} {r['reference_ms']:9.3f} "
+        print(f"{r['name']:<72} {r['ours_ms']:9.3f} {r['reference_ms']:9.3f} "
               f"{r['ratio']:7.2f} {bound:>6}")
 
 

@@ -41,8 +41,8 @@ class Doctor:
         optimizer: its optimizer (step pre/post hooks give update ratios); optional.
         interval: steps between two flushes of the device buffers to the host (>= 1).
         sample_every: full statistics (activations, gradient/parameter/update norms, inputs,
-            outputs, targets) on the first ``sample_every`` steps and one in ``sample_every``
-            after; ``1`` samples every step. Ignored when ``schedule`` is given.
+            outputs, targets) on the first 5 steps and one step in ``sample_every`` after;
+            ``1`` samples every step. Ignored when ``schedule`` is given.
         schedule: ``step -> bool`` choosing the sampled steps.
         log_dir: run directory for ``vitals.jsonl`` (appended at each flush), ``findings.json``
             (rewritten atomically when findings change) and ``metrics.jsonl``.
@@ -63,11 +63,11 @@ class Doctor:
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
-                 interval: int = 50, sample_every: int = 10,
+                 interval: int = 50, sample_every: int = 25,
                  schedule: Callable[[int], bool] | None = None,
                  log_dir: str | os.PathLike[str] | None = None, write_metrics: bool = True,
                  treat: bool = False, console: bool = True, loss_fn: Any = None,
-                 max_records: int = 4000, diagnose_budget: float = 0.02,
+                 max_records: int = 4000, diagnose_budget: float = 0.01,
                  title: str = "torchdoctor run") -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")

@@ -24,6 +24,7 @@ is used when it is the only one installed.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +32,8 @@ from typing import Any
 import torch
 
 from torchdoctor.findings import Finding
+
+log = logging.getLogger("torchdoctor")
 
 _INSTALL_HINT = 'pip install "torchdoctor[lightning]"  (or: pip install "lightning>=2.2")'
 
@@ -130,6 +133,22 @@ class DoctorCallback(pl.Callback):  # type: ignore[misc, name-defined]
         self.doctor: Any = None
         self._pending_state: dict[str, Any] | None = None
         self._batch: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
+        self._failed: set[str] = set()
+
+    def _forward(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """Call ``doctor.<event>(...)``; a failure is logged once per event, never raised.
+
+        The doctor must never break training: an error inside it costs a diagnosis, not the fit.
+        """
+        if self.doctor is None:
+            return
+        try:
+            getattr(self.doctor, event)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - deliberately broad, see docstring
+            if event not in self._failed:
+                self._failed.add(event)
+                log.warning("torchdoctor: Doctor.%s failed (%s: %s); training continues",
+                            event, type(exc).__name__, exc)
 
     @property
     def findings(self) -> list[Finding]:
@@ -143,6 +162,7 @@ class DoctorCallback(pl.Callback):  # type: ignore[misc, name-defined]
 
         if self.doctor is not None:  # a second fit with the same callback: start afresh
             self.doctor.close()
+        self._failed = set()
         optimizers = list(getattr(trainer, "optimizers", []) or [])
         self.doctor = Doctor(pl_module, optimizers[0] if optimizers else None, **self.doctor_kwargs)
         if self._pending_state is not None:
@@ -150,37 +170,31 @@ class DoctorCallback(pl.Callback):  # type: ignore[misc, name-defined]
             self._pending_state = None
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage == "fit" and self.doctor is not None:
-            self.doctor.close()
+        if stage == "fit":
+            self._forward("close")
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        if self.doctor is not None:
-            self.doctor.close()
+        self._forward("close")
 
     # -- the training loop, forwarded -----------------------------------------------------------
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        if self.doctor is not None:
-            self.doctor.on_train_start()
+        self._forward("on_train_start")
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        if self.doctor is not None:
-            self.doctor.on_train_epoch_start(trainer.current_epoch)
+        self._forward("on_train_epoch_start", trainer.current_epoch)
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         self._batch = self.unpack_batch(batch)
 
     def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:
-        if self.doctor is not None:
-            self.doctor.on_before_backward(loss)
+        self._forward("on_before_backward", loss)
 
     def on_after_backward(self, trainer: Any, pl_module: Any) -> None:
-        if self.doctor is not None:
-            self.doctor.on_after_backward()
+        self._forward("on_after_backward")
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
-        if self.doctor is not None:
-            self.doctor.on_before_optimizer_step(optimizer)
+        self._forward("on_before_optimizer_step", optimizer)
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
@@ -194,7 +208,8 @@ class DoctorCallback(pl.Callback):  # type: ignore[misc, name-defined]
                 (outputs[k] for k in ("outputs", "logits", "preds") if k in outputs), None
             )
         inputs, targets = self._batch
-        self.doctor.on_train_batch_end(
+        self._forward(
+            "on_train_batch_end",
             loss if isinstance(loss, torch.Tensor) else None,
             inputs=inputs,
             targets=targets,
@@ -208,15 +223,13 @@ class DoctorCallback(pl.Callback):  # type: ignore[misc, name-defined]
         if self.doctor is None or trainer.sanity_checking:
             return
         metrics = collect_metrics(trainer.callback_metrics, ("val_",))
-        self.doctor.on_validation_epoch_end(**metrics)
+        self._forward("on_validation_epoch_end", **metrics)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.doctor is not None:
-            self.doctor.on_train_epoch_end()
+        self._forward("on_train_epoch_end")
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        if self.doctor is not None:
-            self.doctor.on_train_end()
+        self._forward("on_train_end")
 
     # -- checkpointing ------------------------------------------------------------------------
 

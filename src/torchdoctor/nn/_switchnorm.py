@@ -228,10 +228,9 @@ def switch_norm(input: Tensor, weight: Tensor, bias: Tensor, mean_weight: Tensor
     if not use_in and not using_bn:
         raise ValueError("using_bn must be True for 2-D input [N, C]: LN would be the only branch"
                          f" left (use LayerNorm), got using_bn={using_bn}")
-    keep = [i for i, used in enumerate((use_in, True, using_bn)) if used]
-    idx = torch.tensor(keep, device=mean_weight.device)
-    mw = torch.softmax(mean_weight.index_select(0, idx), 0)
-    vw = torch.softmax(var_weight.index_select(0, idx), 0)
+    lo, hi = (0 if use_in else 1), (3 if using_bn else 2)  # the branches in use are contiguous
+    mw = torch.softmax(mean_weight[lo:hi], 0)
+    vw = torch.softmax(var_weight[lo:hi], 0)
     use_running = using_bn and not training and running_mean is not None and running_var is not None
     bn_mean = running_mean if use_running else None
     bn_var = running_var if use_running else None

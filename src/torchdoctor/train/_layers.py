@@ -15,9 +15,6 @@ from torch import nn
 #: pieces of a maxout unit (Goodfellow et al. 2013 use 2–5; 2 keeps parameter counts modest).
 MAXOUT_PIECES = 2
 
-#: GroupNorm's group count (Wu & He 2018) when the layer width is a multiple of it.
-GROUPS = 32
-
 #: activation name -> nonlinearity name understood by ``torch.nn.init.calculate_gain``.
 GAIN_NAME = {
     "relu": "relu", "leaky_relu": "leaky_relu", "elu": "relu", "selu": "selu", "gelu": "relu",
@@ -32,11 +29,11 @@ def pieces(activation: str) -> int:
 
 def norm(kind: str, channels: int, spatial_dims: int) -> nn.Module:
     """A normalization layer over ``channels`` (spatial_dims 0: (N, C); 1: (N, C, L); 2: (N, C, H, W))."""
-    from torchdoctor.nn import make_norm
+    from torchdoctor.nn import default_groups, make_norm
 
-    if kind == "group":  # Wu & He's 32 groups where the width allows, else the largest divisor
-        groups = max(g for g in range(1, min(GROUPS, channels) + 1) if channels % g == 0)
-        return make_norm(kind, channels, spatial_dims=spatial_dims, num_groups=groups)
+    if kind == "group":  # Wu & He's 32 groups where the width allows; >= 16 values per group on features
+        return make_norm(kind, channels, spatial_dims=spatial_dims,
+                         num_groups=default_groups(channels, spatial_dims))
     return make_norm(kind, channels, spatial_dims=spatial_dims)
 
 

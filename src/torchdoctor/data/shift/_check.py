@@ -61,8 +61,9 @@ def check_shift(
         seed: seed of folds and permutations.
 
     Returns:
-        ``(findings, stats)``: ``covariate_shift`` when the domain classifier separates the
-        samples (p < alpha), ``label_shift`` when predicted (or, if given, true) class counts
+        ``(findings, stats)``: ``covariate_shift`` when the combined test (held-out domain
+        classifier AUC and kernel MMD, Bonferroni) rejects at ``alpha`` (``error`` from
+        out-of-fold AUC ``STRONG_SHIFT_AUC``), ``label_shift`` when predicted (or, if given, true) class counts
         differ (chi-squared p < alpha); ``stats`` is JSON-ready.
     """
     xs, xt = as_2d(x_source, "x_source"), as_2d(x_target, "x_target")

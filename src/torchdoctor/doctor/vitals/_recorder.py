@@ -37,11 +37,11 @@ _MODE_SENSITIVE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutN
 _BN_BATCH_KEEP = 2000
 
 
-def default_schedule(every: int) -> Callable[[int], bool]:
-    """Sample the first ``every`` steps, then one step in ``every``."""
+def default_schedule(every: int, first: int = 5) -> Callable[[int], bool]:
+    """Sample the first ``first`` steps, then one step in ``every``."""
 
     def schedule(step: int) -> bool:
-        return step < every or step % every == 0
+        return step < first or step % every == 0
 
     return schedule
 
@@ -56,14 +56,17 @@ class Recorder:
         schedule: ``step -> bool``, which steps get the full set of statistics.
         on_full: called (without arguments) when the buffer is full and the step complete.
         max_records: step records kept in memory (older ones are thinned beyond that).
+        act_samples: activation statistics use at most this many samples of the batch.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, *,
                  interval: int, schedule: Callable[[int], bool],
-                 on_full: Callable[[], None], max_records: int = 4000) -> None:
+                 on_full: Callable[[], None], max_records: int = 4000,
+                 act_samples: int = 64) -> None:
         self.model, self.optimizer = model, optimizer
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
+        self.act_samples = act_samples
         self.vitals = Vitals()
         self.step = 0  # steps completed
         self.epoch: int | None = None
@@ -190,7 +193,8 @@ class Recorder:
                 sizes.append(int(output.shape[0]))
                 if len(sizes) > _BN_BATCH_KEEP:
                     del sizes[: len(sizes) - _BN_BATCH_KEEP]
-            stats, alive = S.activation_stats(output, family)
+            y = output[: self.act_samples] if output.dim() > 1 else output
+            stats, alive = S.activation_stats(y, family)
             self._buf["act"][row, j].copy_(stats)
             if alive is not None:
                 acc = self._alive.get(j)

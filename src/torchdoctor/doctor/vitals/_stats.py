@@ -38,15 +38,8 @@ LOSS_FIELDS = ("ce", "nll", "mse", "bce_logits", "bce")
 _NAN = float("nan")
 
 
-def _units_first(y: torch.Tensor) -> torch.Tensor:
-    """``[C, rest]`` view: channel/unit axis 1 of ``[N, C, ...]`` first."""
-    if y.dim() == 1:
-        return y.reshape(-1, 1)
-    return y.transpose(0, 1).reshape(y.shape[1], -1)
-
-
 def activation_stats(y: torch.Tensor, family: str | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Statistics of one module output.
+    """Statistics of one module output (a few fused passes, no copy).
 
     Args:
         y (Tensor[N, C, ...]): the output (detached).
@@ -57,20 +50,20 @@ def activation_stats(y: torch.Tensor, family: str | None) -> tuple[torch.Tensor,
         [0, 1]); ``alive`` (Tensor[C], bool) units that fired at least once in the batch
         (ReLU family only, else ``None``).
     """
-    y = y.detach()
-    yf = y.float()
+    yf = y.detach().float()
     std, mean = torch.std_mean(yf, correction=0)
     nan = torch.full((), _NAN, device=y.device)
     alive = None
     if family == "relu":
-        zero = (yf <= 0).float().mean()
-        alive = (_units_first(yf) > 0).any(dim=1)
+        zero = 1.0 - torch.count_nonzero(yf) / max(yf.numel(), 1)
+        dims = [d for d in range(yf.dim()) if d != 1] if yf.dim() > 1 else [0]
+        alive = torch.amax(yf, dim=dims) > 0 if yf.dim() > 1 else (yf > 0).any().reshape(1)
         dead = 1.0 - alive.float().mean()
     else:
-        zero = (yf == 0).float().mean() if family in ("leaky", "smooth") else nan
+        zero = 1.0 - torch.count_nonzero(yf) / max(yf.numel(), 1) if family in ("leaky", "smooth") else nan
         dead = nan
     if family == "sigmoid":
-        sat = ((yf < SIGMOID_SAT) | (yf > 1 - SIGMOID_SAT)).float().mean()
+        sat = ((yf - 0.5).abs() > 0.5 - SIGMOID_SAT).float().mean()
     elif family == "tanh":
         sat = (yf.abs() > TANH_SAT).float().mean()
     else:

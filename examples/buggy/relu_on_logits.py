@@ -1,0 +1,64 @@
+"""Bug: a ReLU after the last linear layer, before ``nn.CrossEntropyLoss``.
+
+A copy-pasted ``Linear, ReLU`` pair at the output clips every negative logit to 0: a class
+whose logit is pushed below zero gets no gradient any more, and the model cannot express
+"certainly not this class". The output layer of a classifier must stay linear (seed 003 §14
+cause 7, "wrong activation in the last layer"; Humbatova et al., ICSE 2020, "wrong
+activation function of the output layer").
+
+Run: ``python examples/buggy/relu_on_logits.py``
+"""
+
+from __future__ import annotations
+
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import torchdoctor as td
+
+EXPECTED = {"wrong_output_activation"}
+
+
+def load_data(seed: int = 0) -> tuple[torch.Tensor, ...]:
+    X, y = load_digits(return_X_y=True)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    tr, va = perm[360:], perm[:360]
+    X = (X - X[tr].mean()) / X[tr].std()
+    return X[tr], y[tr], X[va], y[va]
+
+
+def main(epochs: int | None = None) -> td.Doctor:
+    torch.manual_seed(0)
+    Xtr, ytr, Xva, yva = load_data()
+    loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=64, shuffle=True)
+    model = nn.Sequential(
+        nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.ReLU(),  # BUG: the logits are clipped at 0 before CrossEntropyLoss
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    with td.Doctor(model, optimizer) as doctor:
+        for _ in range(epochs or 6):
+            model.train()
+            for x, y in loader:
+                out = model(x)
+                loss = loss_fn(out, y)
+                optimizer.zero_grad()
+                loss.backward()
+                doctor.step(loss, inputs=x, targets=y, outputs=out)
+                optimizer.step()
+            model.eval()
+            with torch.no_grad():
+                out = model(Xva)
+                val_loss = loss_fn(out, yva).item()
+                val_acc = (out.argmax(1) == yva).float().mean().item()
+            doctor.observe(val_loss=val_loss, val_accuracy=val_acc)
+    return doctor
+
+
+if __name__ == "__main__":
+    for f in main().findings:
+        print(f"{f.severity:8} {f.code:24} {f.layer or '-':16} {f.message}")
