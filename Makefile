@@ -23,7 +23,7 @@ demo: $(STAMP)
 # The report's browser test needs headless Chromium (Debian's package): installed when missing.
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -224,11 +224,11 @@ def print_table(rows: list[dict[str, Any]], file: Any = sys.stdout) -> None:
     widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(_COLS)]
     widths[1] = min(widths[1], 70)
     widths[2] = min(widths[2], 45)
-    line = "  ".join(c.ljust(w) for c, w in zip(_COLS, widths))
+    line = "  ".join(c.ljust(w) for c, w in zip(_COLS, widths, strict=True))
     print(line, file=file)
     print("-" * len(line), file=file)
     for b in body:
-        print("  ".join(c[:w].ljust(w) for c, w in zip(b, widths)), file=file)
+        print("  ".join(c[:w].ljust(w) for c, w in zip(b, widths, strict=True)), file=file)
 
 
 def markdown(rows: list[dict[str, Any]], s: dict[str, Any]) -> str:

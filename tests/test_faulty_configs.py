@@ -112,7 +112,7 @@ def test_bench_reader_agrees() -> None:
     bench = _bench()
     cases = bench.all_cases(FAULTY)
     assert [c.name for c in cases] == IDS
-    for case, path in zip(cases, FILES):
+    for case, path in zip(cases, FILES, strict=True):
         h = _header(path)
         assert case.healthy == ROOT / h["healthy"]
         assert case.fault == h["fault"]

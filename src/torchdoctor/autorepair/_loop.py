@@ -213,10 +213,15 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                 break
             new_cfg = apply_patch(current.config, c.patch).config
             assert new_cfg is not None
-            s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, inputs_for(new_cfg),
-                        patch=c.patch, remedies=c.remedies)
             abort = set(_error_codes()) - parent_errors
-            s.start(n_budget, abort_codes=abort)
+            try:  # e.g. a patch to arch resnet on tabular data: valid config, unbuildable model
+                s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, inputs_for(new_cfg),
+                            patch=c.patch, remedies=c.remedies).start(n_budget, abort_codes=abort)
+            except ValueError as exc:
+                skipped.append({"remedy": "+".join(c.remedies), "finding": ",".join(c.findings),
+                                "reason": str(exc)})
+                say(f"  candidate {c.patch} cannot train: {exc}")
+                continue
             tried.append(s)
             say(f"  {s.name}: {c.patch} -> score {s.score():.4f}"
                 + (f" (stopped: new error {s.aborted.code})" if s.aborted else ""))

@@ -11,5 +11,13 @@ from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding, Remedy
 
-__all__ = sorted(["RULES", "Doctor", "Finding", "Remedy", "Vitals", "apply_patch", "diagnose",
-                  "remedies_for"])
+__all__ = [
+    "Doctor",
+    "Finding",
+    "RULES",
+    "Remedy",
+    "Vitals",
+    "apply_patch",
+    "diagnose",
+    "remedies_for",
+]

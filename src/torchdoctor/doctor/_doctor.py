@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -23,6 +23,30 @@ from torchdoctor.findings import SEVERITY_RANK, Finding
 __all__ = ["Doctor"]
 
 log = logging.getLogger("torchdoctor")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _never_raises(fn: _F) -> _F:
+    """Event methods never break training: an exception is logged once per method, then ignored.
+
+    ``ValueError`` (a bad argument from the caller) still propagates.
+    """
+
+    @functools.wraps(fn)
+    def wrapped(self: Doctor, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except ValueError:
+            raise
+        except Exception as exc:
+            if fn.__name__ not in self._failed_events:
+                self._failed_events.add(fn.__name__)
+                log.warning("torchdoctor: %s failed (%s: %s); training continues",
+                            fn.__name__, type(exc).__name__, exc)
+            return None
+
+    return wrapped  # type: ignore[return-value]
 
 
 class Doctor:
@@ -85,9 +109,10 @@ class Doctor:
         self.interval, self.sample_every = interval, sample_every
         self.treat, self.console, self.title = bool(treat), bool(console), title
         self.diagnose_budget = diagnose_budget
+        self._failed_events: set[str] = set()
         self.recorder = Recorder(model, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
-                                 on_full=self.flush, max_records=max_records)
+                                 on_full=self._auto_flush, max_records=max_records)
         self.recorder.epoch = 0
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \
@@ -127,6 +152,7 @@ class Doctor:
         return self.recorder.step
 
     # ------------------------------------------------------------------ user API
+    @_never_raises
     def step(self, loss: torch.Tensor | float | None, *, inputs: Any = None, targets: Any = None,
              outputs: Any = None) -> None:
         """Record one training step; call after ``loss.backward()``, before ``optimizer.step()``.
@@ -140,6 +166,7 @@ class Doctor:
         self.on_after_backward()
         self.on_train_batch_end(loss, inputs=inputs, targets=targets, outputs=outputs)
 
+    @_never_raises
     def observe(self, **metrics: float) -> None:
         """Hand over epoch-level metrics (``val_loss``, ``val_accuracy``, ``train_loss``, ...).
 
@@ -215,9 +242,11 @@ class Doctor:
         self.close()
 
     # ------------------------------------------------------------------ Lightning-named events
+    @_never_raises
     def on_train_start(self) -> None:
         self._t0 = time.perf_counter()
 
+    @_never_raises
     def on_train_epoch_start(self, epoch: int | None = None) -> None:
         if self._explicit_epochs:
             if not self._epoch_closed and self._has_epoch_steps():
@@ -230,16 +259,19 @@ class Doctor:
         self._epoch_closed = False
         self.recorder.epoch = self._epoch
 
+    @_never_raises
     def on_before_backward(self, loss: torch.Tensor | None = None) -> None:
         self._stashed_loss = loss.detach() if isinstance(loss, torch.Tensor) else None
 
+    @_never_raises
     def on_after_backward(self) -> None:
-        self.recorder.record_grads()
         self._grads_done = True
+        self.recorder.record_grads()
 
     def on_before_optimizer_step(self, optimizer: Any = None) -> None:
         """No-op: the optimizer's own step hooks do the work."""
 
+    @_never_raises
     def on_train_batch_end(self, loss: torch.Tensor | float | None = None, *, inputs: Any = None,
                            targets: Any = None, outputs: Any = None) -> None:
         if not self._grads_done:
@@ -251,14 +283,17 @@ class Doctor:
         self._stashed_loss = None
         self._stale = True
 
+    @_never_raises
     def on_validation_epoch_end(self, **metrics: float) -> None:
         self.observe(**metrics)
 
+    @_never_raises
     def on_train_epoch_end(self) -> None:
         if self._explicit_epochs and not self._epoch_closed:
             self._end_epoch()
             self._maybe_diagnose()
 
+    @_never_raises
     def on_train_end(self) -> None:
         self._write_epoch()
         self.flush(diagnose_now=True)
@@ -308,6 +343,10 @@ class Doctor:
             self._treat(bad, records)
         if diagnose_now or (diagnose_now is None and (bad or self._budget_ok())):
             self._run_rules()
+
+    @_never_raises
+    def _auto_flush(self) -> None:
+        self.flush()
 
     def _budget_ok(self) -> bool:
         return (time.perf_counter() - self._last_diag_end) * self.diagnose_budget >= self._last_diag_cost
@@ -397,7 +436,3 @@ class Doctor:
         self.treatments = list(state.get("treatments", []))
         self._pending_metrics = dict(state.get("pending_metrics", {}))
         self._stale = True
-
-
-def _finite_number(x: Any) -> bool:  # pragma: no cover - small helper kept for clarity
-    return isinstance(x, (int, float)) and math.isfinite(x)

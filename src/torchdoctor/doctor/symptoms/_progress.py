@@ -4,7 +4,12 @@ underfitting, train_mode_in_eval."""
 from __future__ import annotations
 
 from torchdoctor.doctor.symptoms._registry import (
-    THETA, epoch_values, finding, loss_drop, losses, rule,
+    THETA,
+    epoch_values,
+    finding,
+    loss_drop,
+    losses,
+    rule,
 )
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding

@@ -17,8 +17,8 @@ from torchdoctor.doctor.vitals import Vitals, finite, series
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
 __all__ = [
-    "RULES", "THETA", "diagnose", "epoch_values", "finding", "learning_failing", "loss_drop",
-    "losses", "median", "rule", "train_accuracy",
+    "MIN_PROGRESS", "RULES", "THETA", "diagnose", "epoch_values", "finding", "gate",
+    "learning_failing", "loss_drop", "losses", "median", "recent", "rule", "train_accuracy",
 ]
 
 log = logging.getLogger("torchdoctor")

@@ -3,4 +3,12 @@
 from torchdoctor.doctor.vitals._recorder import Recorder, default_schedule, measured
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
 
-__all__ = sorted(["LayerInfo", "Recorder", "Vitals", "default_schedule", "finite", "measured", "series"])
+__all__ = [
+    "LayerInfo",
+    "Recorder",
+    "Vitals",
+    "default_schedule",
+    "finite",
+    "measured",
+    "series",
+]
