@@ -91,7 +91,7 @@ def class_imbalance(y: np.ndarray) -> tuple[Finding | None, dict[str, Any]]:
         return None, info
     weights = counts.sum() / (classes.size * counts)
     w_txt = ", ".join(f"{w:.3g}" for w in weights)
-    small = classes[np.argmin(counts)]
+    small = classes[np.argmin(counts)].item()
     return Finding(
         "class_imbalance", "error" if ratio >= IMBALANCE_ERROR else "warning",
         f"Classes are unequal: largest/smallest count = {ratio:.1f} "
