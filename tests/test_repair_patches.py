@@ -53,25 +53,50 @@ def _finding(code: str, severity: str, *remedies: tuple[str, dict]) -> Finding:
                    remedies=[Remedy(c, c, p) for c, p in remedies])
 
 
-def test_candidates_merge_first_remedies_then_alternatives() -> None:
+def test_candidates_merge_first_remedies_then_singles_then_alternatives() -> None:
     cfg = _cfg("model.activation=sigmoid", "model.depth=8")
     findings = [
+        _finding("loss_plateau", "error", ("raise_lr", {"train.lr": "x10"}), ("use_adam", {"train.optimizer": "adam"})),
         _finding("vanishing_gradient", "error", ("relu_he", {"model.activation": "relu", "model.init": "kaiming_normal"}),
                  ("add_norm", {"model.norm": "batch"}), ("shallower", {"model.depth": 3})),
-        _finding("loss_plateau", "error", ("raise_lr", {"train.lr": "x10"}), ("use_adam", {"train.optimizer": "adam"})),
         _finding("class_imbalance", "warning", ("focal", {"train.loss": "focal"})),
     ]
-    cands, skipped = propose_candidates(cfg, findings)
-    assert cands[0].patch == {"model.activation": "relu", "model.init": "kaiming_normal", "train.lr": "x10"}
-    assert cands[0].remedies == ["relu_he", "raise_lr"]
-    assert [c.patch for c in cands[1:]] == [{"model.norm": "batch"}, {"train.optimizer": "adam"}]
-    assert all("focal" not in c.remedies for c in cands)  # warnings wait while errors exist
+    cands, skipped = propose_candidates(cfg, findings, max_candidates=10)
+    # causes before symptoms: vanishing_gradient ranks before loss_plateau, warnings count too
+    assert cands[0].patch == {"model.activation": "relu", "model.init": "kaiming_normal", "train.lr": "x10",
+                              "train.loss": "focal"}
+    assert cands[0].remedies == ["relu_he", "raise_lr", "focal"]
+    assert [c.patch for c in cands[1:]] == [
+        {"model.activation": "relu", "model.init": "kaiming_normal"}, {"train.lr": "x10"},
+        {"train.loss": "focal"}, {"model.norm": "batch"}, {"train.optimizer": "adam"}, {"model.depth": 3}]
     assert skipped == []
+    assert len(propose_candidates(cfg, findings)[0]) == 4  # the default cap
 
 
-def test_warnings_are_targeted_when_no_error() -> None:
-    cands, _ = propose_candidates(_cfg(), [_finding("class_imbalance", "warning", ("focal", {"train.loss": "focal"}))])
-    assert [c.patch for c in cands] == [{"train.loss": "focal"}]
+def test_setup_bug_comes_first_even_as_warning() -> None:
+    findings = [
+        _finding("vanishing_gradient", "error", ("relu_he", {"model.init": "kaiming_normal"})),
+        _finding("unnormalized_input", "warning", ("normalize", {"data.normalize": "standard"})),
+    ]
+    cands, _ = propose_candidates(_cfg("data.normalize=none"), findings)
+    assert cands[0].remedies == ["normalize", "relu_he"]
+    assert cands[1].patch == {"data.normalize": "standard"}
+
+
+def test_conflicting_first_remedy_becomes_its_own_candidate() -> None:
+    findings = [
+        _finding("loss_oscillating", "error", ("lower_lr", {"train.lr": "x0.1"})),
+        _finding("loss_plateau", "warning", ("raise_lr", {"train.lr": "x10"})),
+    ]
+    cands, _ = propose_candidates(_cfg(), findings)
+    assert [c.patch for c in cands] == [{"train.lr": "x0.1"}, {"train.lr": "x10"}]
+
+
+def test_one_target_per_code() -> None:
+    f = [_finding("dead_relu", "warning", ("leaky", {"model.activation": "leaky_relu"})),
+         _finding("dead_relu", "error", ("leaky", {"model.activation": "leaky_relu"}))]
+    cands, _ = propose_candidates(_cfg(), f)
+    assert [c.remedies for c in cands] == [["leaky"]]
 
 
 def test_inapplicable_remedies_are_skipped_with_reason() -> None:

@@ -30,9 +30,11 @@ from torchdoctor.train.config import Config, config_from_dict, load_config
 DEFAULT_BUDGET = 0.25
 MIN_BUDGET_EPOCHS = 3
 #: Candidates per round at most.
-MAX_CANDIDATES = 3
-#: Time the search (baseline + candidates) may take, in full trainings of the original config.
-DEFAULT_SEARCH_COST = 1.0
+MAX_CANDIDATES = 4
+#: Time the candidates may take, in full trainings of the original config. The baseline's and
+#: the winner's budget epochs are not lost (the winner continues from them), so a repair costs
+#: about ``1 + search_cost`` trainings; at least one candidate is always tried.
+DEFAULT_SEARCH_COST = 0.8
 #: A candidate must beat the current score by this much to be kept (noise margin).
 MIN_GAIN = 0.005
 
@@ -96,19 +98,41 @@ def budget_epochs(cfg: Config, budget: float) -> int:
     return min(cfg.train.epochs, max(MIN_BUDGET_EPOCHS, math.ceil(budget * cfg.train.epochs)))
 
 
+#: Order in which findings are treated: a setup bug (a cause) before the symptoms it produces.
+#: A vanishing gradient caused by unnormalized inputs is cured by normalizing them.
+CAUSE_ORDER = (
+    "wrong_output_activation", "wrong_loss", "missing_zero_grad", "train_mode_in_eval",
+    "unnormalized_input", "unshuffled_data", "symmetric_weights", "small_batch_norm",
+    "nonfinite", "exploding_gradient", "vanishing_gradient", "dead_relu", "saturated_activation",
+    "activation_collapse", "loss_oscillating", "loss_plateau", "class_imbalance", "overfitting",
+    "underfitting",
+)
+
+
+def _priority(f: Finding) -> tuple[int, int]:
+    rank = CAUSE_ORDER.index(f.code) if f.code in CAUSE_ORDER else len(CAUSE_ORDER)
+    return (rank, 0 if f.severity == "error" else 1)
+
+
 def propose_candidates(cfg: Config, findings: list[Finding], *,
                        max_candidates: int = MAX_CANDIDATES) -> tuple[list[Candidate], list[dict[str, str]]]:
     """Candidate patches from the findings' ranked remedies.
 
-    Targets the error-level findings, or the warnings when there is no error. The first
-    candidate merges the best applicable remedy of each finding (conflicts: the more severe,
-    earlier finding wins); the others try each finding's next remedies alone.
+    Targets the error- and warning-level findings, one per code, causes before symptoms
+    (:data:`CAUSE_ORDER`). The first candidate merges the best applicable remedy of every
+    target; a remedy that conflicts with it becomes a candidate of its own. Then each target's
+    best remedy alone, then its next remedies alone, until ``max_candidates``.
 
     Returns:
         candidates, and the skipped remedies as ``{"remedy", "finding", "reason"}``.
     """
-    targets = [f for f in findings if f.severity == "error"] or \
-              [f for f in findings if f.severity == "warning"]
+    by_code: dict[str, Finding] = {}
+    for f in findings:
+        if f.severity in ("error", "warning"):
+            prev = by_code.get(f.code)
+            if prev is None or (prev.severity != "error" and f.severity == "error"):
+                by_code[f.code] = f
+    targets = sorted(by_code.values(), key=_priority)
     skipped: list[dict[str, str]] = []
     options: list[list[tuple[str, dict[str, Any]]]] = []  # per finding: applicable (code, patch)
     for f in targets:
@@ -137,18 +161,19 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
         cands.append(Candidate(patch, remedies, codes))
 
     firsts = [(f, opts[0]) for f, opts in zip(targets, options) if opts]
+    singles: list[tuple[Finding, tuple[str, dict[str, Any]]]] = []
     if firsts:
-        merged, dropped = merge_patches([p for _, (_, p) in firsts])
-        for reason in dropped:
-            skipped.append({"remedy": "merge", "finding": "", "reason": reason})
+        merged, _ = merge_patches([p for _, (_, p) in firsts])
         used = [(f, (code, p)) for f, (code, p) in firsts
                 if all(merged.get(k) == v for k, v in p.items())]
         add(merged, [c for _, (c, _) in used], [f.code for f, _ in used])
+        conflicting = [x for x in firsts if x not in used]
+        singles = conflicting + [x for x in firsts if x in used]
+    for f, (code, p) in singles:
+        add(p, [code], [f.code])
     depth = 1
-    while len(cands) < max_candidates and any(len(o) > depth for o in options):
+    while any(len(o) > depth for o in options):
         for f, opts in zip(targets, options):
-            if len(cands) >= max_candidates:
-                break
             if len(opts) > depth:
                 code, p = opts[depth]
                 add(p, [code], [f.code])
@@ -165,7 +190,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         config: a :class:`Config`, a nested dict, or a YAML path.
         rounds: rounds of candidates at most (``--rounds``).
         budget: share of ``train.epochs`` for the diagnosis and each candidate.
-        search_cost: time the search may take, in full trainings of the original config.
+        search_cost: time the candidates may take, in full trainings of the original config.
         overrides: ``--set`` strings applied to a YAML path.
         log: callable ``log(str)`` for progress lines (default: silent).
     """
@@ -193,11 +218,17 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     skipped: list[dict[str, str]] = []
     applied: list[str] = []
     rounds_done = 0
+    cand_budget = search_cost * full_estimate
+    cand_cost = per_epoch * n_budget  # expected seconds of one candidate
+    spent = 0.0  # seconds spent on candidates
+
+    def affordable() -> bool:
+        return not tried or spent + cand_cost <= cand_budget * 1.05
+
     for _ in range(rounds):
         if not any(f.severity in ("error", "warning") for f in current.findings):
             break
-        spent = time.perf_counter() - t_start
-        if spent >= search_cost * full_estimate:
+        if not affordable():
             say("search budget spent")
             break
         cands, skip = propose_candidates(current.config, current.findings)
@@ -209,7 +240,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         parent_errors = {f.code for f in current.errors()}
         results = []
         for i, c in enumerate(cands):
-            if time.perf_counter() - t_start >= search_cost * full_estimate and results:
+            if not affordable():
                 break
             new_cfg = apply_patch(current.config, c.patch).config
             assert new_cfg is not None
@@ -223,6 +254,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                 say(f"  candidate {c.patch} cannot train: {exc}")
                 continue
             tried.append(s)
+            spent += s.seconds
             say(f"  {s.name}: {c.patch} -> score {s.score():.4f}"
                 + (f" (stopped: new error {s.aborted.code})" if s.aborted else ""))
             if s.aborted is None:
@@ -231,7 +263,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         if best is None or best.score() < current.score() + MIN_GAIN:
             say("no candidate beat the current config")
             break
-        applied += best.remedies
+        applied += [r for r in best.remedies if r not in applied]
         current = best
     for s in tried + [base]:
         if s is not current:
