@@ -45,13 +45,7 @@ def _one_thread() -> Iterator[None]:
 #: Codes a script expects that the doctor does not find yet: (script, code) -> what it misses.
 #: Each entry is a doctor gap, reported to its owner; the script stays as it is. The test
 #: xfails while the gap is open and fails as soon as the code is found (remove the entry then).
-KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("mse_on_class_index", "wrong_loss"): (
-        "outputs Tensor[N] (one unit, squeezed) vs int64 class targets Tensor[N]: "
-        "loss_candidates only tries MSE for 2-D outputs vs class targets or equal shapes, so "
-        "the recorded loss (MSE of out vs y.float(), 30.6 at step 0) matches no candidate"
-    ),
-}
+KNOWN_MISSES: dict[tuple[str, str], str] = {}
 
 
 def _load(path: Path) -> ModuleType:
