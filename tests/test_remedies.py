@@ -49,7 +49,7 @@ def test_relative_patches() -> None:
 
 def test_ranking_follows_the_notes() -> None:
     assert [r.code for r in remedies_for("vanishing_gradient")][:2] == ["use_relu_he", "add_normalization"]
-    assert remedies_for("small_batch_norm")[0].patch == {"model.norm": "group"}
+    assert remedies_for("small_batch_norm")[0].patch == {"model.norm": "layer"}  # MLPs too (GroupNorm needs channels)
     assert remedies_for("exploding_gradient")[0].code == "clip_gradients"
     assert remedies_for("dead_relu")[0].patch == {"model.activation": "leaky_relu"}
     assert remedies_for("covariate_shift") == []

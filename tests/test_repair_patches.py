@@ -19,7 +19,9 @@ def test_absolute_and_relative_values() -> None:
     assert res.config.model.init == "kaiming_normal"
     assert res.config.train.lr == pytest.approx(0.005)
     assert res.changes == {"model.init": ("default", "kaiming_normal"), "train.lr": (0.05, pytest.approx(0.005))}
-    assert apply_patch(_cfg(), {"train.lr": "*2"}).config.train.lr == pytest.approx(0.1)
+    assert apply_patch(_cfg(), {"train.lr": "x2"}).config.train.lr == pytest.approx(0.1)
+    halved = apply_patch(_cfg("model.depth=8"), {"model.depth": "x0.5"}).config
+    assert halved.model.depth == 4 and isinstance(halved.model.depth, int)
 
 
 @pytest.mark.parametrize(("patch", "reason"), [
@@ -27,7 +29,7 @@ def test_absolute_and_relative_values() -> None:
     ({"model.norm": "instance"}, "model.norm = instance: needs spatial inputs"),
     ({"train.lr": -1.0}, "train.lr = -1.0: must be > 0"),
     ({"model.activation": "relu"}, "changes nothing in this config"),
-    ({"model.arch": "x2"}, "relative value 'x2' needs a numeric current value"),
+    ({"model.arch": "x2"}, "needs a numeric current value"),
 ])
 def test_patches_that_cannot_apply_give_the_reason(patch: dict, reason: str) -> None:
     res = apply_patch(_cfg(), patch)

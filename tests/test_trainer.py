@@ -199,3 +199,18 @@ def test_should_stop_ends_training() -> None:
 
     res = Trainer(load_config(None, FAST), callbacks=[Stop()]).fit()
     assert res.epochs_run == 1 and res.stopped_early
+
+
+def test_balanced_class_weights_match_sklearn() -> None:
+    import numpy as np
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from torchdoctor.train.targets import prepare_inputs
+
+    cfg = load_config(None, [*FAST, "data.imbalance=8", "train.class_weight=balanced"])
+    inputs = prepare_inputs(cfg)
+    y = inputs.data.y_train.numpy()
+    ref = compute_class_weight("balanced", classes=np.arange(10), y=y)[y]
+    np.testing.assert_allclose(inputs.sample_weights.numpy(), ref / ref.mean(), rtol=1e-5)
+    res = Trainer(cfg).fit()
+    assert res.metrics["val_accuracy"] > 0.5

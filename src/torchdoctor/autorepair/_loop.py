@@ -5,7 +5,8 @@
    as config patches: one candidate merging the best applicable remedy of every finding, then
    single alternatives. Patches that cannot apply are skipped with the reason.
 3. Each candidate trains under the same budget; one that shows an error-level finding that its
-   parent did not have is stopped at once (the cost saving over AUTOTRAINER's full retraining).
+   parent did not have is stopped at once, and the first candidate that is better and shows no
+   warning or error ends the round (the cost savings over AUTOTRAINER's full retraining).
 4. The best candidate by validation metric replaces the current config only if it beats it.
    Rounds repeat while error-level findings remain, rounds are left, and the search has spent
    less than ``search_cost`` full trainings of time.
@@ -34,7 +35,7 @@ MAX_CANDIDATES = 4
 #: Time the candidates may take, in full trainings of the original config. The baseline's and
 #: the winner's budget epochs are not lost (the winner continues from them), so a repair costs
 #: about ``1 + search_cost`` trainings; at least one candidate is always tried.
-DEFAULT_SEARCH_COST = 0.8
+DEFAULT_SEARCH_COST = 0.6
 #: A candidate must beat the current score by this much to be kept (noise margin).
 MIN_GAIN = 0.005
 
@@ -259,6 +260,10 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                 + (f" (stopped: new error {s.aborted.code})" if s.aborted else ""))
             if s.aborted is None:
                 results.append(s)
+                if s.score() >= current.score() + MIN_GAIN and not any(
+                        f.severity in ("error", "warning") for f in s.findings):
+                    say("  clean and better: kept without trying the rest")
+                    break
         best = max(results, key=Session.score, default=None)
         if best is None or best.score() < current.score() + MIN_GAIN:
             say("no candidate beat the current config")

@@ -1,22 +1,17 @@
 """Config patches: dotted keys of the YAML config mapped to new values.
 
 A remedy's ``patch`` is ``{"model.init": "kaiming_normal", "train.lr": "x0.1"}``. Values are
-absolute, except strings of the form ``"x<factor>"`` (or ``"*<factor>"``), which multiply the
-current value (``"x0.1"``: ten times lower). Applying a patch validates the whole result, so a
+absolute, except strings of the form ``"x<factor>"``, which multiply the current value (``"x0.1"``: ten times lower). Applying a patch validates the whole result, so a
 patch that cannot apply to a config (unknown key, value out of range, a norm the architecture
 does not allow) is reported with the reason instead of raising.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from torchdoctor.train.config import Config, ConfigError, config_from_dict
-
-_FACTOR = re.compile(r"^[x*]\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$")
-
 
 @dataclass(frozen=True)
 class PatchResult:
@@ -47,41 +42,30 @@ def get_key(d: dict[str, Any], key: str) -> Any:
     return node
 
 
-def resolve_value(current: Any, value: Any) -> Any:
-    """``value`` itself, or ``current × factor`` for ``"x<factor>"`` strings."""
-    if isinstance(value, str):
-        m = _FACTOR.match(value.strip())
-        if m:
-            if not isinstance(current, (int, float)) or isinstance(current, bool):
-                raise ValueError(f"relative value {value!r} needs a numeric current value, got {current!r}")
-            return float(current) * float(m.group(1))
-    return value
-
-
 def apply_patch(cfg: Config, patch: dict[str, Any]) -> PatchResult:
-    """Apply a dotted-key patch to ``cfg``; never raises for a patch that does not fit."""
+    """Apply a dotted-key patch to ``cfg``; never raises for a patch that does not fit.
+
+    Values are resolved by :func:`torchdoctor.doctor.remedies.apply_patch` (``"x<factor>"``
+    multiplies; integers stay integers, at least 1); the result is validated as a whole.
+    """
+    from torchdoctor.doctor.remedies import apply_patch as patch_dict
+
     raw = cfg.to_dict()
-    changes: dict[str, tuple[Any, Any]] = {}
-    for key, value in patch.items():
+    for key in patch:
         try:
-            old = get_key(raw, key)
+            get_key(raw, key)
         except KeyError:
             return PatchResult(None, {}, f"{key}: not a config key")
-        try:
-            new = resolve_value(old, value)
-        except ValueError as exc:
-            return PatchResult(None, {}, f"{key}: {exc}")
-        if new != old:
-            changes[key] = (old, new)
-            node = raw
-            parts = key.split(".")
-            for p in parts[:-1]:
-                node = node[p]
-            node[parts[-1]] = new
+    try:
+        new_raw = patch_dict(raw, patch)
+    except ValueError as exc:
+        return PatchResult(None, {}, str(exc))
+    changes = {k: (get_key(raw, k), get_key(new_raw, k)) for k in patch
+               if get_key(raw, k) != get_key(new_raw, k)}
     if not changes:
         return PatchResult(cfg, {}, "changes nothing in this config")
     try:
-        return PatchResult(config_from_dict(raw), changes)
+        return PatchResult(config_from_dict(new_raw), changes)
     except ConfigError as exc:
         return PatchResult(None, {}, str(exc))
 

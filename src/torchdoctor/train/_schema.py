@@ -21,6 +21,7 @@ Optimizer = Literal[
 ]
 Loss = Literal["cross_entropy", "mse", "focal", "nll"]
 Reweight = Literal["none", "covariate", "label"]
+ClassWeight = Literal["none", "balanced"]
 Shift = Literal["none", "covariate", "label", "noise"]
 
 #: Dataset names of the registry (``npz:PATH`` is accepted besides these).
@@ -94,6 +95,7 @@ class TrainConfig(_Section):
     zero_grad: bool = True
     eval_mode: bool = True
     reweight: Reweight = "none"
+    class_weight: ClassWeight = "none"  # extension: balanced = N / (K·n_k) per class
 
     @field_validator("task")
     @classmethod
@@ -136,6 +138,8 @@ class Config(_Section):
             )
         if t.reweight == "label" and t.task != "classification":
             raise ValueError("train.reweight = label: needs task classification")
+        if t.class_weight != "none" and t.task != "classification":
+            raise ValueError(f"train.class_weight = {t.class_weight}: needs task classification")
         return self
 
     def to_dict(self) -> dict:

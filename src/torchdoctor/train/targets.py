@@ -118,11 +118,25 @@ def prepare_inputs(cfg: Config, *, target_path: str | None = None) -> TrainInput
     inputs = TrainInputs(data, target)
     if target is not None and target.y is not None:
         inputs.eval_sets["target"] = (target.x, target.y)
+    weights = np.ones(len(data.x_train))
     if cfg.train.reweight != "none":
         if target is None:
             raise ValueError(f"train.reweight = {cfg.train.reweight}: needs a target sample "
                              "(target.shift or --target)")
         w, info = estimate_weights(cfg, data, target)
-        inputs.sample_weights = torch.as_tensor(w, dtype=torch.float32)
+        weights = weights * w
         inputs.info["reweight"] = {**info, "min": float(w.min()), "max": float(w.max())}
+    if cfg.train.class_weight == "balanced":
+        w = balanced_class_weights(data.y_train.numpy(), data.num_classes)
+        weights = weights * w
+        inputs.info["class_weight"] = {"kind": "balanced", "min": float(w.min()), "max": float(w.max())}
+    if cfg.train.reweight != "none" or cfg.train.class_weight != "none":
+        inputs.sample_weights = torch.as_tensor(weights / weights.mean(), dtype=torch.float32)
     return inputs
+
+
+def balanced_class_weights(y: np.ndarray, k: int) -> np.ndarray:
+    """Per-sample weights N / (K·n_y) (scikit-learn's ``class_weight="balanced"``), shape (N,)."""
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    per_class = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
+    return per_class[y]

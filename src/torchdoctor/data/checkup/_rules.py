@@ -101,7 +101,7 @@ def class_imbalance(y: np.ndarray) -> tuple[Finding | None, dict[str, Any]]:
                   "source": "He & Garcia 2009 (imbalanced learning); seed 003 §12"},
         remedies=[
             Remedy("class_weights", "Weight the loss by inverse class frequency "
-                   "N / (K · n_k).", {}, f"weight = torch.tensor([{w_txt}])\n"
+                   "N / (K · n_k).", {"train.class_weight": "balanced"}, f"weight = torch.tensor([{w_txt}])\n"
                    "loss_fn = torch.nn.CrossEntropyLoss(weight=weight)"),
             Remedy("focal_loss", "Use the focal loss, which down-weights easy (majority) "
                    "examples (Lin et al. 2017).", {"train.loss": "focal"}),

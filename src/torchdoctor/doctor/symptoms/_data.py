@@ -18,6 +18,10 @@ __all__ = ["IMBALANCE_RATIO", "INPUT_RMS_HIGH", "INPUT_RMS_LOW", "LOSS_MATCH_RTO
 INPUT_RMS_HIGH = 10.0
 #: ... and below which the inputs are vanishingly small (own choice).
 INPUT_RMS_LOW = 1e-2
+#: A loss below this is impossible for cross-entropy, MSE, or NLL on log-probabilities: the
+#: outputs fed to NLL are not log-probabilities (own rule; seed 003 §14 cause 7).
+NEGATIVE_LOSS = -1e-3
+
 #: Relative tolerance for "the recorded loss equals this candidate loss" (own choice; float32
 #: recomputation agrees to ~1e-6).
 LOSS_MATCH_RTOL = 1e-4
@@ -111,6 +115,13 @@ def wrong_output_activation(v: Vitals) -> list[Finding]:
     if probs and (used == "nll" or (used is None and name == "NLLLoss")):
         msg = ("Outputs are probabilities but the loss is NLLLoss, which expects "
                "log-probabilities: use log_softmax (or CrossEntropyLoss on logits).")
+        return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
+    neg = [float(r["loss"]) for r in v.records if finite(r.get("loss")) and r["loss"] < NEGATIVE_LOSS]
+    if neg and (used == "nll" or name == "NLLLoss" or len(neg) * 2 > len(v.records)):
+        msg = (f"The loss is negative (down to {min(neg):.3g}): a negative log-likelihood fed with "
+               "outputs that are not log-probabilities (raw logits into NLLLoss) can fall without "
+               "bound. End the model with log_softmax, or use cross-entropy on logits.")
+        ev.update(negative_loss_steps=len(neg), min_loss=min(neg), threshold=NEGATIVE_LOSS)
         return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
     if _is_prob(o) and (used == "bce_logits" or (used is None and name == "BCEWithLogitsLoss")):
         msg = ("Outputs lie in [0, 1] but the loss is BCEWithLogits, which applies its own "
