@@ -119,3 +119,17 @@ def test_duplicate_candidates_collapse_and_count_is_capped() -> None:
     patches = [c.patch for c in cands]
     assert patches[0] == {"train.grad_clip": 1.0, "train.lr": "x0.1"}
     assert len(patches) == 3 and len({str(p) for p in patches}) == 3
+
+
+def test_outcome_findings_and_costly_remedies_stay_out_of_the_merge() -> None:
+    findings = [
+        _finding("dead_relu", "error", ("leaky", {"model.activation": "leaky_relu"})),
+        _finding("underfitting", "warning", ("adam", {"train.optimizer": "adam"})),
+        _finding("loss_plateau", "warning", ("bigger", {"model.width": "x4"}), ("raise", {"train.lr": "x10"})),
+    ]
+    cands, _ = propose_candidates(_cfg(), findings, max_candidates=10)
+    assert cands[0].patch == {"model.activation": "leaky_relu"}
+    # then the excluded firsts alone (costly, outcome), then the alternatives
+    assert [c.patch for c in cands[1:]] == [{"model.width": "x4"}, {"train.optimizer": "adam"}, {"train.lr": "x10"}]
+    only_outcome = [_finding("underfitting", "warning", ("adam", {"train.optimizer": "adam"}))]
+    assert propose_candidates(_cfg(), only_outcome)[0][0].patch == {"train.optimizer": "adam"}

@@ -110,6 +110,27 @@ CAUSE_ORDER = (
 )
 
 
+#: Findings about the outcome (fit), not a mechanism: they join the merged candidate only when
+#: nothing else was found, since early in training every sick run also "underfits".
+OUTCOME_CODES = frozenset({"underfitting", "overfitting"})
+#: Config keys whose growth makes every epoch (or the run) costlier.
+COST_KEYS = ("model.width", "model.depth", "train.epochs")
+
+
+def grows_cost(patch: dict[str, Any]) -> bool:
+    """Does ``patch`` make training costlier (wider, deeper, longer, or a ResNet)?"""
+    for key, value in patch.items():
+        if key == "model.arch":
+            return True
+        if key in COST_KEYS and isinstance(value, str) and value.startswith("x"):
+            try:
+                if float(value[1:]) > 1:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
 def _priority(f: Finding) -> tuple[int, int]:
     rank = CAUSE_ORDER.index(f.code) if f.code in CAUSE_ORDER else len(CAUSE_ORDER)
     return (rank, 0 if f.severity == "error" else 1)
@@ -121,8 +142,10 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
 
     Targets the error- and warning-level findings, one per code, causes before symptoms
     (:data:`CAUSE_ORDER`). The first candidate merges the best applicable remedy of every
-    target; a remedy that conflicts with it becomes a candidate of its own. Then each target's
-    best remedy alone, then its next remedies alone, until ``max_candidates``.
+    target, leaving out outcome findings (:data:`OUTCOME_CODES`) when there are others and
+    remedies that make training costlier (:func:`grows_cost`); a remedy that conflicts with it
+    becomes a candidate of its own. Then each target's best remedy alone, then its next
+    remedies alone, until ``max_candidates``.
 
     Returns:
         candidates, and the skipped remedies as ``{"remedy", "finding", "reason"}``.
@@ -162,10 +185,12 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
         cands.append(Candidate(patch, remedies, codes))
 
     firsts = [(f, opts[0]) for f, opts in zip(targets, options) if opts]
-    singles: list[tuple[Finding, tuple[str, dict[str, Any]]]] = []
-    if firsts:
-        merged, _ = merge_patches([p for _, (_, p) in firsts])
-        used = [(f, (code, p)) for f, (code, p) in firsts
+    mechanisms = [x for x in firsts if x[0].code not in OUTCOME_CODES]
+    mergeable = [x for x in (mechanisms or firsts) if not grows_cost(x[1][1])]
+    singles: list[tuple[Finding, tuple[str, dict[str, Any]]]] = list(firsts)
+    if mergeable:
+        merged, _ = merge_patches([p for _, (_, p) in mergeable])
+        used = [(f, (code, p)) for f, (code, p) in mergeable
                 if all(merged.get(k) == v for k, v in p.items())]
         add(merged, [c for _, (c, _) in used], [f.code for f, _ in used])
         conflicting = [x for x in firsts if x not in used]

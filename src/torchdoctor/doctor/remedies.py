@@ -162,13 +162,14 @@ CATALOGUE: dict[str, list[Remedy]] = {
     "underfitting": [
         _R("less_regularization", "Reduce regularization (weight decay, dropout) (003 §12).",
            {"train.weight_decay": 0.0, "model.dropout": 0.0}, ""),
+        _R("use_adam", "Switch to Adam, whose per-parameter rates rescue a badly scaled rate.",
+           {"train.optimizer": "adam", "train.lr": 0.001},
+           "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)"),
         _R("bigger_model", "Use a bigger model: four times the units per layer (003 §14 cause 11).",
            {"model.width": "x4"}, ""),
         _R("much_bigger_model", "A much wider model (16x the units): for a layer far too narrow.",
            {"model.width": "x16"}, ""),
         _R("train_longer", "Train longer.", {"train.epochs": "x2"}, ""),
-        _R("use_adam", "Switch to Adam.", {"train.optimizer": "adam", "train.lr": 0.001},
-           "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)"),
     ],
     "class_imbalance": [
         _R("class_weights", "Weight the loss by inverse class frequency N / (K·n_k) (He & Garcia 2009).",
