@@ -64,12 +64,11 @@ def test_candidates_merge_first_remedies_then_singles_then_alternatives() -> Non
         _finding("class_imbalance", "warning", ("focal", {"train.loss": "focal"})),
     ]
     cands, skipped = propose_candidates(cfg, findings, max_candidates=10)
-    # causes before symptoms: vanishing_gradient ranks before loss_plateau, warnings count too
-    assert cands[0].patch == {"model.activation": "relu", "model.init": "kaiming_normal", "train.lr": "x10",
-                              "train.loss": "focal"}
-    assert cands[0].remedies == ["relu_he", "raise_lr", "focal"]
+    # causes before symptoms; warnings count too; the plateau (an outcome) stays out of the merge
+    assert cands[0].patch == {"model.activation": "relu", "model.init": "kaiming_normal", "train.loss": "focal"}
+    assert cands[0].remedies == ["relu_he", "focal"]
     assert [c.patch for c in cands[1:]] == [
-        {"model.activation": "relu", "model.init": "kaiming_normal"}, {"train.lr": "x10"},
+        {"train.lr": "x10"}, {"model.activation": "relu", "model.init": "kaiming_normal"},
         {"train.loss": "focal"}, {"model.norm": "batch"}, {"train.optimizer": "adam"}, {"model.depth": 3}]
     assert skipped == []
     assert len(propose_candidates(cfg, findings)[0]) == 4  # the default cap
@@ -117,8 +116,7 @@ def test_duplicate_candidates_collapse_and_count_is_capped() -> None:
     f2 = _finding("loss_oscillating", "error", ("lr", {"train.lr": "x0.1"}), ("clip", {"train.grad_clip": 1.0}))
     cands, _ = propose_candidates(_cfg(), [f1, f2], max_candidates=3)
     patches = [c.patch for c in cands]
-    assert patches[0] == {"train.grad_clip": 1.0, "train.lr": "x0.1"}
-    assert len(patches) == 3 and len({str(p) for p in patches}) == 3
+    assert patches == [{"train.grad_clip": 1.0}, {"train.lr": "x0.1"}, {"train.optimizer": "lars"}]
 
 
 def test_outcome_findings_and_costly_remedies_stay_out_of_the_merge() -> None:

@@ -110,9 +110,10 @@ CAUSE_ORDER = (
 )
 
 
-#: Findings about the outcome (fit), not a mechanism: they join the merged candidate only when
-#: nothing else was found, since early in training every sick run also "underfits".
-OUTCOME_CODES = frozenset({"underfitting", "overfitting"})
+#: Findings about the outcome (fit, progress of the loss), not a mechanism: they join the merged
+#: candidate only when nothing else was found. Early in a sick run the loss also plateaus and
+#: the model "underfits"; raising the rate on top of a vanishing-gradient cure breaks the cure.
+OUTCOME_CODES = frozenset({"underfitting", "overfitting", "loss_plateau", "loss_oscillating"})
 #: Config keys whose growth makes every epoch (or the run) costlier.
 COST_KEYS = ("model.width", "model.depth", "train.epochs")
 
