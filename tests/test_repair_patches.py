@@ -86,11 +86,21 @@ def test_setup_bug_comes_first_even_as_warning() -> None:
 
 def test_conflicting_first_remedy_becomes_its_own_candidate() -> None:
     findings = [
-        _finding("loss_oscillating", "error", ("lower_lr", {"train.lr": "x0.1"})),
+        _finding("exploding_gradient", "error", ("lower_lr", {"train.lr": "x0.1"})),
         _finding("loss_plateau", "warning", ("raise_lr", {"train.lr": "x10"})),
     ]
     cands, _ = propose_candidates(_cfg(), findings)
     assert [c.patch for c in cands] == [{"train.lr": "x0.1"}, {"train.lr": "x10"}]
+
+
+def test_a_stuck_loss_outranks_a_swinging_one() -> None:
+    # both fire on a flat, noisy loss; its cure is a higher rate, tried first
+    findings = [
+        _finding("loss_oscillating", "warning", ("lower_lr", {"train.lr": "x0.1"})),
+        _finding("loss_plateau", "warning", ("raise_lr", {"train.lr": "x10"})),
+    ]
+    cands, _ = propose_candidates(_cfg(), findings)
+    assert [c.patch for c in cands] == [{"train.lr": "x10"}, {"train.lr": "x0.1"}]
 
 
 def test_one_target_per_code() -> None:
@@ -131,3 +141,17 @@ def test_outcome_findings_and_costly_remedies_stay_out_of_the_merge() -> None:
     assert [c.patch for c in cands[1:]] == [{"model.width": "x4"}, {"train.optimizer": "adam"}, {"train.lr": "x10"}]
     only_outcome = [_finding("underfitting", "warning", ("adam", {"train.optimizer": "adam"}))]
     assert propose_candidates(_cfg(), only_outcome)[0][0].patch == {"train.optimizer": "adam"}
+
+
+def test_an_absolute_widening_is_a_costlier_candidate_of_its_own() -> None:
+    from torchdoctor.autorepair._loop import grows_cost
+
+    cfg = _cfg("model.width=2")
+    assert grows_cost({"model.width": 64}, cfg) and not grows_cost({"model.width": 2}, cfg)
+    assert grows_cost({"train.epochs": "x2"}) and not grows_cost({"train.epochs": "x0.5"})
+    findings = [
+        _finding("narrow_layer", "error", ("widen", {"model.width": 64})),
+        _finding("dead_relu", "error", ("leaky", {"model.activation": "leaky_relu"})),
+    ]
+    cands, _ = propose_candidates(cfg, findings)
+    assert [c.patch for c in cands] == [{"model.activation": "leaky_relu"}, {"model.width": 64}]

@@ -338,3 +338,32 @@ def test_diagnose_dedupes_keeps_most_severe_and_survives_a_failing_rule(
 def test_diagnose_rejects_unknown_codes() -> None:
     with pytest.raises(ValueError, match="codes must name registered rules"):
         diagnose(vitals(), codes=["no_such_code"])
+
+
+def test_overfitting_by_falling_val_accuracy_over_two_epochs() -> None:
+    # val loss stays flat (no 20 % rise) and train accuracy < val accuracy (noisy training
+    # labels): only the fall of validation accuracy from its best shows the memorisation
+    tl, vl = [1, .9, .8, .7, .6, .5], [.6, .55, .5, .55, .56, .57]
+    ta, va = [.5, .6, .65, .7, .75, .8], [.85, .9, .92, .85, .86, .84]
+    (f,) = P.overfitting(vitals(epochs=epochs(tl, vl, ta, va)))
+    assert f.evidence["best_epoch"] == 2 and f.evidence["drop"] == pytest.approx(0.92 - 0.86)
+    dip = [.85, .9, .92, .8, .91, .84]  # one bad epoch and a recovery: noise, not overfitting
+    assert P.overfitting(vitals(epochs=epochs(tl, vl, ta, dip))) == []
+    flat_train = [.5, .6, .65, .6, .6, .6]  # training accuracy did not rise since the best
+    assert P.overfitting(vitals(epochs=epochs(tl, vl, flat_train, va))) == []
+
+
+def test_narrow_layer_bottleneck_and_its_widening() -> None:
+    narrow = {"0": LayerInfo("Linear", "param", 0, 2), "1": LayerInfo("ReLU", "activation", 1),
+              "2": LayerInfo("Linear", "param", 2, 10)}
+    (f,) = A.narrow_layer(vitals(layers=narrow))
+    assert (f.layer, f.evidence["units"], f.evidence["outputs"]) == ("0", 2, 10)
+    assert f.severity == "warning"  # the loss falls: only a warning
+    assert f.remedies[0].patch == {"model.width": 64}  # 4 per output, next power of two
+    stuck = vitals([2.3] * 100, layers=narrow)
+    assert A.narrow_layer(stuck)[0].severity == "error"
+    assert A.narrow_layer(vitals()) == []  # 32 hidden units for 10 outputs
+    binary = {**narrow, "2": LayerInfo("Linear", "param", 2, 1)}
+    assert A.narrow_layer(vitals(layers=binary)) == []
+    three = {**narrow, "2": LayerInfo("Linear", "param", 2, 3)}
+    assert A.narrow_layer(vitals(layers=three))[0].remedies[0].patch == {"model.width": 16}

@@ -46,6 +46,8 @@ SYMPTOM_CODES: dict[str, str] = {
     # Added beyond DESIGN.md's first table (data checkup):
     "duplicate_samples": "the same samples appear in training and validation data (leakage)",
     "constant_feature": "input features that never vary carry no information",
+    # Added by the repair work (a setup cause of underfitting the notes' "model too small" names):
+    "narrow_layer": "a hidden layer has fewer units than the model has outputs (a bottleneck)",
 }
 
 

@@ -5,7 +5,8 @@
    as config patches: one candidate merging the best applicable remedy of every finding, then
    single alternatives. Patches that cannot apply are skipped with the reason.
 3. Each candidate trains under the same budget; one that shows an error-level finding that its
-   parent did not have is stopped at once, and the first candidate that is better and shows no
+   parent did not have is stopped at once, one that is no better than its parent halfway
+   through the budget (same epoch) is stopped there, and the first candidate that is better and shows no
    warning or error ends the round (the cost savings over AUTOTRAINER's full retraining).
 4. The best candidate by validation metric replaces the current config only if it beats it.
    Rounds repeat while error-level findings remain, rounds are left, and the search has spent
@@ -79,7 +80,7 @@ class RepairResult:
             "diff": {k: list(v) for k, v in config_diff(self.before.config, self.after.config).items()},
             "candidates": [
                 {"name": s.name, "patch": s.patch, "remedies": s.remedies, "epochs": s.epochs_run,
-                 "stopped_early": s.aborted is not None, "metrics": _clean(s.metrics),
+                 "stopped_early": s.stopped_early, "metrics": _clean(s.metrics),
                  "findings": sorted({f.code for f in s.findings})}
                 for s in self.tried
             ],
@@ -100,12 +101,13 @@ def budget_epochs(cfg: Config, budget: float) -> int:
 
 
 #: Order in which findings are treated: a setup bug (a cause) before the symptoms it produces.
-#: A vanishing gradient caused by unnormalized inputs is cured by normalizing them.
+#: A vanishing gradient caused by unnormalized inputs is cured by normalizing them. A stuck
+#: loss comes before a swinging one: both fire on a flat, noisy loss, whose cure is a higher rate.
 CAUSE_ORDER = (
     "wrong_output_activation", "wrong_loss", "missing_zero_grad", "train_mode_in_eval",
-    "unnormalized_input", "unshuffled_data", "symmetric_weights", "small_batch_norm",
+    "unnormalized_input", "unshuffled_data", "symmetric_weights", "small_batch_norm", "narrow_layer",
     "nonfinite", "exploding_gradient", "vanishing_gradient", "dead_relu", "saturated_activation",
-    "activation_collapse", "loss_oscillating", "loss_plateau", "class_imbalance", "overfitting",
+    "activation_collapse", "loss_plateau", "loss_oscillating", "class_imbalance", "overfitting",
     "underfitting",
 )
 
@@ -118,17 +120,28 @@ OUTCOME_CODES = frozenset({"underfitting", "overfitting", "loss_plateau", "loss_
 COST_KEYS = ("model.width", "model.depth", "train.epochs")
 
 
-def grows_cost(patch: dict[str, Any]) -> bool:
-    """Does ``patch`` make training costlier (wider, deeper, longer, or a ResNet)?"""
+def grows_cost(patch: dict[str, Any], cfg: Config | None = None) -> bool:
+    """Does ``patch`` make training costlier (wider, deeper, longer, or a ResNet)?
+
+    ``"x<factor>"`` values above 1 do; absolute values do when above ``cfg``'s current one.
+    """
+    current = cfg.to_dict() if cfg is not None else {}
     for key, value in patch.items():
         if key == "model.arch":
             return True
-        if key in COST_KEYS and isinstance(value, str) and value.startswith("x"):
+        if key not in COST_KEYS:
+            continue
+        if isinstance(value, str) and value.startswith("x"):
             try:
                 if float(value[1:]) > 1:
                     return True
             except ValueError:
                 continue
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            section, _, leaf = key.partition(".")
+            now = current.get(section, {}).get(leaf)
+            if isinstance(now, (int, float)) and value > now:
+                return True
     return False
 
 
@@ -183,11 +196,11 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
         if key in seen:
             return
         seen.append(key)
-        cands.append(Candidate(patch, remedies, codes))
+        cands.append(Candidate(patch, list(dict.fromkeys(remedies)), codes))
 
     firsts = [(f, opts[0]) for f, opts in zip(targets, options) if opts]
     mechanisms = [x for x in firsts if x[0].code not in OUTCOME_CODES]
-    mergeable = [x for x in (mechanisms or firsts) if not grows_cost(x[1][1])]
+    mergeable = [x for x in (mechanisms or firsts) if not grows_cost(x[1][1], cfg)]
     singles: list[tuple[Finding, tuple[str, dict[str, Any]]]] = list(firsts)
     if mergeable:
         merged, _ = merge_patches([p for _, (_, p) in mergeable])
@@ -274,7 +287,8 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
             abort = set(_error_codes()) - parent_errors
             try:  # e.g. a patch to arch resnet on tabular data: valid config, unbuildable model
                 s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, inputs_for(new_cfg),
-                            patch=c.patch, remedies=c.remedies).start(n_budget, abort_codes=abort)
+                            patch=c.patch, remedies=c.remedies).start(
+                    n_budget, abort_codes=abort, reference=current.scores(), min_gain=MIN_GAIN)
             except ValueError as exc:
                 skipped.append({"remedy": "+".join(c.remedies), "finding": ",".join(c.findings),
                                 "reason": str(exc)})
@@ -283,8 +297,10 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
             tried.append(s)
             spent += s.seconds
             say(f"  {s.name}: {c.patch} -> score {s.score():.4f}"
-                + (f" (stopped: new error {s.aborted.code})" if s.aborted else ""))
-            if s.aborted is None:
+                + (f" (stopped: new error {s.aborted.code})" if s.aborted else "")
+                + (f" (stopped after {s.epochs_run} epochs: no better than its parent)"
+                   if s.lagging else ""))
+            if not s.stopped_early:
                 results.append(s)
                 if s.score() >= current.score() + MIN_GAIN and not any(
                         f.severity in ("error", "warning") for f in s.findings):

@@ -14,14 +14,31 @@ from torchdoctor.train.targets import TrainInputs
 from torchdoctor.train.trainer import Trainer
 
 
-class _StopAt:
-    """Stops training after ``epochs`` epochs, or as soon as ``should_abort(doctor)`` says so."""
+def row_score(row: dict[str, Any]) -> float:
+    """Higher is better: validation accuracy (classification) or −validation loss of one
+    epoch's metrics (``-inf`` when neither is finite)."""
+    acc, loss = row.get("val_accuracy"), row.get("val_loss")
+    loss = float(loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else None
+    if isinstance(acc, (int, float)):
+        # accuracy first; the loss only breaks ties (a non-finite loss ranks last among equals)
+        return float(acc) - 1e-6 * (loss if loss is not None else 1e6)
+    return -loss if loss is not None else float("-inf")
 
-    def __init__(self, epochs: int, doctor: Any, abort_codes: set[str] | None) -> None:
+
+class _StopAt:
+    """Stops training after ``epochs`` epochs; as soon as a new error finding (``abort_codes``)
+    shows up; or halfway when the run is no better than ``reference`` (its parent's score per
+    epoch) by ``min_gain`` at the same epoch: a cure that helps shows it by then."""
+
+    def __init__(self, epochs: int, doctor: Any, abort_codes: set[str] | None,
+                 reference: list[float] | None = None, min_gain: float = 0.0) -> None:
         self.epochs = epochs
         self.doctor = doctor
         self.abort_codes = abort_codes
+        self.reference = reference
+        self.min_gain = min_gain
         self.aborted: Finding | None = None
+        self.lagging = False
 
     def on_train_epoch_end(self, trainer: Trainer, **kw: Any) -> None:
         if self.abort_codes is not None:
@@ -32,6 +49,13 @@ class _StopAt:
                     return
         if trainer.epoch >= self.epochs:
             trainer.should_stop = True
+            return
+        half = math.ceil(self.epochs / 2)
+        ref = self.reference
+        if ref is not None and trainer.epoch == half and len(ref) >= half and trainer.history:
+            if row_score(trainer.history[-1]) < ref[half - 1] + self.min_gain:
+                self.lagging = True
+                trainer.should_stop = True
 
 
 @dataclass
@@ -52,11 +76,15 @@ class Session:
     remedies: list[str] = field(default_factory=list)
     seconds: float = 0.0
     aborted: Finding | None = None
+    lagging: bool = False
     trainer: Trainer | None = None
     doctor: Any = None
 
-    def start(self, budget_epochs: int, *, abort_codes: set[str] | None = None) -> Session:
-        """Train the first ``budget_epochs`` epochs (fewer when a new error shows up)."""
+    def start(self, budget_epochs: int, *, abort_codes: set[str] | None = None,
+              reference: list[float] | None = None, min_gain: float = 0.0) -> Session:
+        """Train the first ``budget_epochs`` epochs; fewer when an error of ``abort_codes``
+        shows up (``aborted``) or when halfway the run is not ``min_gain`` better than
+        ``reference``, the parent's score per epoch (``lagging``)."""
         from torchdoctor.doctor import Doctor
         from torchdoctor.doctor_callback import DoctorCallback
 
@@ -65,10 +93,11 @@ class Session:
         self.trainer = Trainer(self.config, data=i.data, sample_weights=i.sample_weights,
                                eval_sets=i.eval_sets)
         self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False)
-        stop = _StopAt(budget_epochs, self.doctor, abort_codes)
+        stop = _StopAt(budget_epochs, self.doctor, abort_codes, reference, min_gain)
         self.trainer.callbacks += [DoctorCallback(self.doctor), stop]
         self.trainer.fit()
         self.aborted = stop.aborted
+        self.lagging = stop.lagging
         self.seconds += time.perf_counter() - t0
         return self
 
@@ -105,13 +134,15 @@ class Session:
 
     def score(self) -> float:
         """Higher is better: validation accuracy (classification) or −validation loss."""
-        m = self.metrics
-        acc, loss = m.get("val_accuracy"), m.get("val_loss")
-        loss = float(loss) if isinstance(loss, (int, float)) and math.isfinite(loss) else None
-        if isinstance(acc, (int, float)):
-            # accuracy first; the loss only breaks ties (a non-finite loss ranks last among equals)
-            return float(acc) - 1e-6 * (loss if loss is not None else 1e6)
-        return -loss if loss is not None else float("-inf")
+        return row_score(self.metrics)
+
+    def scores(self) -> list[float]:
+        """:meth:`score` after each epoch."""
+        return [row_score(row) for row in self.history]
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.aborted is not None or self.lagging
 
     def close(self) -> None:
         if self.doctor is not None:

@@ -64,7 +64,8 @@ def render_repair_report(result: RepairResult) -> str:
     cand_rows = []
     for s in result.tried:
         outcome = ("kept" if s is result.after else
-                   f"stopped early: new error {s.aborted.code}" if s.aborted is not None else "not better")
+                   f"stopped early: new error {s.aborted.code}" if s.aborted is not None else
+                   "stopped halfway: no better than its parent" if s.lagging else "not better")
         cand_rows.append(
             f"<tr><td>{escape(s.name)}</td><td><code>{escape(str(s.patch))}</code></td>"
             f"<td>{escape(', '.join(s.remedies))}</td><td>{s.epochs_run}</td>"

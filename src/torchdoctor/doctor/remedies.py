@@ -7,6 +7,10 @@ Patch convention:
     - a plain value sets the key: ``{"model.norm": "group"}``;
     - a string ``"x<factor>"`` multiplies the current numeric value: ``{"train.lr": "x0.1"}``
       (:func:`apply_patch` resolves it; ``"x0.5"`` halves, ``"x2"`` doubles);
+    - ``{"train.lr": "usual"}`` sets the usual starting rate of the config's optimizer
+      (:data:`torchdoctor.optim.USUAL_LR`: Adam 1e-3, SGD with momentum 0.05...);
+      ``"<=usual"`` lowers the rate to it only when above it, ``">=usual"`` raises it only
+      when below it (otherwise the patch changes nothing, and repair skips it);
     - an empty patch means the cure is not expressible in the config (snippet only).
 
 Live treatment (``Doctor(treat=True)``) only applies cures marked safe in :data:`LIVE`.
@@ -26,6 +30,8 @@ _R = Remedy
 
 CATALOGUE: dict[str, list[Remedy]] = {
     "nonfinite": [
+        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is above it.",
+           {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("lower_lr", "Lower the learning rate ten-fold: the largest stable rate, then 10x lower (003 §14).",
            {"train.lr": "x0.1"}, "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
         _R("clip_gradients", "Clip the global gradient norm before each optimizer step.",
@@ -38,6 +44,8 @@ CATALOGUE: dict[str, list[Remedy]] = {
         _R("clip_gradients", "Clip the global gradient norm before each optimizer step.",
            {"train.grad_clip": 1.0},
            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)"),
+        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is above it.",
+           {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("lower_lr", "Lower the learning rate ten-fold (003 §14 cause 6).",
            {"train.lr": "x0.1"}, "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
         _R("lower_lr_more", "Lower the learning rate a hundred-fold: a rate far too high.",
@@ -116,6 +124,8 @@ CATALOGUE: dict[str, list[Remedy]] = {
            "loss = td.losses.softmax_focal_loss(logits, y, gamma=2.0)"),
     ],
     "loss_plateau": [
+        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is below it.",
+           {"train.lr": ">=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("raise_lr", "Raise the learning rate (a rate range test finds the largest stable one).",
            {"train.lr": "x10"}, "lrs, losses = td.optim.lr_range_test(model, loss_fn, loader)"),
         _R("raise_lr_more", "Raise the learning rate a hundred-fold: a rate far too low.",
@@ -127,6 +137,8 @@ CATALOGUE: dict[str, list[Remedy]] = {
            "td.init.init_model(model, 'kaiming_normal')"),
     ],
     "loss_oscillating": [
+        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is above it.",
+           {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("lower_lr", "Lower the learning rate ten-fold (003 §14 cause 6).", {"train.lr": "x0.1"},
            "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
         _R("lower_lr_more", "Lower the learning rate a hundred-fold: a rate far too high.",
@@ -162,6 +174,8 @@ CATALOGUE: dict[str, list[Remedy]] = {
     "underfitting": [
         _R("less_regularization", "Reduce regularization (weight decay, dropout) (003 §12).",
            {"train.weight_decay": 0.0, "model.dropout": 0.0}, ""),
+        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is below it.",
+           {"train.lr": ">=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("use_adam", "Switch to Adam, whose per-parameter rates rescue a badly scaled rate.",
            {"train.optimizer": "adam", "train.lr": 0.001},
            "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)"),
@@ -170,6 +184,12 @@ CATALOGUE: dict[str, list[Remedy]] = {
         _R("much_bigger_model", "A much wider model (16x the units): for a layer far too narrow.",
            {"model.width": "x16"}, ""),
         _R("train_longer", "Train longer.", {"train.epochs": "x2"}, ""),
+    ],
+    "narrow_layer": [
+        _R("bigger_model", "Use a bigger model: four times the units per layer (003 §14 cause 11).",
+           {"model.width": "x4"}, ""),
+        _R("much_bigger_model", "A much wider model (16x the units): for a layer far too narrow.",
+           {"model.width": "x16"}, ""),
     ],
     "class_imbalance": [
         _R("class_weights", "Weight the loss by inverse class frequency N / (K·n_k) (He & Garcia 2009).",
@@ -209,26 +229,49 @@ def attach_remedies(findings: list[Finding]) -> list[Finding]:
     return findings
 
 
+_USUAL = ("usual", "<=usual", ">=usual")
+
+
+def _usual_lr(config: dict[str, Any], current: Any, value: str) -> float:
+    """The rate a ``train.lr`` patch of ``"usual"``, ``"<=usual"`` or ``">=usual"`` gives."""
+    from torchdoctor.optim import USUAL_LR
+
+    name = config.get("train", {}).get("optimizer", "sgdm")
+    if name not in USUAL_LR:
+        raise ValueError(f"patch train.lr={value!r} needs a train.optimizer in {sorted(USUAL_LR)}, "
+                         f"got {name!r}")
+    usual = USUAL_LR[name]
+    if value == "usual" or not isinstance(current, (int, float)):
+        return usual
+    return min(float(current), usual) if value == "<=usual" else max(float(current), usual)
+
+
 _FACTOR = re.compile(r"^x([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
 
 
 def apply_patch(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """Apply a remedy's ``patch`` to a nested config dict; returns a new dict.
 
-    ``"x<factor>"`` values multiply the current value (integers stay integers, at least 1).
+    ``"x<factor>"`` values multiply the current value (integers stay integers, at least 1);
+    ``train.lr: "usual"`` (``"<=usual"``, ``">=usual"``) takes the optimizer's usual rate (at
+    most, at least the current one), after the patch's other keys:
+    ``{"train.optimizer": "adam", "train.lr": "usual"}`` gives Adam's 1e-3.
 
     Raises:
         ValueError: a relative patch targets a missing or non-numeric key.
     """
     out = copy.deepcopy(config)
-    for key, value in patch.items():
+    items = sorted(patch.items(), key=lambda kv: kv[0] == "train.lr" and kv[1] in _USUAL)  # last
+    for key, value in items:
         node = out
         parts = key.split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
         leaf = parts[-1]
         m = _FACTOR.match(value) if isinstance(value, str) else None
-        if m:
+        if key == "train.lr" and value in _USUAL:
+            node[leaf] = _usual_lr(out, node.get(leaf), value)
+        elif m:
             cur = node.get(leaf)
             if not isinstance(cur, (int, float)) or isinstance(cur, bool):
                 raise ValueError(f"patch {key}={value!r} needs a numeric current value, got {cur!r}")

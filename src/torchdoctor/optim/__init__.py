@@ -7,8 +7,8 @@
   notes' advice (the largest rate that does not diverge, then about ten times lower).
 """
 
-from torchdoctor.optim._factory import OPTIMIZERS, make_optimizer
+from torchdoctor.optim._factory import OPTIMIZERS, USUAL_LR, make_optimizer
 from torchdoctor.optim._lars import LARS
 from torchdoctor.optim._lr_range import LRRangeResult, lr_range_test, plot_lr_range
 
-__all__ = ["LARS", "LRRangeResult", "OPTIMIZERS", "lr_range_test", "make_optimizer", "plot_lr_range"]
+__all__ = ["LARS", "LRRangeResult", "OPTIMIZERS", "USUAL_LR", "lr_range_test", "make_optimizer", "plot_lr_range"]

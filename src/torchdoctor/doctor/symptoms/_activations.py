@@ -1,5 +1,5 @@
 """Activation and layer rules: dead_relu, saturated_activation, activation_collapse,
-symmetric_weights, small_batch_norm."""
+symmetric_weights, small_batch_norm, narrow_layer."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import statistics
 
 from torchdoctor.doctor.symptoms._registry import finding, gate, median, recent, rule
 from torchdoctor.doctor.vitals import Vitals, finite
-from torchdoctor.findings import Finding
+from torchdoctor.findings import Finding, Remedy
 
 __all__ = ["BN_MIN_BATCH", "COLLAPSE_RATIO", "DEAD_FRACTION", "SATURATED_FRACTION",
-           "SYMMETRY_SPREAD"]
+           "SYMMETRY_SPREAD", "WIDTH_PER_OUTPUT"]
 
 #: Share of a ReLU layer's units that never fire over the sampled batches above which the
 #: layer is flagged (SageMaker Debugger ``DeadRelu`` default ``threshold_layer`` = 50 %).
@@ -29,6 +29,12 @@ SYMMETRY_SPREAD = 1e-4
 #: (Wu & He, "Group Normalization", ECCV 2018: BN error rises sharply below 8 per batch;
 #: seed 003 §22 "对小batchsize效果不好").
 BN_MIN_BATCH = 8
+#: Units per output a widened bottleneck gets (rounded up to a power of two, at least 16).
+#: Own choice; a layer narrower than the outputs caps the rank of the logits (the "softmax
+#: bottleneck", Yang et al. 2018) and seed 003 §14 cause 11 ("model too small").
+WIDTH_PER_OUTPUT = 4
+#: Kinds of layer whose ``units`` are a width (normalization layers only repeat it).
+_WIDTH_KINDS = ("Linear", "Conv1d", "Conv2d", "Conv3d")
 
 
 def _act_layers(v: Vitals, families: tuple[str, ...]) -> list[str]:
@@ -147,3 +153,32 @@ def small_batch_norm(v: Vitals) -> list[Finding]:
         f"{BN_MIN_BATCH}): its statistics are too noisy.",
         layer=names[0] if names else None, median_batch=med, min_batch=min(sizes),
         threshold=BN_MIN_BATCH, source="Wu & He 2018 (Group Normalization); seed 003 §22")]
+
+
+@rule("narrow_layer")
+def narrow_layer(v: Vitals) -> list[Finding]:
+    """A hidden linear/conv layer with fewer units than the last layer's outputs (3 or more):
+    every class must be told apart through that bottleneck. Error when learning fails."""
+    widths = [(n, i.units) for n, i in v.layers.items()
+              if i.kind in _WIDTH_KINDS and i.units is not None]
+    from torchdoctor.doctor.remedies import remedies_for
+
+    if len(widths) < 2:
+        return []
+    outputs = widths[-1][1]
+    narrow = [(n, u) for n, u in widths[:-1] if u < outputs]
+    if outputs < 3 or not narrow:
+        return []
+    name, units = min(narrow, key=lambda x: x[1])
+    wide = max(16, 1 << (WIDTH_PER_OUTPUT * outputs - 1).bit_length())
+    f = finding(
+        "narrow_layer", gate(v, "warning"),
+        f"Layer {name} has {units} units for {outputs} outputs: a bottleneck narrower than the "
+        f"number of classes limits what the model can fit.",
+        layer=name, units=units, outputs=outputs, suggested_width=wide,
+        source="own; Yang et al. 2018 (softmax bottleneck)")
+    f.remedies = [Remedy(
+        "widen_layers", f"Widen the hidden layers to {wide} units ({WIDTH_PER_OUTPUT}+ per output).",
+        {"model.width": wide}, f"nn.Linear(in_features, {wide})  # instead of {units} units"),
+        *remedies_for("narrow_layer")]
+    return [f]

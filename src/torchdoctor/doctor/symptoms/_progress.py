@@ -14,7 +14,7 @@ from torchdoctor.doctor.symptoms._registry import (
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding
 
-__all__ = ["GAP_THRESHOLD", "OSCILLATION_RISE", "PLATEAU_DROP", "SWING_SIZE", "VAL_RISE"]
+__all__ = ["GAP_THRESHOLD", "OSCILLATION_RISE", "PLATEAU_DROP", "SWING_SIZE", "VAL_ACC_DROP", "VAL_RISE"]
 
 #: Relative loss fall (first 10 % vs last 20 % of steps) below which the loss is on a plateau
 #: (own choice; AUTOTRAINER's slow-convergence rule uses an accuracy gain below 1 %).
@@ -31,6 +31,10 @@ VAL_RISE = 0.2
 #: Train - validation accuracy gap that counts as overfitting (AUTOTRAINER ``test_not_well``
 #: uses 0.1 below 90 % training accuracy, 0.07 above; we keep 0.1 everywhere).
 GAP_THRESHOLD = 0.1
+#: Fall of the validation accuracy below its best, in both of the last two epochs, while the
+#: training accuracy rose, that counts as overfitting (own choice: AUTOTRAINER's test_turn_bad
+#: on accuracy; two epochs so that one noisy epoch does not fire it).
+VAL_ACC_DROP = 0.05
 
 
 @rule("loss_plateau")
@@ -82,8 +86,10 @@ def loss_oscillating(v: Vitals) -> list[Finding]:
 @rule("overfitting")
 def overfitting(v: Vitals) -> list[Finding]:
     """After 3+ epochs: validation loss rose > :data:`VAL_RISE` above its minimum while the
-    training loss kept falling, or training accuracy exceeds validation accuracy by >=
-    :data:`GAP_THRESHOLD`."""
+    training loss kept falling; or validation accuracy fell >= :data:`VAL_ACC_DROP` below its
+    best in the last two epochs while training accuracy rose (memorising noisy labels: the
+    training labels may be noisier than the validation labels, so there is no gap); or
+    training accuracy exceeds validation accuracy by >= :data:`GAP_THRESHOLD`."""
     if len(v.epochs) < 3:
         return []
     vl, tl = epoch_values(v, "val_loss"), epoch_values(v, "train_loss")
@@ -98,6 +104,16 @@ def overfitting(v: Vitals) -> list[Finding]:
                 "training loss kept falling.",
                 best_epoch=best, val_loss_min=vl[best], val_loss_last=vl[-1], rise=rise,
                 threshold=VAL_RISE, source="own; AUTOTRAINER test_turn_bad")]
+    if len(va) >= 4 and len(ta) == len(va):
+        best = max(range(len(va)), key=va.__getitem__)
+        drop = va[best] - max(va[-2:])
+        if best <= len(va) - 3 and drop >= VAL_ACC_DROP and ta[-1] > ta[best]:
+            return [finding(
+                "overfitting", "warning",
+                f"Validation accuracy fell from {va[best]:.1%} (epoch {best}) to {va[-1]:.1%} "
+                f"while training accuracy rose from {ta[best]:.1%} to {ta[-1]:.1%}.",
+                best_epoch=best, val_accuracy_best=va[best], val_accuracy_last=va[-1],
+                drop=drop, threshold=VAL_ACC_DROP, source="own; AUTOTRAINER test_turn_bad")]
     if va and ta:
         gap = ta[-1] - va[-1]
         if gap >= GAP_THRESHOLD:

@@ -1,0 +1,77 @@
+"""The repair loop on real (tiny) trainings: early stopping of candidates, the usual-rate
+patches, and one repair through the Python API."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from torchdoctor.autorepair import apply_patch, repair
+from torchdoctor.autorepair._session import Session, row_score
+from torchdoctor.optim import USUAL_LR
+from torchdoctor.train.config import load_config
+from torchdoctor.train.targets import prepare_inputs
+
+FAST = ["model.depth=2", "model.width=32", "train.epochs=6"]
+
+
+def _cfg(*ov: str):
+    return load_config(None, [*FAST, *ov])
+
+
+def test_row_score_prefers_accuracy_then_loss() -> None:
+    assert row_score({"val_accuracy": 0.9, "val_loss": 0.3}) > row_score({"val_accuracy": 0.9, "val_loss": 0.4})
+    assert row_score({"val_accuracy": 0.9, "val_loss": 0.1}) < row_score({"val_accuracy": 0.91, "val_loss": 9.0})
+    assert row_score({"val_loss": 2.0}) == -2.0
+    assert row_score({}) == -math.inf
+
+
+@pytest.mark.parametrize(("lr", "value", "expected"), [
+    (2.0, "<=usual", USUAL_LR["sgdm"]), (1e-5, "<=usual", None),
+    (1e-5, ">=usual", USUAL_LR["sgdm"]), (2.0, ">=usual", None), (2.0, "usual", USUAL_LR["sgdm"]),
+])
+def test_usual_rate_patches_only_move_the_rate_the_right_way(lr: float, value: str, expected) -> None:
+    res = apply_patch(_cfg(f"train.lr={lr}"), {"train.lr": value})
+    if expected is None:
+        assert not res.ok and "changes nothing" in res.reason
+    else:
+        assert res.ok and res.config.train.lr == pytest.approx(expected)
+
+
+def test_usual_rate_follows_an_optimizer_change_in_the_same_patch() -> None:
+    res = apply_patch(_cfg("train.lr=1e-6"), {"train.lr": "usual", "train.optimizer": "adam"})
+    assert res.config.train.optimizer == "adam" and res.config.train.lr == pytest.approx(1e-3)
+
+
+def test_candidate_no_better_than_its_parent_halfway_is_stopped() -> None:
+    cfg = _cfg()
+    inputs = prepare_inputs(cfg)
+    # a parent that was perfect at every epoch: no candidate can beat it, stop at ceil(5/2) = 3
+    s = Session("c", cfg, inputs).start(5, reference=[1.0] * 5, min_gain=0.005)
+    assert s.lagging and s.stopped_early and s.epochs_run == 3
+    s.close()
+    # a parent at chance level: a healthy config beats it and runs its whole budget
+    s = Session("c", cfg, inputs).start(5, reference=[0.1] * 5, min_gain=0.005)
+    assert not s.lagging and not s.stopped_early and s.epochs_run == 5
+    assert s.scores()[-1] == pytest.approx(s.score())
+    s.close()
+
+
+def test_candidate_with_a_new_error_is_stopped_at_once() -> None:
+    cfg = _cfg("train.lr=50")  # diverges in the first epoch
+    s = Session("c", cfg, prepare_inputs(cfg)).start(5, abort_codes={"nonfinite", "exploding_gradient"})
+    assert s.aborted is not None and s.aborted.code in {"nonfinite", "exploding_gradient"}
+    assert s.epochs_run < 5 and s.stopped_early
+    s.close()
+
+
+def test_repair_api_end_to_end_fixes_a_far_too_low_rate() -> None:
+    cfg = _cfg("train.epochs=12", "train.lr=1e-5")
+    res = repair(cfg, rounds=2)
+    doc = res.to_json()
+    assert doc["before"]["metrics"]["val_accuracy"] < 0.5
+    assert res.config.train.lr >= 1e-3  # the rate went up by two orders of magnitude or more
+    assert doc["after"]["metrics"]["val_accuracy"] > 0.9
+    assert res.applied and doc["diff"]["train.lr"][0] == pytest.approx(1e-5)
+    assert doc["cost_vs_one_training"] is not None
