@@ -62,3 +62,32 @@ def test_attach_remedies_keeps_existing_ones() -> None:
     own = Remedy("mine", "Mine.")
     fs = attach_remedies([Finding("dead_relu", "warning", "m"), Finding("nonfinite", "error", "m", remedies=[own])])
     assert fs[0].remedies[0].code == "use_leaky_relu" and fs[1].remedies == [own]
+
+
+def test_rate_remedies_fit_the_optimizer() -> None:
+    import torch
+
+    from torchdoctor.doctor.remedies import fit_rate_remedies, optimizer_name
+    from torchdoctor.findings import Finding
+    from torchdoctor.optim import LARS
+
+    w = [torch.nn.Parameter(torch.zeros(2))]
+    assert optimizer_name(torch.optim.SGD(w, lr=0.1)) == "sgd"
+    assert optimizer_name(torch.optim.SGD(w, lr=0.1, momentum=0.9)) == "sgdm"
+    assert optimizer_name(torch.optim.AdamW(w)) == "adamw"
+    assert optimizer_name(LARS(w, lr=1.0)) == "lars"
+    assert optimizer_name(torch.optim.LBFGS(w)) is None
+
+    def codes(lr: float) -> list[str]:
+        f = Finding("loss_oscillating", "warning", "swings")
+        f.remedies = remedies_for("loss_oscillating") + remedies_for("loss_plateau")
+        fit_rate_remedies([f], torch.optim.Adam(w, lr=lr))
+        return [r.code for r in f.remedies]
+
+    assert "lower_lr_to_usual" in codes(0.5) and "raise_lr_to_usual" not in codes(0.5)
+    assert "raise_lr_to_usual" in codes(1e-6) and "lower_lr_to_usual" not in codes(1e-6)
+    assert not {"raise_lr_to_usual", "lower_lr_to_usual"} & set(codes(1e-3))
+    unknown = Finding("loss_plateau", "warning", "flat")
+    unknown.remedies = remedies_for("loss_plateau")
+    fit_rate_remedies([unknown], torch.optim.LBFGS(w))
+    assert unknown.remedies == remedies_for("loss_plateau")  # unknown optimizer: all kept

@@ -75,3 +75,13 @@ def test_repair_api_end_to_end_fixes_a_far_too_low_rate() -> None:
     assert doc["after"]["metrics"]["val_accuracy"] > 0.9
     assert res.applied and doc["diff"]["train.lr"][0] == pytest.approx(1e-5)
     assert doc["cost_vs_one_training"] is not None
+
+
+def test_a_class_weight_patch_gets_its_own_sample_weights() -> None:
+    from torchdoctor.autorepair._loop import _InputsCache
+
+    cache = _InputsCache()
+    plain = cache(_cfg("data.imbalance=10"))
+    weighted = cache(_cfg("data.imbalance=10", "train.class_weight=balanced"))
+    assert plain.sample_weights is None and weighted.sample_weights is not None
+    assert cache(_cfg("data.imbalance=10", "train.lr=0.1")) is plain  # shared when data agree

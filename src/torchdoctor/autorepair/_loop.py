@@ -9,8 +9,11 @@
    through the budget (same epoch) is stopped there, and the first candidate that is better and shows no
    warning or error ends the round (the cost savings over AUTOTRAINER's full retraining).
 4. The best candidate by validation metric replaces the current config only if it beats it.
-   Rounds repeat while error-level findings remain, rounds are left, and the search has spent
-   less than ``search_cost`` full trainings of time.
+   Rounds repeat while error-level findings remain, rounds are left, and the candidates have
+   trained less than ``search_cost`` full trainings' worth of epochs (each epoch weighted by
+   the candidate's parameter count over the original's when larger, so a wider model costs
+   more). Counting epochs, not seconds, makes a repair reproducible: the same config gets the
+   same candidates on a busy machine and on a quiet one.
 5. The winner continues from its budget run to the full length: a final full training that
    costs only the remaining epochs.
 """
@@ -33,7 +36,7 @@ DEFAULT_BUDGET = 0.25
 MIN_BUDGET_EPOCHS = 3
 #: Candidates per round at most.
 MAX_CANDIDATES = 4
-#: Time the candidates may take, in full trainings of the original config. The baseline's and
+#: Epochs the candidates may train, in full trainings of the original config. The baseline's and
 #: the winner's budget epochs are not lost (the winner continues from them), so a repair costs
 #: about ``1 + search_cost`` trainings; at least one candidate is always tried.
 DEFAULT_SEARCH_COST = 0.6
@@ -230,7 +233,8 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         config: a :class:`Config`, a nested dict, or a YAML path.
         rounds: rounds of candidates at most (``--rounds``).
         budget: share of ``train.epochs`` for the diagnosis and each candidate.
-        search_cost: time the candidates may take, in full trainings of the original config.
+        search_cost: epochs the candidates may train, in full trainings of the original config
+            (weighted by their parameter count over the original's when larger).
         overrides: ``--set`` strings applied to a YAML path.
         log: callable ``log(str)`` for progress lines (default: silent).
     """
@@ -258,12 +262,12 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     skipped: list[dict[str, str]] = []
     applied: list[str] = []
     rounds_done = 0
-    cand_budget = search_cost * full_estimate
-    cand_cost = per_epoch * n_budget  # expected seconds of one candidate
-    spent = 0.0  # seconds spent on candidates
+    cand_budget = search_cost * cfg.train.epochs  # in epochs of the original model
+    base_params = _parameter_count(base)
+    spent = 0.0  # weighted epochs the candidates trained
 
     def affordable() -> bool:
-        return not tried or spent + cand_cost <= cand_budget * 1.05
+        return not tried or spent + n_budget <= cand_budget * 1.05
 
     for _ in range(rounds):
         if not any(f.severity in ("error", "warning") for f in current.findings):
@@ -295,7 +299,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                 say(f"  candidate {c.patch} cannot train: {exc}")
                 continue
             tried.append(s)
-            spent += s.seconds
+            spent += s.epochs_run * max(1.0, _parameter_count(s) / base_params)
             say(f"  {s.name}: {c.patch} -> score {s.score():.4f}"
                 + (f" (stopped: new error {s.aborted.code})" if s.aborted else "")
                 + (f" (stopped after {s.epochs_run} epochs: no better than its parent)"
@@ -324,18 +328,25 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
 
 
 class _InputsCache:
-    """Prepared data per distinct data-related config: a patch to ``data.*``, ``target.*`` or
-    ``train.reweight`` gets freshly prepared data; every other candidate shares it."""
+    """Prepared data per distinct data-related config: a patch to ``data.*``, ``target.*``,
+    ``train.reweight`` or ``train.class_weight`` (both become sample weights) gets freshly
+    prepared data; every other candidate shares it."""
 
     def __init__(self) -> None:
         self._cache: dict[str, TrainInputs] = {}
 
     def __call__(self, cfg: Config) -> TrainInputs:
-        key = repr((cfg.seed, cfg.data.model_dump(),
-                    cfg.target.model_dump(), cfg.train.reweight, cfg.train.task))
+        key = repr((cfg.seed, cfg.data.model_dump(), cfg.target.model_dump(),
+                    cfg.train.reweight, cfg.train.class_weight, cfg.train.task))
         if key not in self._cache:
             self._cache[key] = prepare_inputs(cfg)
         return self._cache[key]
+
+
+def _parameter_count(s: Session) -> int:
+    """Trainable parameters of a session's model (at least 1)."""
+    assert s.trainer is not None
+    return max(1, sum(p.numel() for p in s.trainer.model.parameters() if p.requires_grad))
 
 
 def _error_codes() -> list[str]:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from torchdoctor.doctor._rundir import RunFiles
-from torchdoctor.doctor.remedies import attach_remedies
+from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
 from torchdoctor.doctor.symptoms import diagnose
 from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite
 from torchdoctor.findings import SEVERITY_RANK, Finding
@@ -358,7 +358,7 @@ class Doctor:
     def _run_rules(self) -> None:
         t = time.perf_counter()
         self.recorder.measure_weights()
-        found = attach_remedies(diagnose(self.vitals))
+        found = fit_rate_remedies(attach_remedies(diagnose(self.vitals)), self.optimizer)
         for f in found:
             if f.code == "nonfinite" and self.treatments:
                 f.evidence["treatments"] = list(self.treatments)

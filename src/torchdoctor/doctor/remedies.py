@@ -24,13 +24,14 @@ from typing import Any
 
 from torchdoctor.findings import SYMPTOM_CODES, Finding, Remedy
 
-__all__ = ["CATALOGUE", "LIVE", "apply_patch", "attach_remedies", "remedies_for"]
+__all__ = ["CATALOGUE", "LIVE", "apply_patch", "attach_remedies", "fit_rate_remedies",
+           "optimizer_name", "remedies_for"]
 
 _R = Remedy
 
 CATALOGUE: dict[str, list[Remedy]] = {
     "nonfinite": [
-        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is above it.",
+        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
            {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("lower_lr", "Lower the learning rate ten-fold: the largest stable rate, then 10x lower (003 §14).",
            {"train.lr": "x0.1"}, "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
@@ -44,7 +45,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
         _R("clip_gradients", "Clip the global gradient norm before each optimizer step.",
            {"train.grad_clip": 1.0},
            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)"),
-        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is above it.",
+        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
            {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("lower_lr", "Lower the learning rate ten-fold (003 §14 cause 6).",
            {"train.lr": "x0.1"}, "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
@@ -124,7 +125,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
            "loss = td.losses.softmax_focal_loss(logits, y, gamma=2.0)"),
     ],
     "loss_plateau": [
-        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is below it.",
+        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it is below.",
            {"train.lr": ">=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("raise_lr", "Raise the learning rate (a rate range test finds the largest stable one).",
            {"train.lr": "x10"}, "lrs, losses = td.optim.lr_range_test(model, loss_fn, loader)"),
@@ -137,7 +138,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
            "td.init.init_model(model, 'kaiming_normal')"),
     ],
     "loss_oscillating": [
-        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is above it.",
+        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
            {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("lower_lr", "Lower the learning rate ten-fold (003 §14 cause 6).", {"train.lr": "x0.1"},
            "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
@@ -174,7 +175,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
     "underfitting": [
         _R("less_regularization", "Reduce regularization (weight decay, dropout) (003 §12).",
            {"train.weight_decay": 0.0, "model.dropout": 0.0}, ""),
-        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05): it is below it.",
+        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it is below.",
            {"train.lr": ">=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
         _R("use_adam", "Switch to Adam, whose per-parameter rates rescue a badly scaled rate.",
            {"train.optimizer": "adam", "train.lr": 0.001},
@@ -230,6 +231,37 @@ def attach_remedies(findings: list[Finding]) -> list[Finding]:
 
 
 _USUAL = ("usual", "<=usual", ">=usual")
+
+
+def optimizer_name(optimizer: Any) -> str | None:
+    """The config name of a ``torch.optim`` optimizer (``"sgdm"`` for SGD with momentum), or
+    None for an optimizer the config does not know."""
+    from torchdoctor.optim import LARS
+
+    kind = type(optimizer).__name__
+    if isinstance(optimizer, LARS):
+        return "lars"
+    if kind == "SGD":
+        return "sgdm" if optimizer.param_groups[0].get("momentum", 0) else "sgd"
+    return {"Adam": "adam", "AdamW": "adamw", "RMSprop": "rmsprop", "Adagrad": "adagrad",
+            "Adadelta": "adadelta"}.get(kind)
+
+
+def fit_rate_remedies(findings: list[Finding], optimizer: Any) -> list[Finding]:
+    """Drop the ``"<=usual"`` / ``">=usual"`` rate remedies that would not move ``optimizer``'s
+    rate (already at or below / above the usual one); returns ``findings``. Unknown optimizers
+    keep every remedy."""
+    from torchdoctor.optim import USUAL_LR
+
+    name = optimizer_name(optimizer) if optimizer is not None else None
+    if name is None or not optimizer.param_groups:
+        return findings
+    lr, usual = float(optimizer.param_groups[0]["lr"]), USUAL_LR[name]
+    useless = {"<=usual"} if lr <= usual else set()
+    useless |= {">=usual"} if lr >= usual else set()
+    for f in findings:
+        f.remedies = [r for r in f.remedies if r.patch.get("train.lr") not in useless]
+    return findings
 
 
 def _usual_lr(config: dict[str, Any], current: Any, value: str) -> float:
