@@ -69,8 +69,8 @@ def make_runner(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int,
     state = {"i": 0}
     n = len(y)
 
-    def run(steps: int) -> float:
-        t = time.perf_counter()
+    def run(steps: int) -> tuple[float, float]:
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(steps):
             i = state["i"] % (n // batch)
             state["i"] += 1
@@ -82,7 +82,7 @@ def make_runner(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int,
             if doctor is not None:
                 doctor.step(loss, inputs=x, targets=t_, outputs=out)
             opt.step()
-        return time.perf_counter() - t
+        return time.perf_counter() - t, time.process_time() - c
 
     return run, doctor
 
@@ -94,16 +94,19 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
     runners = {k: make_runner(copy.deepcopy(base), X, y, batch, kw) for k, kw in configs.items()}
     for run, _ in runners.values():  # warm-up
         run(steps)
-    times: dict[str, list[float]] = {k: [] for k in configs}
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in configs}
     order = list(configs)
     for r in range(repeats):
         for k in order[r % 3:] + order[:r % 3]:
             times[k].append(runners[k][0](steps))
-    ratios = {k: statistics.median(a / b for a, b in zip(times[k], times["off"], strict=True))
-              for k in configs if k != "off"}
-    per_step = statistics.median(times["off"]) / steps * 1e3
-    print(f"{name:14s} step {per_step:6.2f} ms | default {ratios['default']:.3f}x | "
-          f"all probes every step {ratios['all probes']:.3f}x  ({repeats} repeats x {steps} steps)")
+
+    def ratio(k: str, clock: int) -> float:
+        return statistics.median(a[clock] / b[clock] for a, b in zip(times[k], times["off"], strict=True))
+
+    per_step = statistics.median(t[0] for t in times["off"]) / steps * 1e3
+    print(f"{name:14s} step {per_step:6.2f} ms | default {ratio('default', 0):.3f}x "
+          f"(CPU {ratio('default', 1):.3f}x) | all probes every step {ratio('all probes', 0):.3f}x "
+          f"(CPU {ratio('all probes', 1):.3f}x)  ({repeats} repeats x {steps} steps)")
     for _, d in runners.values():
         if d is not None:
             d.close()
