@@ -88,7 +88,7 @@ def test_kill_and_resume_equals_uninterrupted_run(tmp_path, doctor: bool) -> Non
     assert r.returncode == 0, r.stderr
     a, b = _metrics(full), _metrics(killed)
     assert len(b) == 25
-    for ra, rb in zip(a, b):
+    for ra, rb in zip(a, b, strict=True):
         ra.pop("time_s"), rb.pop("time_s")
         assert ra == rb
     sa = torch.load(full / "checkpoint.pt", weights_only=True)["model"]

@@ -94,7 +94,7 @@ def test_l1_penalty_matches_hand_computation() -> None:
     loss = loss + 0.01 * sum(p.abs().sum() for p in model0.parameters() if p.dim() > 1)
     loss.backward()
     with torch.no_grad():
-        for p0, p1 in zip(model0.parameters(), t.model.parameters()):
+        for p0, p1 in zip(model0.parameters(), t.model.parameters(), strict=True):
             torch.testing.assert_close(p0 - cfg.train.lr * p0.grad, p1)
 
 
@@ -123,7 +123,7 @@ def test_zero_grad_switch_reproduces_the_real_bug(zero_grad: bool) -> None:
     t.fit()
     for e in range(2):
         _reference_epoch(t, ref_model, ref_opt, e, zero_grad=zero_grad)
-    for p, q in zip(t.model.parameters(), ref_model.parameters()):
+    for p, q in zip(t.model.parameters(), ref_model.parameters(), strict=True):
         torch.testing.assert_close(p, q)
 
 
@@ -148,7 +148,7 @@ def test_eval_mode_switch_reproduces_forgotten_eval() -> None:
     bad = Trainer(load_config(None, [*common, "train.eval_mode=false"]))
     rg, rb = good.fit(), bad.fit()
     # identical training; only the evaluation differs
-    for p, q in zip(good.model.parameters(), bad.model.parameters()):
+    for p, q in zip(good.model.parameters(), bad.model.parameters(), strict=True):
         torch.testing.assert_close(p, q)
     assert rg.metrics["train_loss"] == rb.metrics["train_loss"]
     # the buggy evaluation equals a hand-written evaluation with the model left in train mode:

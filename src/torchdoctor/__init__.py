@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from torchdoctor.findings import SYMPTOM_CODES, Finding, Remedy
+from torchdoctor.findings import SYMPTOM_CODES, Finding, Remedy  # noqa: F401 (public names)
 
 __version__ = "0.1.0"
 

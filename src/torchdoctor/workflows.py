@@ -11,7 +11,7 @@ from typing import Any
 
 from torchdoctor.train import rundir
 from torchdoctor.train.config import Config, load_config
-from torchdoctor.train.trainer import TrainResult, Trainer
+from torchdoctor.train.trainer import Trainer, TrainResult
 
 PathLike = str | os.PathLike[str]
 
@@ -41,7 +41,6 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
         doctor: attach ``td.Doctor`` (writes vitals.jsonl, findings.json, report.html).
         cfg: an already built config (skips reading ``config``).
     """
-    callbacks: list[Any] = []
     if resume is not None:
         if overrides:
             raise ValueError("--resume continues a run as it was configured; --set is not allowed with it")

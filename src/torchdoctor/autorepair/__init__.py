@@ -4,7 +4,13 @@
 >>> result = td.repair("configs/digits.yaml")
 """
 
-from torchdoctor.autorepair._loop import Candidate, RepairResult, budget_epochs, propose_candidates, repair
+from torchdoctor.autorepair._loop import (
+    Candidate,
+    RepairResult,
+    budget_epochs,
+    propose_candidates,
+    repair,
+)
 from torchdoctor.autorepair._patch import PatchResult, apply_patch, config_diff, merge_patches
 
 __all__ = [

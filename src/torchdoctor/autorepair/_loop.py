@@ -27,9 +27,9 @@ from typing import Any
 
 from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
 from torchdoctor.autorepair._session import Session
-from torchdoctor.train.targets import TrainInputs, prepare_inputs
 from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config, config_from_dict, load_config
+from torchdoctor.train.targets import TrainInputs, prepare_inputs
 
 #: Share of ``train.epochs`` a diagnosis or candidate run gets (at least MIN_BUDGET_EPOCHS).
 DEFAULT_BUDGET = 0.25
@@ -201,7 +201,7 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
         seen.append(key)
         cands.append(Candidate(patch, list(dict.fromkeys(remedies)), codes))
 
-    firsts = [(f, opts[0]) for f, opts in zip(targets, options) if opts]
+    firsts = [(f, opts[0]) for f, opts in zip(targets, options, strict=True) if opts]
     mechanisms = [x for x in firsts if x[0].code not in OUTCOME_CODES]
     mergeable = [x for x in (mechanisms or firsts) if not grows_cost(x[1][1], cfg)]
     singles: list[tuple[Finding, tuple[str, dict[str, Any]]]] = list(firsts)
@@ -216,7 +216,7 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
         add(p, [code], [f.code])
     depth = 1
     while any(len(o) > depth for o in options):
-        for f, opts in zip(targets, options):
+        for f, opts in zip(targets, options, strict=True):
             if len(opts) > depth:
                 code, p = opts[depth]
                 add(p, [code], [f.code])

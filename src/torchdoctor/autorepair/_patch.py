@@ -13,6 +13,7 @@ from typing import Any
 
 from torchdoctor.train.config import Config, ConfigError, config_from_dict
 
+
 @dataclass(frozen=True)
 class PatchResult:
     """Outcome of :func:`apply_patch`.

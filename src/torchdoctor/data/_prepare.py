@@ -39,7 +39,7 @@ class Normalizer:
         axes = (0,) if kind == "tabular" else tuple(i for i in range(x.ndim) if i != 1)
         keep = np.ones(x.ndim, dtype=bool)
         keep[list(axes)] = False
-        shape = [s if k else 1 for s, k in zip(x.shape, keep)][1:]
+        shape = [s if k else 1 for s, k in zip(x.shape, keep, strict=True)][1:]
         if mode == "none":
             shift, div = np.zeros(shape), np.ones(shape)
         elif mode == "standard":

@@ -29,10 +29,26 @@ __all__ = ["CATALOGUE", "LIVE", "apply_patch", "attach_remedies", "fit_rate_reme
 
 _R = Remedy
 
+#: A rate far from the optimizer's usual one (:data:`torchdoctor.optim.USUAL_LR`) is brought
+#: back to it in one step; ×10 steps need several rounds for a rate 100× off.
+_LOWER_TO_USUAL = _R(
+    "lower_lr_to_usual",
+    "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
+    {"train.lr": "<=usual"},
+    "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum")
+_RAISE_TO_USUAL = _R(
+    "raise_lr_to_usual",
+    "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it is below.",
+    {"train.lr": ">=usual"},
+    "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum")
+_BIGGER = _R("bigger_model", "Use a bigger model: four times the units per layer (003 §14 cause 11).",
+             {"model.width": "x4"}, "")
+_MUCH_BIGGER = _R("much_bigger_model", "A much wider model (16x the units): for a layer far too narrow.",
+                  {"model.width": "x16"}, "")
+
 CATALOGUE: dict[str, list[Remedy]] = {
     "nonfinite": [
-        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
-           {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
+        _LOWER_TO_USUAL,
         _R("lower_lr", "Lower the learning rate ten-fold: the largest stable rate, then 10x lower (003 §14).",
            {"train.lr": "x0.1"}, "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
         _R("clip_gradients", "Clip the global gradient norm before each optimizer step.",
@@ -45,8 +61,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
         _R("clip_gradients", "Clip the global gradient norm before each optimizer step.",
            {"train.grad_clip": 1.0},
            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)"),
-        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
-           {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
+        _LOWER_TO_USUAL,
         _R("lower_lr", "Lower the learning rate ten-fold (003 §14 cause 6).",
            {"train.lr": "x0.1"}, "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
         _R("lower_lr_more", "Lower the learning rate a hundred-fold: a rate far too high.",
@@ -125,8 +140,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
            "loss = td.losses.softmax_focal_loss(logits, y, gamma=2.0)"),
     ],
     "loss_plateau": [
-        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it is below.",
-           {"train.lr": ">=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
+        _RAISE_TO_USUAL,
         _R("raise_lr", "Raise the learning rate (a rate range test finds the largest stable one).",
            {"train.lr": "x10"}, "lrs, losses = td.optim.lr_range_test(model, loss_fn, loader)"),
         _R("raise_lr_more", "Raise the learning rate a hundred-fold: a rate far too low.",
@@ -138,8 +152,7 @@ CATALOGUE: dict[str, list[Remedy]] = {
            "td.init.init_model(model, 'kaiming_normal')"),
     ],
     "loss_oscillating": [
-        _R("lower_lr_to_usual", "Lower the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it exceeds.",
-           {"train.lr": "<=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
+        _LOWER_TO_USUAL,
         _R("lower_lr", "Lower the learning rate ten-fold (003 §14 cause 6).", {"train.lr": "x0.1"},
            "for g in optimizer.param_groups:\n    g['lr'] *= 0.1"),
         _R("lower_lr_more", "Lower the learning rate a hundred-fold: a rate far too high.",
@@ -175,22 +188,15 @@ CATALOGUE: dict[str, list[Remedy]] = {
     "underfitting": [
         _R("less_regularization", "Reduce regularization (weight decay, dropout) (003 §12).",
            {"train.weight_decay": 0.0, "model.dropout": 0.0}, ""),
-        _R("raise_lr_to_usual", "Raise the rate to the optimizer's usual one (Adam 1e-3, SGD with momentum 0.05), which it is below.",
-           {"train.lr": ">=usual"}, "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], 1e-3)  # Adam; 0.05 for SGD with momentum"),
+        _RAISE_TO_USUAL,
         _R("use_adam", "Switch to Adam, whose per-parameter rates rescue a badly scaled rate.",
            {"train.optimizer": "adam", "train.lr": 0.001},
            "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)"),
-        _R("bigger_model", "Use a bigger model: four times the units per layer (003 §14 cause 11).",
-           {"model.width": "x4"}, ""),
-        _R("much_bigger_model", "A much wider model (16x the units): for a layer far too narrow.",
-           {"model.width": "x16"}, ""),
+        _BIGGER, _MUCH_BIGGER,
         _R("train_longer", "Train longer.", {"train.epochs": "x2"}, ""),
     ],
     "narrow_layer": [
-        _R("bigger_model", "Use a bigger model: four times the units per layer (003 §14 cause 11).",
-           {"model.width": "x4"}, ""),
-        _R("much_bigger_model", "A much wider model (16x the units): for a layer far too narrow.",
-           {"model.width": "x16"}, ""),
+        _BIGGER, _MUCH_BIGGER,
     ],
     "class_imbalance": [
         _R("class_weights", "Weight the loss by inverse class frequency N / (K·n_k) (He & Garcia 2009).",

@@ -2,6 +2,6 @@
 
 from torchdoctor.train.config import Config, ConfigError, load_config
 from torchdoctor.train.models import build_model
-from torchdoctor.train.trainer import EVENTS, TrainResult, Trainer
+from torchdoctor.train.trainer import EVENTS, Trainer, TrainResult
 
 __all__ = ["EVENTS", "Config", "ConfigError", "TrainResult", "Trainer", "build_model", "load_config"]

@@ -269,7 +269,13 @@ class _Progress:
     """
 
     def __init__(self, epochs: int, done: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self._p = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(),
                            MofNCompleteColumn(), TimeElapsedColumn(),
