@@ -367,3 +367,10 @@ def test_narrow_layer_bottleneck_and_its_widening() -> None:
     assert A.narrow_layer(vitals(layers=binary)) == []
     three = {**narrow, "2": LayerInfo("Linear", "param", 2, 3)}
     assert A.narrow_layer(vitals(layers=three))[0].remedies[0].patch == {"model.width": 16}
+
+
+def test_narrow_layer_ignores_conv_channels() -> None:
+    # 4 channels of 8x8 positions feed the classifier 256 features: not a bottleneck
+    cnn = {"0": LayerInfo("Conv2d", "param", 0, 4), "1": LayerInfo("ReLU", "activation", 1),
+           "2": LayerInfo("Linear", "param", 2, 10)}
+    assert A.narrow_layer(vitals(layers=cnn)) == []

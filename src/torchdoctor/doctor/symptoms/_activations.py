@@ -33,8 +33,6 @@ BN_MIN_BATCH = 8
 #: Own choice; a layer narrower than the outputs caps the rank of the logits (the "softmax
 #: bottleneck", Yang et al. 2018) and seed 003 §14 cause 11 ("model too small").
 WIDTH_PER_OUTPUT = 4
-#: Kinds of layer whose ``units`` are a width (normalization layers only repeat it).
-_WIDTH_KINDS = ("Linear", "Conv1d", "Conv2d", "Conv3d")
 
 
 def _act_layers(v: Vitals, families: tuple[str, ...]) -> list[str]:
@@ -157,10 +155,10 @@ def small_batch_norm(v: Vitals) -> list[Finding]:
 
 @rule("narrow_layer")
 def narrow_layer(v: Vitals) -> list[Finding]:
-    """A hidden linear/conv layer with fewer units than the last layer's outputs (3 or more):
-    every class must be told apart through that bottleneck. Error when learning fails."""
-    widths = [(n, i.units) for n, i in v.layers.items()
-              if i.kind in _WIDTH_KINDS and i.units is not None]
+    """A hidden ``Linear`` layer with fewer units than the last ``Linear`` layer's outputs (3 or
+    more): every class must be told apart through that bottleneck. Error when learning fails.
+    Conv layers are left out: C channels over H×W positions are C·H·W features, not C."""
+    widths = [(n, i.units) for n, i in v.layers.items() if i.kind == "Linear" and i.units is not None]
     from torchdoctor.doctor.remedies import remedies_for
 
     if len(widths) < 2:
