@@ -85,3 +85,35 @@ def test_a_class_weight_patch_gets_its_own_sample_weights() -> None:
     weighted = cache(_cfg("data.imbalance=10", "train.class_weight=balanced"))
     assert plain.sample_weights is None and weighted.sample_weights is not None
     assert cache(_cfg("data.imbalance=10", "train.lr=0.1")) is plain  # shared when data agree
+
+
+def test_rate_probe_ranks_rates_by_their_short_run_loss() -> None:
+    import math
+
+    from torchdoctor.autorepair._rate_probe import FACTORS, PROBE_STEPS, probe_epochs, probe_rate
+
+    low = _cfg("train.lr=1e-6")  # every probed rate is far too low: more is better
+    best, losses = probe_rate(low, prepare_inputs(low))
+    assert list(losses) == pytest.approx([1e-6 * f for f in FACTORS])
+    assert best == pytest.approx(3e-6) and losses[best] < min(v for k, v in losses.items() if k != best)
+    high = _cfg("train.lr=20", "train.optimizer=sgd")  # every probed rate is far too high
+    best, losses = probe_rate(high, prepare_inputs(high))
+    assert best == pytest.approx(20 / 3) and losses[best] < losses[20.0] < losses[60.0]
+    absurd = _cfg("train.lr=1e30", "train.optimizer=sgd")  # all diverge: keep the rate
+    best, losses = probe_rate(absurd, prepare_inputs(absurd))
+    assert best == 1e30 and all(math.isinf(v) for v in losses.values())
+    n_train = len(prepare_inputs(low).data.x_train)
+    assert probe_epochs(low, prepare_inputs(low)) == pytest.approx(
+        len(FACTORS) * PROBE_STEPS / math.ceil(n_train / 64))
+
+
+def test_only_a_jump_to_the_usual_rate_is_probed() -> None:
+    from torchdoctor.autorepair._loop import _rate_jump
+
+    old = _cfg("train.lr=1e-5")
+    usual = apply_patch(old, {"train.lr": ">=usual"}).config
+    assert _rate_jump(old, usual, {"train.lr": ">=usual"})
+    tenfold = apply_patch(old, {"train.lr": "x10"}).config
+    assert not _rate_jump(old, tenfold, {"train.lr": "x10"})  # a relative step is not probed
+    near = _cfg("train.lr=0.02")
+    assert not _rate_jump(near, apply_patch(near, {"train.lr": ">=usual"}).config, {"train.lr": ">=usual"})

@@ -16,6 +16,9 @@
    same candidates on a busy machine and on a quiet one.
 5. The winner continues from its budget run to the full length: a final full training that
    costs only the remaining epochs.
+
+A candidate that moves the rate to the optimizer's usual one by 10× or more first runs a short
+three-point rate probe (:mod:`torchdoctor.autorepair._rate_probe`) and trains at its pick.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
+from torchdoctor.autorepair._rate_probe import JUMP, probe_epochs, probe_rate
 from torchdoctor.autorepair._session import Session
 from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config, config_from_dict, load_config
@@ -289,18 +293,26 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
             new_cfg = apply_patch(current.config, c.patch).config
             assert new_cfg is not None
             abort = set(_error_codes()) - parent_errors
+            patch = c.patch
             try:  # e.g. a patch to arch resnet on tabular data: valid config, unbuildable model
+                if _rate_jump(current.config, new_cfg, c.patch):
+                    best_lr, probed = probe_rate(new_cfg, inputs_for(new_cfg))
+                    spent += probe_epochs(new_cfg, inputs_for(new_cfg))
+                    say(f"  rate probe: {', '.join(f'{k:.3g}: {v:.4g}' for k, v in probed.items())}"
+                        f" -> train.lr {best_lr:.3g}")
+                    patch = {**c.patch, "train.lr": best_lr}
+                    new_cfg = apply_patch(current.config, patch).config or new_cfg
                 s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, inputs_for(new_cfg),
-                            patch=c.patch, remedies=c.remedies).start(
+                            patch=patch, remedies=c.remedies).start(
                     n_budget, abort_codes=abort, reference=current.scores(), min_gain=MIN_GAIN)
             except ValueError as exc:
                 skipped.append({"remedy": "+".join(c.remedies), "finding": ",".join(c.findings),
                                 "reason": str(exc)})
-                say(f"  candidate {c.patch} cannot train: {exc}")
+                say(f"  candidate {patch} cannot train: {exc}")
                 continue
             tried.append(s)
             spent += s.epochs_run * max(1.0, _parameter_count(s) / base_params)
-            say(f"  {s.name}: {c.patch} -> score {s.score():.4f}"
+            say(f"  {s.name}: {patch} -> score {s.score():.4f}"
                 + (f" (stopped: new error {s.aborted.code})" if s.aborted else "")
                 + (f" (stopped after {s.epochs_run} epochs: no better than its parent)"
                    if s.lagging else ""))
@@ -341,6 +353,14 @@ class _InputsCache:
         if key not in self._cache:
             self._cache[key] = prepare_inputs(cfg)
         return self._cache[key]
+
+
+def _rate_jump(old: Config, new: Config, patch: dict[str, Any]) -> bool:
+    """Did ``patch`` move the rate to the optimizer's usual one by :data:`JUMP` or more?"""
+    if patch.get("train.lr") not in ("usual", "<=usual", ">=usual"):
+        return False
+    ratio = new.train.lr / old.train.lr
+    return ratio >= JUMP or ratio <= 1 / JUMP
 
 
 def _parameter_count(s: Session) -> int:
