@@ -28,7 +28,7 @@ def _norm_rows(repeats: int) -> tuple[list[dict], str | None]:
         from pharmacy.norm import bench_switchnorm
     except ImportError as exc:
         return [], f"SwitchNorm rows skipped: benchmarks/pharmacy/norm.py not available ({exc})"
-    return bench_switchnorm(), None
+    return bench_switchnorm(max(5, repeats // 2)), None  # blocks of 20 steps each
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,10 +2,13 @@
 (each IN / LN / BN statistic computed separately, plain autograd) against nn.BatchNorm2d.
 
 Forward + backward on CPU at N×C×H×W = 32×64×16×16, float32, training mode. The three are timed
-alternately in one process, median of the repeats; ratio = ours / BatchNorm2d (bound 1.5).
+in alternating blocks of 20 steps in one process, median of the blocks' per-step times;
+ratio = ours / BatchNorm2d (bound 1.5). Blocks, not single steps: a single step's time depends
+on what ran just before it (the naive version's many temporaries evict the caches), which made
+the per-step ratio swing between 0.9 and 1.8 from run to run.
 Measured once with one thread and once with the default thread count.
 
-Run: ``.venv/bin/python benchmarks/pharmacy/norm.py [--repeats 41]``.
+Run: ``.venv/bin/python benchmarks/pharmacy/norm.py [--repeats 15]``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torchdoctor.nn import SwitchNorm2d
 
 SHAPE = (32, 64, 16, 16)
 BOUND = 1.5
+BLOCK = 20  # steps timed together: one step alone is at the mercy of what ran just before
 
 
 def naive_switch_norm(x: Tensor, m: SwitchNorm2d) -> Tensor:
@@ -47,6 +51,8 @@ def _step(fn: Callable[[Tensor], Tensor], x: Tensor, g: Tensor) -> None:
 
 def _measure(repeats: int, shape: tuple[int, ...],
              clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Median ms per step of each implementation: ``repeats`` blocks of :data:`BLOCK` steps each,
+    the blocks alternating between implementations (rotating which goes first)."""
     torch.manual_seed(0)
     c = shape[1]
     x = torch.randn(*shape, requires_grad=True)
@@ -55,18 +61,20 @@ def _measure(repeats: int, shape: tuple[int, ...],
     sn = SwitchNorm2d(c).train()
     fns = {"bn": bn, "ours": sn, "naive": lambda t: naive_switch_norm(t, sn)}
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(3):  # warm-up
-        for f in fns.values():
+    names = list(fns)
+    for f in fns.values():  # warm-up: the allocator and the caches settle
+        for _ in range(BLOCK):
             _step(f, x, g)
-    for _ in range(repeats):  # alternate, so load changes hit all three alike
-        for k, f in fns.items():
+    for r in range(repeats):
+        for k in names[r % 3:] + names[:r % 3]:
             t0 = clock()
-            _step(f, x, g)
-            times[k].append((clock() - t0) * 1e3)
+            for _ in range(BLOCK):
+                _step(fns[k], x, g)
+            times[k].append((clock() - t0) * 1e3 / BLOCK)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_switchnorm(repeats: int = 41, shape: tuple[int, ...] = SHAPE,
+def bench_switchnorm(repeats: int = 15, shape: tuple[int, ...] = SHAPE,
                      threads: tuple[int, ...] | None = None) -> list[dict]:
     """Rows ``{"name", "ours_ms", "reference_ms", "ratio", "bound"}``: SwitchNorm2d (ours) and
     the naive SwitchNorm, each against nn.BatchNorm2d (forward + backward, median wall ms).
@@ -113,7 +121,7 @@ def _print(rows: list[dict]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=41)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, default {torch.get_num_threads()} threads")
     _print(bench_switchnorm(args.repeats, threads=tuple(sorted({1, torch.get_num_threads()}))))
