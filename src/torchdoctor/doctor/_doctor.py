@@ -65,7 +65,8 @@ class Doctor:
         optimizer: its optimizer (step pre/post hooks give update ratios); optional.
         interval: steps between two flushes of the device buffers to the host (>= 1).
         sample_every: full statistics (activations, gradient/parameter/update norms, inputs,
-            outputs, targets) on the first 5 steps and one step in ``sample_every`` after;
+            outputs, targets, the stale-gradient check) on the first 5 steps and one step in
+            ``sample_every`` after;
             ``1`` samples every step. Ignored when ``schedule`` is given.
         schedule: ``step -> bool`` choosing the sampled steps.
         log_dir: run directory for ``vitals.jsonl`` (appended at each flush), ``findings.json``
@@ -91,7 +92,7 @@ class Doctor:
                  schedule: Callable[[int], bool] | None = None,
                  log_dir: str | os.PathLike[str] | None = None, write_metrics: bool = True,
                  treat: bool = False, console: bool = True, loss_fn: Any = None,
-                 max_records: int = 4000, diagnose_budget: float = 0.01,
+                 max_records: int = 4000, diagnose_budget: float = 0.005,
                  title: str = "torchdoctor run") -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")

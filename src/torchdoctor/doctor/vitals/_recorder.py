@@ -219,6 +219,8 @@ class Recorder:
         if not self._after_opt:
             return
         self._after_opt = False
+        if not self._sampled:  # checked on sampled steps only: one norm less on the others
+            return
         self.vitals.loop["zero_grad_checks"] += 1
         prev = self._params[0].grad
         if prev is not None:
@@ -291,7 +293,10 @@ class Recorder:
         """End the current step: loss, and on sampled steps the input/output/target statistics."""
         row = self.open_row()
         if isinstance(loss, torch.Tensor):
-            self._loss[row] = loss.detach().reshape(-1)[0] if loss.numel() else None
+            if loss.dim() == 0:  # the usual case: one op, the host reads it at the flush
+                self._loss[row] = loss.detach()
+            else:
+                self._loss[row] = loss.detach().reshape(-1)[0] if loss.numel() else None
         elif isinstance(loss, (int, float)):
             self._loss[row] = torch.tensor(float(loss))
         if self._sampled:
