@@ -142,6 +142,18 @@ def test_missing_zero_grad_is_seen_and_zeroing_is_not() -> None:
             assert prev == [None] * 4
 
 
+def test_stale_gradient_is_checked_on_sampled_steps_only() -> None:
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    rec = recorder(model, opt, every=3)
+    train(model, opt, rec, 7, zero_grad=False)
+    prev = [r.get("prev_grad_norm") for r in rec.flush()]
+    # sampled steps 0, 3, 6; step 0 has no optimizer step before it
+    assert [p is not None for p in prev] == [False, False, False, True, False, False, True]
+    assert all(p > 0 for p in prev if p is not None)
+    assert rec.vitals.loop["zero_grad_checks"] == 2
+
+
 def test_no_grad_forward_in_training_mode_is_counted() -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
     rec = recorder(model, None)
