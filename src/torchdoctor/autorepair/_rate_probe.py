@@ -54,30 +54,20 @@ def probe_epochs(cfg: Config, inputs: TrainInputs, *, steps: int = PROBE_STEPS) 
 
 
 def _short_run(cfg: Config, inputs: TrainInputs, steps: int) -> float:
-    """Mean training loss over the last half of ``steps`` shuffled mini-batches."""
+    """Mean training loss over the last half of ``steps`` training steps, taken exactly as the
+    trainer takes them (its batches, seeds and step), from the start of the first epoch."""
     trainer = Trainer(cfg, data=inputs.data, sample_weights=inputs.sample_weights)
-    model, opt, loss_fn, t = trainer.model, trainer.optimizer, trainer.loss_fn, cfg.train
-    x_all, y_all, w_all = inputs.data.x_train, inputs.data.y_train, inputs.sample_weights
-    n = len(x_all)
-    bs = n if t.optimizer == "gd" else min(t.batch_size, n)
-    gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, 0))
     values: list[float] = []
-    model.train()
-    while len(values) < steps:
-        order = torch.randperm(n, generator=gen)
-        for start in range(0, n - bs + 1, bs):
-            idx = order[start:start + bs]
-            loss = loss_fn(model(x_all[idx]), y_all[idx], None if w_all is None else w_all[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if t.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            opt.step()
-            value = float(loss.detach())
-            values.append(value if math.isfinite(value) else math.inf)
-            if len(values) >= steps or not math.isfinite(value):
-                break
-        if values and not math.isfinite(values[-1]):
-            return math.inf
-    tail = values[steps // 2:]
-    return sum(tail) / len(tail)
+    trainer.model.train()
+    epoch = 0
+    while True:
+        torch.manual_seed(epoch_seed(cfg.seed, epoch))  # dropout, as the trainer seeds it
+        for x, y, w in trainer.batches(epoch):
+            value = float(trainer.train_step(x, y, w)[0].detach())
+            if not math.isfinite(value):
+                return math.inf
+            values.append(value)
+            if len(values) >= steps:
+                tail = values[steps // 2:]
+                return sum(tail) / len(tail)
+        epoch += 1

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from torchdoctor.data import DataBundle
 from torchdoctor.train import _layers as L
@@ -196,14 +196,11 @@ class Trainer:
         return TrainResult(final, self.history, self.out_dir, self.epoch,
                            stopped_early=self.epoch < t.epochs)
 
-    def _run_epoch(self, ev: dict[str, list[Any]], bar: _Progress | None) -> dict[str, Any]:
+    def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
+        """The mini-batches ``(x, y, sample weights or None)`` of training epoch ``epoch``:
+        reshuffled by the seed and the epoch when ``data.shuffle`` (else in dataset order),
+        ``train.batch_size`` rows each, the last one shorter; ``gd``: the whole set once."""
         cfg, d, t = self.cfg, self.data, self.cfg.train
-        model, opt, loss_fn = self.model, self.optimizer, self.loss_fn
-        epoch = self.epoch
-        t0 = time.perf_counter()
-        torch.manual_seed(epoch_seed(cfg.seed, epoch))  # dropout and any other sampling
-        for h in ev["on_train_epoch_start"]:
-            h(self, epoch=epoch)
         n = len(d.x_train)
         if cfg.data.shuffle:
             order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
@@ -211,34 +208,56 @@ class Trainer:
             order = None  # dataset order (sorted by label)
         bs = n if t.optimizer == "gd" else t.batch_size
         x_all, y_all, w_all = d.x_train, d.y_train, self.sample_weights
+        for start in range(0, n, bs):
+            if order is None:
+                yield (x_all[start:start + bs], y_all[start:start + bs],
+                       None if w_all is None else w_all[start:start + bs])
+            else:
+                idx = order[start:start + bs]
+                yield x_all[idx], y_all[idx], None if w_all is None else w_all[idx]
+
+    def train_step(self, x: Tensor, y: Tensor, w: Tensor | None, *,
+                   after_backward: Sequence[Any] = (),
+                   before_step: Sequence[Any] = ()) -> tuple[Tensor, Tensor]:
+        """One optimizer step on a batch: forward, loss (+ L1), ``zero_grad`` (unless the
+        ``zero_grad: false`` bug is on), backward, the ``after_backward`` hooks, clipping, the
+        ``before_step`` hooks, step. Returns ``(loss, outputs)``: the loss without the L1 term
+        (a scalar tensor) and the model's outputs (Tensor[N, K])."""
+        t, model, opt = self.cfg.train, self.model, self.optimizer
+        out = model(x)
+        loss = self.loss_fn(out, y, w)
+        total = loss + t.l1 * sum(p.abs().sum() for p in self._l1_params) if t.l1 > 0 else loss
+        if t.zero_grad:
+            opt.zero_grad(set_to_none=True)
+        total.backward()
+        for h in after_backward:
+            h(self, loss=loss, inputs=x, targets=y, outputs=out)
+        if t.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+        for h in before_step:
+            h(self)
+        opt.step()
+        self.step += 1
+        return loss, out
+
+    def _run_epoch(self, ev: dict[str, list[Any]], bar: _Progress | None) -> dict[str, Any]:
+        cfg, d, t = self.cfg, self.data, self.cfg.train
+        model, opt = self.model, self.optimizer
+        epoch = self.epoch
+        t0 = time.perf_counter()
+        torch.manual_seed(epoch_seed(cfg.seed, epoch))  # dropout and any other sampling
+        for h in ev["on_train_epoch_start"]:
+            h(self, epoch=epoch)
+        n = len(d.x_train)
         classification = d.task == "classification"
         loss_sum = torch.zeros((), dtype=torch.float64)
         correct = torch.zeros((), dtype=torch.int64)
         after_backward, before_step, batch_end = (
             ev["on_after_backward"], ev["on_before_optimizer_step"], ev["on_train_batch_end"])
         model.train()
-        for start in range(0, n, bs):
-            if order is None:
-                x, y = x_all[start:start + bs], y_all[start:start + bs]
-                w = None if w_all is None else w_all[start:start + bs]
-            else:
-                idx = order[start:start + bs]
-                x, y = x_all[idx], y_all[idx]
-                w = None if w_all is None else w_all[idx]
-            out = model(x)
-            loss = loss_fn(out, y, w)
-            total = loss + t.l1 * sum(p.abs().sum() for p in self._l1_params) if t.l1 > 0 else loss
-            if t.zero_grad:
-                opt.zero_grad(set_to_none=True)
-            total.backward()
-            for h in after_backward:
-                h(self, loss=loss, inputs=x, targets=y, outputs=out)
-            if t.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            for h in before_step:
-                h(self)
-            opt.step()
-            self.step += 1
+        for x, y, w in self.batches(epoch):
+            loss, out = self.train_step(x, y, w, after_backward=after_backward,
+                                        before_step=before_step)
             for h in batch_end:
                 h(self)
             loss_sum += loss.detach() * len(y)
