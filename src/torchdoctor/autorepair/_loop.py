@@ -6,8 +6,9 @@
    single alternatives. Patches that cannot apply are skipped with the reason.
 3. Each candidate trains under the same budget; one that shows an error-level finding that its
    parent did not have is stopped at once, one that is no better than its parent halfway
-   through the budget (same epoch) is stopped there, and the first candidate that is better and shows no
-   warning or error ends the round (the cost savings over AUTOTRAINER's full retraining).
+   through the budget (same epoch) is stopped there, and the first candidate that is better
+   and shows no warning or error ends the round (the cost savings over AUTOTRAINER's full
+   retraining).
 4. The best candidate by validation metric replaces the current config only if it beats it.
    Rounds repeat while error-level findings remain, rounds are left, and the candidates have
    trained less than ``search_cost`` full trainings' worth of epochs (each epoch weighted by
@@ -295,9 +296,10 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
             abort = set(_error_codes()) - parent_errors
             patch = c.patch
             try:  # e.g. a patch to arch resnet on tabular data: valid config, unbuildable model
-                if _rate_jump(current.config, new_cfg, c.patch):
-                    best_lr, probed = probe_rate(new_cfg, inputs_for(new_cfg))
-                    spent += probe_epochs(new_cfg, inputs_for(new_cfg))
+                if _rate_jump(current.config, new_cfg, c.patch):  # the rate does not change the data
+                    probe_inputs = inputs_for(new_cfg)
+                    best_lr, probed = probe_rate(new_cfg, probe_inputs)
+                    spent += probe_epochs(new_cfg, probe_inputs)
                     say(f"  rate probe: {', '.join(f'{k:.3g}: {v:.4g}' for k, v in probed.items())}"
                         f" -> train.lr {best_lr:.3g}")
                     patch = {**c.patch, "train.lr": best_lr}

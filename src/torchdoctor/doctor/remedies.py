@@ -263,25 +263,33 @@ def fit_rate_remedies(findings: list[Finding], optimizer: Any) -> list[Finding]:
     if name is None or not optimizer.param_groups:
         return findings
     lr, usual = float(optimizer.param_groups[0]["lr"]), USUAL_LR[name]
-    useless = {"<=usual"} if lr <= usual else set()
-    useless |= {">=usual"} if lr >= usual else set()
+
+    def moves(r: Remedy) -> bool:
+        value = r.patch.get("train.lr")
+        return value not in ("<=usual", ">=usual") or _usual_rate(usual, lr, value) != lr
+
     for f in findings:
-        f.remedies = [r for r in f.remedies if r.patch.get("train.lr") not in useless]
+        f.remedies = [r for r in f.remedies if moves(r)]
     return findings
 
 
+def _usual_rate(usual: float, current: Any, value: str) -> float:
+    """The rate a ``train.lr`` patch of ``"usual"``, ``"<=usual"`` or ``">=usual"`` gives, for
+    an optimizer whose usual rate is ``usual`` and a config whose rate is ``current``."""
+    if value == "usual" or not isinstance(current, (int, float)):
+        return usual
+    return min(float(current), usual) if value == "<=usual" else max(float(current), usual)
+
+
 def _usual_lr(config: dict[str, Any], current: Any, value: str) -> float:
-    """The rate a ``train.lr`` patch of ``"usual"``, ``"<=usual"`` or ``">=usual"`` gives."""
+    """:func:`_usual_rate` for the optimizer named in ``config``."""
     from torchdoctor.optim import USUAL_LR
 
     name = config.get("train", {}).get("optimizer", "sgdm")
     if name not in USUAL_LR:
         raise ValueError(f"patch train.lr={value!r} needs a train.optimizer in {sorted(USUAL_LR)}, "
                          f"got {name!r}")
-    usual = USUAL_LR[name]
-    if value == "usual" or not isinstance(current, (int, float)):
-        return usual
-    return min(float(current), usual) if value == "<=usual" else max(float(current), usual)
+    return _usual_rate(USUAL_LR[name], current, value)
 
 
 _FACTOR = re.compile(r"^x([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")

@@ -33,11 +33,12 @@ OPTIMIZERS: tuple[str, ...] = (
     "gd", "sgd", "sgdm", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "lars",
 )
 
-#: A usual starting learning rate per optimizer (the ``"default"`` value of a ``train.lr``
-#: patch): PyTorch's own default where it has one (Adam, AdamW, RMSprop 1e-3... our RMSprop is
-#: the classic 1e-3, Adagrad 1e-2, Adadelta 1.0), the common 0.1 for plain and 0.05 for
-#: momentum SGD (momentum 0.9 multiplies the effective step by 10), 0.5 for full-batch GD and
-#: 2.0 for LARS, whose trust ratio (eta = 0.001) scales every layer's step down.
+#: A usual starting learning rate per optimizer (what the ``"usual"``, ``"<=usual"`` and
+#: ``">=usual"`` values of a ``train.lr`` patch refer to): PyTorch's own default for Adam and
+#: AdamW (1e-3), Adagrad (1e-2) and Adadelta (1.0); Hinton's classic 1e-3 for RMSprop (PyTorch's
+#: default is 1e-2); the common 0.1 for plain and 0.05 for momentum SGD (momentum 0.9 multiplies
+#: the effective step by 10), 0.5 for full-batch GD and 2.0 for LARS, whose trust ratio
+#: (eta = 0.001) scales every layer's step down.
 USUAL_LR: dict[str, float] = {
     "gd": 0.5, "sgd": 0.1, "sgdm": 0.05, "adagrad": 0.01, "adadelta": 1.0, "rmsprop": 1e-3,
     "adam": 1e-3, "adamw": 1e-3, "lars": 2.0,

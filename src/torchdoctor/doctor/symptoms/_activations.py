@@ -158,9 +158,9 @@ def narrow_layer(v: Vitals) -> list[Finding]:
     """A hidden ``Linear`` layer with fewer units than the last ``Linear`` layer's outputs (3 or
     more): every class must be told apart through that bottleneck. Error when learning fails.
     Conv layers are left out: C channels over H×W positions are C·H·W features, not C."""
-    widths = [(n, i.units) for n, i in v.layers.items() if i.kind == "Linear" and i.units is not None]
     from torchdoctor.doctor.remedies import remedies_for
 
+    widths = [(n, i.units) for n, i in v.layers.items() if i.kind == "Linear" and i.units is not None]
     if len(widths) < 2:
         return []
     outputs = widths[-1][1]
