@@ -107,6 +107,26 @@ def test_rate_probe_ranks_rates_by_their_short_run_loss() -> None:
         len(FACTORS) * PROBE_STEPS / math.ceil(n_train / 64))
 
 
+@pytest.mark.parametrize("extra", [[], ["train.l1=1e-3", "data.shuffle=false", "model.dropout=0.2"]])
+def test_rate_probe_steps_are_the_trainers_steps(extra: list[str]) -> None:
+    from torchdoctor.autorepair._rate_probe import _short_run
+    from torchdoctor.train.trainer import Trainer
+
+    cfg = _cfg("train.epochs=2", "train.batch_size=512", *extra)  # 3 batches an epoch, the last short
+    inputs = prepare_inputs(cfg)
+    seen: list[float] = []
+
+    class Record:
+        def on_after_backward(self, trainer, *, loss, **kw) -> None:
+            seen.append(float(loss.detach()))
+
+    trainer = Trainer(cfg, data=inputs.data, sample_weights=inputs.sample_weights)
+    trainer.callbacks.append(Record())
+    trainer.fit()
+    assert len(seen) == 6  # two epochs of the real training
+    assert _short_run(cfg, inputs, 5) == pytest.approx(sum(seen[2:5]) / 3, rel=1e-6)
+
+
 def test_only_a_jump_to_the_usual_rate_is_probed() -> None:
     from torchdoctor.autorepair._loop import _rate_jump
 
