@@ -68,7 +68,7 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
     from torchdoctor.doctor import Doctor
-    from torchdoctor.doctor_callback import DoctorCallback
+    from torchdoctor.integrations.trainer import DoctorCallback
 
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
                  write_metrics=False, title=f"torchdoctor: {run_dir.name}")

@@ -86,7 +86,7 @@ class Session:
         shows up (``aborted``) or when halfway the run is not ``min_gain`` better than
         ``reference``, the parent's score per epoch (``lagging``)."""
         from torchdoctor.doctor import Doctor
-        from torchdoctor.doctor_callback import DoctorCallback
+        from torchdoctor.integrations.trainer import DoctorCallback
 
         t0 = time.perf_counter()
         i = self.inputs

@@ -6,13 +6,10 @@ One epoch: reshuffle (seeded by seed and epoch, so a resumed run replays exactly
 then validation under ``no_grad`` with ``model.eval()`` (unless the ``eval_mode: false`` bug is
 on), one ``metrics.jsonl`` line and an atomic checkpoint.
 
-Callbacks receive Lightning-named events (all optional methods, all keyword arguments):
-``on_fit_start(trainer)``, ``on_train_epoch_start(trainer, epoch)``,
-``on_after_backward(trainer, loss, inputs, targets, outputs)``,
-``on_before_optimizer_step(trainer)``, ``on_train_batch_end(trainer)``,
-``on_validation_end(trainer, metrics)``, ``on_train_epoch_end(trainer, epoch, metrics)``,
-``on_fit_end(trainer)``; a callback with ``state_dict``/``load_state_dict`` is checkpointed.
-A callback may set ``trainer.should_stop = True`` to end training after the current epoch.
+Callbacks (:class:`~torchdoctor.train.callbacks.Callback` subclasses, or any object with
+some of its hooks) receive Lightning-named events with keyword arguments; see
+:mod:`torchdoctor.train.callbacks` for the hooks and their arguments. A callback's
+``state_dict`` is checkpointed under its ``state_key``.
 """
 
 from __future__ import annotations
@@ -30,6 +27,13 @@ from torch import Tensor, nn
 from torchdoctor.data import DataBundle
 from torchdoctor.train import _layers as L
 from torchdoctor.train import rundir
+from torchdoctor.train.callbacks import (
+    HOOKS,
+    callback_states,
+    check_callback,
+    hook_methods,
+    load_callback_states,
+)
 from torchdoctor.train.config import Config, dump_config
 from torchdoctor.train.losses import make_loss
 from torchdoctor.train.metrics import evaluate
@@ -37,10 +41,8 @@ from torchdoctor.train.models import build_model
 
 __all__ = ["EVENTS", "TrainResult", "Trainer"]
 
-EVENTS = (
-    "on_fit_start", "on_train_epoch_start", "on_after_backward", "on_before_optimizer_step",
-    "on_train_batch_end", "on_validation_end", "on_train_epoch_end", "on_fit_end",
-)
+#: The hooks the trainer fires (the same tuple as :data:`torchdoctor.train.callbacks.HOOKS`).
+EVENTS = HOOKS
 
 
 @dataclass
@@ -66,7 +68,8 @@ class Trainer:
     Args:
         cfg: the validated config.
         out_dir: run directory; ``None`` keeps everything in memory (no files).
-        callbacks: objects with any of :data:`EVENTS`.
+        callbacks: :class:`~torchdoctor.train.callbacks.Callback` objects (or any object
+            with some of its hooks; an unknown ``on_...`` method is refused).
         data: a prepared :class:`DataBundle`. Default: :func:`~torchdoctor.train.targets.prepare_inputs`,
             which also draws the ``target:`` sample and the ``train.reweight`` weights.
         sample_weights: per-training-sample weights (N,), e.g. from ``train.reweight``.
@@ -82,6 +85,8 @@ class Trainer:
         self.cfg = cfg
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            check_callback(cb)
         self.progress = progress
         torch.manual_seed(cfg.seed)
         if data is None:
@@ -117,15 +122,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ events
     def _hooks(self, event: str) -> list[Any]:
-        return [getattr(cb, event) for cb in self.callbacks if callable(getattr(cb, event, None))]
+        return hook_methods(self.callbacks, event)
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: model, optimizer, counters, history, callbacks."""
-        cbs = {}
-        for i, cb in enumerate(self.callbacks):
-            if callable(getattr(cb, "state_dict", None)):
-                cbs[f"{i}:{type(cb).__name__}"] = cb.state_dict()
+        cbs = callback_states(self.callbacks)
         return {"version": 1, "epoch": self.epoch, "step": self.step,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "history": rundir.jsonable(self.history), "callbacks": cbs}
@@ -136,11 +138,7 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
-        saved = state.get("callbacks", {})
-        for i, cb in enumerate(self.callbacks):
-            key = f"{i}:{type(cb).__name__}"
-            if key in saved and callable(getattr(cb, "load_state_dict", None)):
-                cb.load_state_dict(saved[key])
+        load_callback_states(self.callbacks, state.get("callbacks", {}))
 
     @classmethod
     def resume(cls, run_dir: str | os.PathLike[str], **kw: Any) -> Trainer:
@@ -168,6 +166,8 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, self.out_dir / rundir.CONFIG_FILE)
             log = rundir.MetricsLog(self.out_dir / rundir.METRICS_FILE)
+        for cb in self.callbacks:  # the list may have grown since __init__
+            check_callback(cb)
         ev = {e: self._hooks(e) for e in EVENTS}
         for h in ev["on_fit_start"]:
             h(self)

@@ -1,4 +1,20 @@
-"""Bridge from the trainer's events to a :class:`torchdoctor.Doctor` (the public API only)."""
+"""Trainer integration: :class:`DoctorCallback` runs a Doctor inside :class:`torchdoctor.train.Trainer`.
+
+Usage::
+
+    from torchdoctor import Doctor
+    from torchdoctor.integrations.trainer import DoctorCallback
+    from torchdoctor.train import Trainer
+
+    trainer = Trainer(cfg)
+    doctor = Doctor(trainer.model, trainer.optimizer)
+    trainer.callbacks.append(DoctorCallback(doctor))
+    trainer.fit()
+    doctor.close()
+
+Only the Doctor's public API is used: ``Doctor.step`` after each backward pass and
+``Doctor.observe`` with each epoch's metrics.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +22,12 @@ from typing import Any
 
 import torch
 
+from torchdoctor.train.callbacks import Callback
 
-class DoctorCallback:
+__all__ = ["DoctorCallback"]
+
+
+class DoctorCallback(Callback):
     """Trainer callback that feeds every training step and every epoch's metrics to a Doctor.
 
     Args:
