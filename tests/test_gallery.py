@@ -24,13 +24,6 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 BUGGY = sorted((EXAMPLES / "buggy").glob("*.py"))
 HEALTHY = sorted((EXAMPLES / "healthy").glob("*.py"))
 
-try:  # the Doctor is being written in parallel; the static checks below run regardless
-    from torchdoctor.doctor import Doctor as _Doctor  # noqa: F401
-
-    HAVE_DOCTOR = True
-except (ImportError, AttributeError):
-    HAVE_DOCTOR = False
-needs_doctor = pytest.mark.skipif(not HAVE_DOCTOR, reason="torchdoctor.doctor.Doctor not available yet")
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +86,6 @@ def test_script_is_well_formed(path: Path) -> None:
         assert "BUG" not in text
 
 
-@needs_doctor
 @pytest.mark.parametrize("path", BUGGY, ids=lambda p: p.stem)
 def test_buggy_script_is_diagnosed(path: Path) -> None:
     module = _load(path)
@@ -112,7 +104,6 @@ def test_buggy_script_is_diagnosed(path: Path) -> None:
         pytest.xfail("; ".join(KNOWN_MISSES[(path.stem, c)] for c in sorted(missing)))
 
 
-@needs_doctor
 @pytest.mark.parametrize("path", HEALTHY, ids=lambda p: p.stem)
 def test_healthy_script_is_quiet(path: Path) -> None:
     module = _load(path)
@@ -120,7 +111,6 @@ def test_healthy_script_is_quiet(path: Path) -> None:
     assert not _serious(findings), f"{path.name}: false alarm(s): {_describe(_serious(findings))}"
 
 
-@needs_doctor
 def test_script_runs_as_a_program() -> None:
     """``python examples/buggy/x.py`` prints the findings, the intended code among them."""
     path = EXAMPLES / "buggy" / "softmax_before_cross_entropy.py"

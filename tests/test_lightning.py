@@ -18,14 +18,12 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+# Lightning is an optional extra: without it these tests skip. An ImportError of torchdoctor
+# itself is a failure, never a skip.
 pl = pytest.importorskip("lightning.pytorch", reason="lightning extra not installed")
-lightning_mod = pytest.importorskip("torchdoctor.integrations.lightning")
-DoctorCallback = lightning_mod.DoctorCallback
 
-try:
-    from torchdoctor.doctor import Doctor as _RealDoctor
-except (ImportError, AttributeError):
-    _RealDoctor = None
+from torchdoctor.integrations import lightning as lightning_mod  # noqa: E402
+from torchdoctor.integrations.lightning import DoctorCallback  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -240,7 +238,6 @@ def test_default_unpack_batch() -> None:
     assert lightning_mod.default_unpack_batch(x) == (None, None)
 
 
-@pytest.mark.skipif(_RealDoctor is None, reason="torchdoctor.doctor.Doctor not available yet")
 def test_real_doctor_finds_softmax_before_cross_entropy(tmp_path: Any) -> None:
     torch.manual_seed(0)
     train, val = _loaders()
@@ -262,7 +259,6 @@ def test_real_doctor_finds_softmax_before_cross_entropy(tmp_path: Any) -> None:
     assert "doctor" in ckpt["callbacks"][cb.state_key]
 
 
-@pytest.mark.skipif(_RealDoctor is None, reason="torchdoctor.doctor.Doctor not available yet")
 def test_real_doctor_healthy_fit_is_quiet_and_sees_epochs() -> None:
     torch.manual_seed(0)
     train, val = _loaders()
