@@ -12,10 +12,28 @@ from pathlib import Path
 
 import pytest
 
-from torchdoctor.report import build_report, format_finding_line, print_summary, write_html_report
-from torchdoctor.report._data import bin_edges, downsample, fmt_num, timeline_from_vitals, to_float
-from torchdoctor.report._heatmap import bucket_log10, colormap, png_rgba
-from torchdoctor.report._svg import log_ticks, nice_ticks
+from torchdoctor.report import (
+    Section,
+    build_report,
+    findings_section,
+    fmt_num,
+    format_finding_line,
+    print_summary,
+    render_page,
+    sort_findings,
+    timeline_from_vitals,
+    to_float,
+    write_html_report,
+)
+from torchdoctor.report.charts import (
+    bin_edges,
+    bucket_log10,
+    colormap,
+    downsample,
+    log_ticks,
+    nice_ticks,
+    png_rgba,
+)
 
 EVIL_LAYER = "<script>alert(1)</script>"
 EVIL_MESSAGE = "ratio &<>\"' too small"
@@ -405,3 +423,42 @@ def test_format_finding_line_escapes_markup():
     plain = Text.from_markup(line).plain
     assert plain == "warning dead_relu layer [blue]fc1 step 7: [bold]x[/bold] [red] → Use [i]LeakyReLU"
     assert line.startswith("[yellow]warning[/]")
+
+
+def test_render_page_composes_sections_with_nav_and_unique_finding_anchors() -> None:
+    run = make_run(n_steps=20, epochs=2)
+    fs = sort_findings(run["findings"])
+    page = render_page("study <1>", [
+        Section("notes", "Notes & more", "<p>two runs</p>", nav_label="Notes"),
+        findings_section(fs, id="findings-a", title="Findings of A"),
+        findings_section(fs[:1], id="findings-b", title="Findings of B"),
+        Section("tail", None, "<p>no heading</p>"),
+    ], header="<p class='sub'>sub</p>", css=".x{}", footer="bye")
+    dom = parse(page)
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page.lower()
+    assert "study &lt;1&gt;" in page and "Notes &amp; more" in page and ".x{}" in page
+    links = [a["href"] for t, a in dom.tags if t == "a" and a.get("href", "").startswith("#")]
+    # the nav bar links the titled sections; each findings index links its own articles
+    assert links[:3] == ["#notes", "#findings-a", "#findings-b"]
+    assert {"notes", "findings-a", "findings-b", "tail"} <= dom.ids
+    articles = [a["id"] for t, a in dom.tags if t == "article"]
+    assert articles == [f"findings-a-{i + 1}" for i in range(len(fs))] + ["findings-b-1"]
+    assert len(articles) == len(set(articles))
+    assert set(links[3:]) == {f"#{a}" for a in articles}
+    assert '<h2>Findings of A <span class="count">3</span></h2>' in page
+
+
+def test_the_doctor_report_is_built_from_the_same_sections(tmp_path: Path) -> None:
+    html, dom = render(tmp_path, **make_run(n_steps=20, epochs=2))
+    nav = [a["href"] for t, a in dom.tags if t == "a"][:4]
+    assert nav == ["#summary", "#findings", "#training", "#layers"]
+    assert {"finding-1", "finding-2", "finding-3"} <= dom.ids
+
+
+def test_bad_sections_are_refused() -> None:
+    with pytest.raises(ValueError, match="Section id must be a letter .* got '1 x'"):
+        Section("1 x", "t", "")
+    with pytest.raises(ValueError, match="two sections have id 'a'"):
+        render_page("t", [Section("a", "A", ""), Section("a", "B", "")])
+    with pytest.raises(ValueError, match="sections must be Section objects, got str"):
+        render_page("t", ["<section></section>"])  # type: ignore[list-item]

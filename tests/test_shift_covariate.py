@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.naive_bayes import GaussianNB
 
 import torchdoctor as td
-from torchdoctor.data.shift import _detect, _mmd
+from torchdoctor.data.shift import auc_permutation_test, mmd_test
 
 
 def _gauss(n: int, d: int, shift: float, seed: int) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_within_fold_permutation_matches_naive_loop():
     scores = rng.random(40)
     d = np.r_[np.zeros(25, np.int64), np.ones(15, np.int64)]
     folds = np.arange(40) % 4
-    auc, p = _detect.auc_permutation_test(scores, d, folds, 300, seed=5)
+    auc, p = auc_permutation_test(scores, d, folds, 300, seed=5)
     assert auc == pytest.approx(roc_auc_score(d, scores))
     # naive reference: pair-counting AUC on labels shuffled within folds, one at a time
     rng2 = np.random.default_rng(11)
@@ -85,7 +85,7 @@ def test_precision_mismatch_is_not_a_shift():
 def test_mmd_statistic_matches_naive_formula():
     s, t = _gauss(20, 2, 0.0, 4), _gauss(15, 2, 0.5, 5)
     s, t = s.astype(np.float32).astype(np.float64), t.astype(np.float32).astype(np.float64)
-    res = _mmd.mmd_test(s, t, n_permutations=10, bandwidth=1.3)
+    res = mmd_test(s, t, n_permutations=10, bandwidth=1.3)
 
     def k(a, b):
         return np.exp(-np.sum((a - b) ** 2) / (2 * 1.3**2))

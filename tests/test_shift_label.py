@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import torchdoctor as td
-from torchdoctor.data.shift import _label
+from torchdoctor.data.shift import bbse_weights, em_priors, fit_bcts
 
 K = 3
 MU = 2.0 * np.eye(K)
@@ -51,7 +51,7 @@ def test_em_with_bcts_fixes_overconfident_model():
 
 def test_bcts_matches_torch_lbfgs_reference():
     ps, ys = _sample(np.array([0.5, 0.3, 0.2]), 800, 4, temperature=0.5)
-    t, b = _label.fit_bcts(ps, ys)
+    t, b = fit_bcts(ps, ys)
     z = torch.log(torch.as_tensor(ps).clamp_min(1e-12))
     theta = torch.zeros(K + 1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([theta], max_iter=500, tolerance_grad=1e-12, line_search_fn="strong_wolfe")
@@ -71,7 +71,7 @@ def test_bcts_matches_torch_lbfgs_reference():
 
 def test_em_fixed_point_on_naive_loop():
     ps, _ = _sample(np.array([0.2, 0.2, 0.6]), 500, 5)
-    q, it, ok = _label.em_priors(ps, P_SOURCE)
+    q, it, ok = em_priors(ps, P_SOURCE)
     assert ok
     post = ps * q / P_SOURCE
     post /= post.sum(1, keepdims=True)
@@ -81,7 +81,7 @@ def test_em_fixed_point_on_naive_loop():
 def test_bbse_solves_confusion_system():
     ps, ys = _sample(P_SOURCE, 3000, 6)
     pt, _ = _sample(np.array([0.5, 0.25, 0.25]), 3000, 7)
-    w = _label.bbse_weights(ps, ys, pt)
+    w = bbse_weights(ps, ys, pt)
     c = np.zeros((K, K))
     for yh, y in zip(ps.argmax(1), ys, strict=True):
         c[yh, y] += 1 / len(ys)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from torchdoctor.nn import SwitchNorm1d, SwitchNorm2d, make_norm, switch_norm
-from torchdoctor.nn._switchnorm import _mix, _mix_backward, _Mixed
 
 DT = torch.float64
 
@@ -94,27 +93,25 @@ def test_gradcheck_float64(shape, training, using_bn, one_thread):
     assert torch.autograd.gradcheck(f, (x, *_params(4, seed=3)))
 
 
-def test_hand_written_mix_backward_equals_autograd():
+@pytest.mark.parametrize("shape", [(5, 7, 3), (5, 7, 2, 2), (5, 7)])
+def test_hand_written_backward_equals_autograd_with_running_stats(shape):
+    """Eval mode: BN's branch uses the running statistics (constants), the other branches the
+    sample's own; every gradient (input, γ, β, both mixing logits) equals autograd through the
+    naive version. Training mode is covered by test_forward_and_grads_match_naive."""
     g = torch.Generator().manual_seed(4)
-    n, c = 5, 7
-    mean_in = torch.randn(n, c, generator=g, dtype=DT)
-    var_in = torch.rand(n, c, generator=g, dtype=DT) + 0.1
-    w, b = torch.randn(c, generator=g, dtype=DT), torch.randn(c, generator=g, dtype=DT)
-    for use_in, use_bn, bn_given in [(True, True, False), (True, False, False),
-                                     (False, True, False), (True, True, True)]:
-        k = int(use_in) + 1 + int(use_bn)
-        mw = torch.softmax(torch.randn(k, generator=g, dtype=DT), 0)
-        vw = torch.softmax(torch.randn(k, generator=g, dtype=DT), 0)
-        bn = (torch.randn(c, dtype=DT), torch.rand(c, dtype=DT) + 1) if bn_given else (None, None)
-        leaves = [t.clone().requires_grad_() for t in (mean_in, var_in, w, b, mw, vw)]
-        mx = _mix(*leaves, *bn, use_in, use_bn, 1e-5)
-        gs, gh = torch.randn(n, c, dtype=DT), torch.randn(n, c, dtype=DT)
-        want = torch.autograd.grad((mx.scale, mx.shift), leaves, (gs, gh))
-        detached = _Mixed(*[t.detach() if t is not None else None for t in mx])
-        got = _mix_backward(detached, mean_in, var_in, w, mw, vw, use_in, use_bn,
-                            not bn_given, gs, gh)
-        for a, r in zip(got, want, strict=True):
-            torch.testing.assert_close(a, r)
+    c = shape[1]
+    x = torch.randn(*shape, generator=g, dtype=DT).requires_grad_()
+    rm = torch.randn(c, generator=g, dtype=DT)
+    rv = torch.rand(c, generator=g, dtype=DT) + 1
+    params = _params(c, seed=5)
+    y = switch_norm(x, *params, rm.clone(), rv.clone(), training=False)
+    want = naive(x, *params, bn_stats=(rm, rv))
+    torch.testing.assert_close(y, want)
+    up = torch.randn(*shape, generator=g, dtype=DT)
+    got = torch.autograd.grad(y, [x, *params], up)
+    ref = torch.autograd.grad(want, [x, *params], up)
+    for a, r in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, r)
 
 
 def test_running_stats_follow_pytorch_batchnorm():

@@ -46,7 +46,7 @@ import math
 import torch
 from torch import nn
 
-from torchdoctor.nn._switchnorm import _SwitchNorm
+from torchdoctor.nn import SwitchNorm1d, SwitchNorm2d
 
 __all__ = ["INIT_SCHEMES", "fans", "init_model"]
 
@@ -166,7 +166,7 @@ def init_model(model: nn.Module, scheme: str, *, nonlinearity: str = "relu", std
                     _init_weight(m, scheme, gain, std)
                 if m.bias is not None and (scheme != "default" or bias != 0.0):
                     m.bias.fill_(bias)
-            elif isinstance(m, (*_NORMS, _SwitchNorm)):
+            elif isinstance(m, (*_NORMS, SwitchNorm1d, SwitchNorm2d)):
                 if getattr(m, "weight", None) is not None:
                     m.weight.fill_(1.0)
                 if getattr(m, "bias", None) is not None:

@@ -196,11 +196,11 @@ def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None =
         t = inputs.target
         kw: dict[str, Any] = {}
         if d.task == "classification":
-            from torchdoctor.train.targets import _proba
+            from torchdoctor.train.targets import class_probabilities
 
             clf = probability_model(d, cfg.seed)
-            kw = dict(source_probs=_proba(clf, flat(d.x_val.numpy()), d.num_classes),
-                      target_probs=_proba(clf, flat(t.x.numpy()), d.num_classes),
+            kw = dict(source_probs=class_probabilities(clf, flat(d.x_val.numpy()), d.num_classes),
+                      target_probs=class_probabilities(clf, flat(t.x.numpy()), d.num_classes),
                       source_prob_labels=d.y_val.numpy())
         y_t = t.y.numpy() if t.y is not None and d.task == "classification" else None
         shift_findings, shift_stats = check_shift(

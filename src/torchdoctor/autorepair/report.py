@@ -24,7 +24,7 @@ def _num(v: Any) -> str:
 
 
 def _curves(result: RepairResult, key: str, title: str) -> str:
-    from torchdoctor.report._svg import Series, line_chart
+    from torchdoctor.report.charts import Series, line_chart
 
     series = []
     for s, name, dashed in [(result.before, "before (baseline)", True), (result.after, "after (repaired)", False)]:
@@ -51,9 +51,7 @@ def _metrics_table(before: Session, after: Session) -> str:
 def render_repair_report(result: RepairResult) -> str:
     """The report's HTML text."""
     from torchdoctor.autorepair._patch import config_diff
-    from torchdoctor.report._data import sort_findings
-    from torchdoctor.report._html import CSS
-    from torchdoctor.report._sections import findings_section
+    from torchdoctor.report import Section, findings_section, render_page, sort_findings
 
     doc = result.to_json()
     diff = config_diff(result.before.config, result.after.config)
@@ -82,29 +80,24 @@ def render_repair_report(result: RepairResult) -> str:
              '<span class="verdict healthy">healthy, unchanged</span>' if verdict_ok else
              '<span class="verdict sick">errors remain</span>')
     key = "val_accuracy" if "val_accuracy" in result.after.metrics else "val_loss"
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        "<title>torchdoctor repair report</title>",
-        f"<style>{CSS}td.old{{color:#c62828}}td.new{{color:#2e7d32}}</style></head><body><main>",
-        f"<header><h1>torchdoctor repair</h1>{badge}",
-        f"<p class='sub'>{result.rounds} round(s), {len(result.tried)} candidate(s) trained; "
-        f"remedies applied: {escape(', '.join(result.applied) or 'none')}; "
-        f"time {result.seconds:.1f} s = {_num(cost)} × one training</p></header>",
-        "<section id='summary'><h2>Before and after</h2>", _metrics_table(result.before, result.after),
-        "<h3>The patch</h3>", diff_html, "</section>",
-        "<section id='curves'><h2>Curves</h2><div class='charts'>",
-        _curves(result, key, f"validation {key.removeprefix('val_')}"),
-        _curves(result, "train_loss", "training loss"), "</div></section>",
-        "<section id='candidates'><h2>Candidates</h2>", cands,
-        f"<h3>Skipped remedies</h3><ul>{skipped}</ul>" if skipped else "", "</section>",
-        "<section id='before'><h2>Findings before</h2>",
-        findings_section(sort_findings(f.to_dict() for f in result.before.findings)).replace('id="findings"', 'id="findings-before"'),
-        "</section><section id='after'><h2>Findings after</h2>",
-        findings_section(sort_findings(f.to_dict() for f in result.after.findings)).replace('id="findings"', 'id="findings-after"'),
-        "</section></main></body></html>",
+    header = (f"{badge}<p class='sub'>{result.rounds} round(s), {len(result.tried)} candidate(s) "
+              f"trained; remedies applied: {escape(', '.join(result.applied) or 'none')}; "
+              f"time {result.seconds:.1f} s = {_num(cost)} × one training</p>")
+    sections = [
+        Section("summary", "Before and after",
+                _metrics_table(result.before, result.after) + "<h3>The patch</h3>" + diff_html),
+        Section("curves", "Curves", "<div class='charts'>"
+                + _curves(result, key, f"validation {key.removeprefix('val_')}")
+                + _curves(result, "train_loss", "training loss") + "</div>"),
+        Section("candidates", "Candidates",
+                cands + (f"<h3>Skipped remedies</h3><ul>{skipped}</ul>" if skipped else "")),
+        findings_section(sort_findings(f.to_dict() for f in result.before.findings),
+                         id="findings-before", title="Findings before"),
+        findings_section(sort_findings(f.to_dict() for f in result.after.findings),
+                         id="findings-after", title="Findings after"),
     ]
-    return "".join(parts)
+    return render_page("torchdoctor repair", sections, header=header,
+                       css="td.old{color:#c62828}td.new{color:#2e7d32}")
 
 
 def write_repair_report(result: RepairResult, path: str | os.PathLike[str]) -> Path:

@@ -1,7 +1,7 @@
-"""The HTML sections of the report: run summary, findings, training curves, layer plots.
+"""The sections of the doctor's report: run summary, findings, training curves, layer plots.
 
-Each function returns an HTML fragment; every string from data is escaped here (or in the
-SVG helpers), never trusted.
+Each function returns a :class:`~torchdoctor.report.Section`; every string from data is
+escaped here (or in the SVG helpers), never trusted.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from torchdoctor.report._data import (
     to_float,
 )
 from torchdoctor.report._heatmap import heatmap
+from torchdoctor.report._page import Section
 from torchdoctor.report._svg import Series, bar_chart, line_chart
 
-#: Config keys shown in the summary (dotted paths of DESIGN.md's config), when present.
+#: Config keys shown in the summary (dotted paths of the trainer's config, docs/config.md).
 CONFIG_HIGHLIGHTS: tuple[str, ...] = (
     "data.name", "data.normalize", "data.scale", "model.arch", "model.depth", "model.width",
     "model.activation", "model.norm", "model.init", "model.output_activation",
@@ -74,8 +75,9 @@ def kv_table(rows: Sequence[tuple[str, Any]], cls: str = "kv") -> str:
 
 def summary_section(
     config: dict[str, Any] | None, metrics: Sequence[dict[str, Any]], summary: dict[str, Any]
-) -> str:
-    parts = ['<section id="summary"><h2>Run summary</h2><div class="cols">']
+) -> Section:
+    """The run's configuration highlights, final and best metrics, and facts (``summary``)."""
+    parts = ['<div class="cols">']
     flat = flatten(config) if isinstance(config, dict) else {}
     hl = [(k, flat[k]) for k in CONFIG_HIGHLIGHTS if k in flat]
     parts.append('<div><h3>Configuration</h3>')
@@ -107,8 +109,8 @@ def summary_section(
     parts.append("</div>")
     if summary:
         parts.append('<div><h3>Run</h3>' + kv_table(list(flatten(summary).items())) + "</div>")
-    parts.append("</div></section>")
-    return "".join(parts)
+    parts.append("</div>")
+    return Section("summary", "Run summary", "".join(parts), nav_label="Summary")
 
 
 def _evidence(ev: Any) -> str:
@@ -136,18 +138,32 @@ def _remedy(r: Any) -> str:
     return "".join(out)
 
 
-def findings_section(findings: Sequence[dict[str, Any]]) -> str:
-    """Findings (already sorted), each with its evidence table and ranked remedies."""
-    parts = [f'<section id="findings"><h2>Findings <span class="count">{len(findings)}</span></h2>']
+def findings_section(findings: Sequence[dict[str, Any]], *, id: str = "findings",
+                     title: str = "Findings") -> Section:
+    """Findings (already sorted, e.g. by :func:`sort_findings`), each with its evidence table
+    and ranked remedies.
+
+    Args:
+        findings: finding dicts (``Finding.to_dict()``).
+        id: the section's id; each finding's anchor is ``<id>-<n>`` (``finding-<n>`` for the
+            default id), so two findings sections can share a page.
+        title: the heading.
+    """
+    anchor = "finding" if id == "findings" else id
+    parts: list[str] = []
+
+    def done() -> Section:
+        return Section(id, title, "".join(parts), count=len(findings))
+
     if not findings:
-        parts.append('<p class="empty">No findings: nothing abnormal was recognised.</p></section>')
-        return "".join(parts)
+        parts.append('<p class="empty">No findings: nothing abnormal was recognised.</p>')
+        return done()
     parts.append('<table class="index"><tr><th>severity</th><th>code</th><th>layer</th><th>step</th><th>message</th></tr>')
     for i, f in enumerate(findings):
         sev = escape(str(f.get("severity")))
         parts.append(
             f'<tr><td><span class="badge sev-{sev}">{sev}</span></td>'
-            f'<td><a href="#finding-{i + 1}">{escape(str(f.get("code")))}</a></td>'
+            f'<td><a href="#{anchor}-{i + 1}">{escape(str(f.get("code")))}</a></td>'
             f"<td>{value_html(f.get('layer'))}</td><td>{value_html(f.get('step'))}</td>"
             f"<td>{escape(str(f.get('message') or ''))}</td></tr>"
         )
@@ -163,7 +179,7 @@ def findings_section(findings: Sequence[dict[str, Any]]) -> str:
             meta.append(f"step {value_html(f['step'])}")
         rems = f.get("remedies") or []
         parts.append(
-            f'<article class="finding sev-{sev}" id="finding-{i + 1}">'
+            f'<article class="finding sev-{sev}" id="{anchor}-{i + 1}">'
             f'<h3><span class="badge sev-{sev}">{sev}</span> <span class="code">{escape(code)}</span>'
             f' <span class="meaning">{escape(meaning)}</span></h3>'
             f'<p class="meta">{" · ".join(meta)}</p>'
@@ -175,13 +191,12 @@ def findings_section(findings: Sequence[dict[str, Any]]) -> str:
             parts.extend(_remedy(r) for r in rems)
             parts.append("</ol>")
         parts.append("</article>")
-    parts.append("</section>")
-    return "".join(parts)
+    return done()
 
 
-def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> str:
+def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> Section:
     """Loss and accuracy per epoch, loss and global gradient norm per recorded step."""
-    parts = ['<section id="training"><h2>Training curves</h2><div class="charts">']
+    parts = ['<div class="charts">']
     xs, cols = metric_columns(metrics)
     loss_keys = [k for k in cols if k.endswith("loss")]
     acc_keys = [k for k in cols if any(t in k for t in ("acc", "auc"))]
@@ -221,8 +236,7 @@ def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> str:
     parts.append("</div>")
     if notes:
         parts.append('<p class="note">' + "<br>".join(notes) + "</p>")
-    parts.append("</section>")
-    return "".join(parts)
+    return Section("training", "Training curves", "".join(parts))
 
 
 def _window(values: Sequence[float | None], end: bool, frac: float = 0.1) -> float | None:
@@ -234,12 +248,11 @@ def _window(values: Sequence[float | None], end: bool, frac: float = 0.1) -> flo
     return median(measured[-k:] if end else measured[:k])
 
 
-def layers_section(tl: Timeline) -> str:
+def layers_section(tl: Timeline) -> Section:
     """Gradient-norm heat map, statistics by depth, dead and saturated fractions."""
-    parts = ['<section id="layers"><h2>Layers</h2>']
     if not tl.layers:
-        parts.append('<p class="empty">No per-layer vitals recorded.</p></section>')
-        return "".join(parts)
+        return Section("layers", "Layers", '<p class="empty">No per-layer vitals recorded.</p>')
+    parts = []
     parts.append(f'<p class="note">{len(tl.layers)} layers in depth order, {len(tl)} recorded steps. '
                  "&quot;start&quot; and &quot;end&quot; are medians over the first and last 10% of "
                  "the measured steps.</p><div class=\"charts\">")  # fmt: skip
@@ -271,15 +284,16 @@ def layers_section(tl: Timeline) -> str:
         parts.append(bar_chart(tl.layers, groups, kind="dead_saturated",
                                title="Dead and saturated output fractions by layer (end)",
                                x_label="fraction of outputs"))  # fmt: skip
-    parts.append("</div></section>")
-    return "".join(parts)
+    parts.append("</div>")
+    return Section("layers", "Layers", "".join(parts))
 
 
-def config_section(config: dict[str, Any] | None) -> str:
+def config_section(config: dict[str, Any] | None) -> Section | None:
+    """The whole configuration, folded (``None`` without a configuration)."""
     if not isinstance(config, dict) or not config:
-        return ""
-    return ('<section id="config"><details><summary>Full configuration</summary>'
-            + kv_table(list(flatten(config).items())) + "</details></section>")  # fmt: skip
+        return None
+    return Section("config", None, "<details><summary>Full configuration</summary>"
+                   + kv_table(list(flatten(config).items())) + "</details>")
 
 
 def final_value(metrics: Sequence[dict[str, Any]], key: str) -> float | None:

@@ -93,8 +93,8 @@ def estimate_weights(cfg: Config, data: DataBundle, target: Target) -> tuple[np.
     if kind == "label":
         clf = probability_model(data, cfg.seed)
         k = data.num_classes
-        sp = _proba(clf, _flat(data.x_val), k)
-        tp = _proba(clf, _flat(target.x), k)
+        sp = class_probabilities(clf, _flat(data.x_val), k)
+        tp = class_probabilities(clf, _flat(target.x), k)
         w = reweight_factors("label", y_train=data.y_train.numpy(), source_probs=sp,
                              source_labels=data.y_val.numpy(), target_probs=tp, clip=WEIGHT_CLIP,
                              seed=cfg.seed)
@@ -102,7 +102,7 @@ def estimate_weights(cfg: Config, data: DataBundle, target: Target) -> tuple[np.
     return np.ones(len(data.x_train)), {"kind": "none"}
 
 
-def _proba(clf: Any, x: np.ndarray, k: int) -> np.ndarray:
+def class_probabilities(clf: Any, x: np.ndarray, k: int) -> np.ndarray:
     """Probabilities over all ``k`` classes (columns for classes the classifier never saw are 0)."""
     p = clf.predict_proba(x)
     out = np.zeros((len(x), k))

@@ -9,27 +9,34 @@ from torchdoctor.data.shift._covariate import (
     detect_covariate_shift,
     importance_weights,
 )
-from torchdoctor.data.shift._detect import ShiftTestResult
+from torchdoctor.data.shift._detect import ShiftTestResult, auc_permutation_test
 from torchdoctor.data.shift._label import (
     LabelShiftEstimator,
     LabelShiftResult,
+    bbse_weights,
+    em_priors,
     estimate_label_shift,
+    fit_bcts,
 )
 from torchdoctor.data.shift._mmd import mmd_test
 from torchdoctor.data.shift._synthetic import SHIFTS, first_principal_component, make_target_sample
 from torchdoctor.data.shift._validate import js_divergence
 
 __all__ = [
-    "REWEIGHT_KINDS",
-    "SHIFTS",
     "CovariateShiftDetector",
     "LabelShiftEstimator",
     "LabelShiftResult",
+    "REWEIGHT_KINDS",
+    "SHIFTS",
     "ShiftTestResult",
+    "auc_permutation_test",
+    "bbse_weights",
     "check_shift",
     "detect_covariate_shift",
+    "em_priors",
     "estimate_label_shift",
     "first_principal_component",
+    "fit_bcts",
     "importance_weights",
     "js_divergence",
     "make_target_sample",
