@@ -14,7 +14,7 @@ move). One-dimensional parameters (biases, norm-layer γ and β) are by default 
 both the adaptation and the weight decay: they follow plain SGD with momentum, as in the
 paper's reference implementations and in LAMB/LARS practice (Goyal et al.; You et al. 2019).
 
-Seed 004 names layer-wise rate scaling as a cure for layers whose gradients are far smaller
+Layer-wise rate scaling is a cure (You et al. 2017) for layers whose gradients are far smaller
 (or larger) than their weights; the doctor prescribes it for vanishing and exploding gradients.
 
 The step runs on whole parameter lists with ``torch._foreach_*`` kernels: two norm passes more

@@ -1,7 +1,7 @@
 """Learning-rate range test: an exponential sweep of the rate over a few hundred steps.
 
-The notes' advice (seed 003 §14, MISSION.md E): find the largest learning rate that does not
-make the loss diverge, then train about ten times below it. The sweep (Smith 2017, "Cyclical
+The usual advice (Holden 2017, "You Used an Incorrect Learning Rate"): find the largest learning
+rate that does not make the loss diverge, then train about ten times below it. The sweep (Smith 2017, "Cyclical
 learning rates", the "LR range test") raises the rate geometrically from ``start_lr`` to
 ``end_lr``, one mini-batch per rate, records an exponentially smoothed loss, stops when that
 loss exceeds ``diverge_factor`` times its minimum (or is not finite), and returns the rate of

@@ -31,19 +31,28 @@ DATASET_NAMES: tuple[str, ...] = (
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # the docstring under each field is its description (docs/config.md is generated from it)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True,
+                              use_attribute_docstrings=True)
 
 
 class DataConfig(_Section):
     """``data:`` — which dataset and how it is prepared."""
 
     name: str = "digits"
+    """Dataset: a built-in name, or ``npz:PATH`` (arrays ``x`` and ``y``)."""
     normalize: Normalize = "standard"
+    """Input normalization fitted on the training split; ``unit`` maps [0, 255] to [-1, 1]."""
     scale: float = Field(1.0, gt=0, allow_inf_nan=False)
+    """Raw inputs are multiplied by this before normalization."""
     val_fraction: float = Field(0.2, gt=0, lt=1)
+    """Share of the samples held out for validation (stratified)."""
     shuffle: bool = True
+    """Reshuffle the training set each epoch; ``false`` feeds batches in dataset order, sorted by label."""
     imbalance: float = Field(1.0, ge=1, allow_inf_nan=False)
+    """Ratio of the largest to the smallest class after subsampling the training set; 1 keeps it as is."""
     label_noise: float = Field(0.0, ge=0, lt=1)
+    """Fraction of training labels replaced at random."""
 
     @field_validator("name")
     @classmethod
@@ -59,15 +68,25 @@ class ModelConfig(_Section):
     """``model:`` — architecture and initialization."""
 
     arch: Arch = "mlp"
+    """Architecture: multilayer perceptron, plain CNN or ResNet."""
     depth: int = Field(3, ge=1, le=128)
+    """Hidden layers (mlp) or convolution blocks (cnn, resnet)."""
     width: int = Field(64, ge=1, le=65536)
+    """Units per hidden layer (mlp) or channels (cnn, resnet)."""
     activation: Activation = "relu"
+    """Hidden-layer activation."""
     norm: Norm = "none"
+    """Normalization layer after each hidden layer (``instance`` needs cnn or resnet)."""
     init: InitScheme = "default"
+    """Weight initialization scheme; ``default`` keeps PyTorch's own."""
     init_std: float = Field(0.01, allow_inf_nan=False)
+    """Standard deviation for ``normal``, bound for ``uniform``, value for ``constant``."""
     bias_init: float = Field(0.0, allow_inf_nan=False)
+    """Value every bias starts at."""
     dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout probability after each hidden layer."""
     output_activation: OutputActivation = "none"
+    """Activation applied to the outputs before the loss (``log_softmax`` goes with loss ``nll``)."""
 
     @model_validator(mode="after")
     def _std_positive(self) -> ModelConfig:
@@ -82,20 +101,35 @@ class TrainConfig(_Section):
     """``train:`` — the optimization."""
 
     task: Task = "classification"
+    """What the outputs predict (``gan`` is refused in this release)."""
     epochs: int = Field(20, ge=1, le=100000)
+    """Passes over the training set."""
     batch_size: int = Field(64, ge=1)
+    """Samples per optimizer step (``gd`` uses the whole training set)."""
     optimizer: Optimizer = "sgdm"
+    """``gd`` is full-batch gradient descent, ``sgdm`` SGD with momentum, ``lars`` layer-wise adaptive rate scaling."""
     lr: float = Field(0.05, gt=0, allow_inf_nan=False)
+    """Learning rate."""
     momentum: float = Field(0.9, ge=0, lt=1)
+    """Momentum coefficient (used by ``sgdm`` and ``lars``)."""
     weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
+    """L2 penalty coefficient, passed to the optimizer."""
     l1: float = Field(0.0, ge=0, allow_inf_nan=False)
+    """L1 penalty coefficient on the weight matrices, added to the loss."""
     loss: Loss = "cross_entropy"
+    """Loss function (``focal``: softmax focal loss with gamma 2; ``nll`` expects log-probabilities)."""
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    """Label smoothing of the training targets (classification losses)."""
     grad_clip: float | None = Field(None, gt=0, allow_inf_nan=False)
+    """Largest global gradient norm (clipped above it), or ``null`` for no clipping."""
     zero_grad: bool = True
+    """``false`` reproduces the bug of a forgotten ``optimizer.zero_grad()``."""
     eval_mode: bool = True
+    """``false`` reproduces the bug of a forgotten ``model.eval()`` during validation."""
     reweight: Reweight = "none"
+    """Per-sample training weights estimated against the ``target:`` sample."""
     class_weight: ClassWeight = "none"  # extension: balanced = N / (K·n_k) per class
+    """``balanced`` weights each class by N / (K * n_k)."""
 
     @field_validator("task")
     @classmethod
@@ -109,20 +143,30 @@ class TargetConfig(_Section):
     """``target:`` — an optional second sample for checkup and shift correction."""
 
     shift: Shift = "none"
+    """How the target sample differs from the training distribution."""
     size: int = Field(300, ge=2)
+    """Samples in the target sample."""
     alpha: float = Field(1.0, gt=0, allow_inf_nan=False)
+    """Label shift: Dirichlet concentration of the target class priors."""
     strength: float = Field(0.7, ge=0, le=1)
+    """Covariate shift: share drawn from one side of the first principal component."""
     sigma: float = Field(0.1, ge=0, allow_inf_nan=False)
+    """Noise shift: Gaussian noise standard deviation, in normalized units."""
 
 
 class Config(_Section):
     """A whole torchdoctor run. Every key has a default; unknown keys are errors."""
 
     seed: int = Field(0, ge=0, lt=2**32)
+    """Seed of every random choice (data split, initialization, shuffling, dropout)."""
     data: DataConfig = Field(default_factory=DataConfig)
+    """Which dataset and how it is prepared."""
     model: ModelConfig = Field(default_factory=ModelConfig)
+    """Architecture and initialization."""
     train: TrainConfig = Field(default_factory=TrainConfig)
+    """The optimization."""
     target: TargetConfig = Field(default_factory=TargetConfig)
+    """An optional second sample for the checkup and shift correction."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

@@ -1,7 +1,7 @@
 """The config's training losses as ``(outputs, targets, weights | None) -> scalar`` callables.
 
 - ``cross_entropy``: ``F.cross_entropy`` on logits, with ``train.label_smoothing``.
-- ``mse``: mean squared error; for classification against one-hot targets (the notes'
+- ``mse``: mean squared error; for classification against one-hot targets (the classic
   "MSE for classification" comparison), for regression against the targets.
 - ``nll``: ``F.nll_loss``: the outputs must be log-probabilities (``output_activation:
   log_softmax``); on raw logits it is the real bug the doctor looks for.

@@ -1,7 +1,7 @@
 """The ``target:`` sample and ``train.reweight``: what the trainer needs beyond the data.
 
 ``prepare_inputs(cfg)`` loads the data (holding out a pool when a target is configured), draws
-the configured target sample (a synthetic shift of DESIGN.md's ``target:`` block, or a user's
+the configured target sample (a synthetic shift described by the ``target:`` block (docs/config.md), or a user's
 ``npz:PATH``), estimates the per-sample training weights that ``train.reweight`` asks for, and
 adds the target sample as an extra evaluation set (``target_loss``, ``target_accuracy``).
 """
@@ -17,7 +17,9 @@ import torch
 from torchdoctor.data import DataBundle, load, load_npz
 from torchdoctor.train.config import Config
 
-#: Clip c of the importance weights β = min(exp(h)·n_s/n_t, c) (seed 004's c).
+#: Clip c of the importance weights β = min(exp(h)·n_s/n_t, c): the clip of the covariate-shift
+#: correction in Zhang et al., Dive into Deep Learning, "Environment and Distribution Shift";
+#: the value 10 is ours.
 WEIGHT_CLIP = 10.0
 
 

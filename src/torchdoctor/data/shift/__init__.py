@@ -1,4 +1,5 @@
-"""Distribution shift: detect, estimate and correct covariate and label shift (seed 004).
+"""Distribution shift: detect, estimate and correct covariate and label shift
+(Shimodaira 2000; Rabanser et al. 2019; Lipton et al. 2018).
 
 Public names are also available as ``torchdoctor.shift`` (``td.shift``).
 """

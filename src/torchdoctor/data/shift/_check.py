@@ -71,7 +71,7 @@ def check_shift(
     out: dict[str, Any] = {"covariate": res.to_dict()}
     findings: list[Finding] = []
     evidence = {**res.to_dict(), "threshold": f"p_value < alpha = {alpha}",
-                "source": "cross-fitted domain classifier, Rabanser et al. 2019; seed 004"}
+                "source": "cross-fitted domain classifier, Rabanser et al. 2019"}
     if res.shift_detected:
         findings.append(Finding(
             "covariate_shift", "error" if res.auc >= STRONG_SHIFT_AUC else "warning",
@@ -81,7 +81,7 @@ def check_shift(
             evidence=evidence,
             remedies=[
                 Remedy("reweight_covariate", "Train with importance weights "
-                       "β = min(exp(h(x))·n_s/n_t, c) from the domain classifier (seed 004).",
+                       "β = min(exp(h(x))·n_s/n_t, c) from the domain classifier (Shimodaira 2000).",
                        {"train.reweight": "covariate"}, _REWEIGHT_SNIPPET),
                 Remedy("collect_target_data", "Label some target data and add it to training; "
                        "weighting cannot create support the training data lacks."),

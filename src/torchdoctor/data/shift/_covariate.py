@@ -1,9 +1,11 @@
-"""Covariate shift: the public detector, the function form, and importance weights (seed 004).
+"""Covariate shift: the public detector, the function form, and importance weights
+(Shimodaira 2000; Rabanser et al. 2019).
 
-Seed 004's correction: label source samples −1 and target samples +1, fit a logistic regression
+The correction (Zhang et al., Dive into Deep Learning, "Environment and Distribution Shift"):
+label source samples −1 and target samples +1, fit a logistic regression
 ``h``, weight training example ``i`` by ``β_i = min(exp(h(x_i)), c)``. ``exp(h(x))`` is the
 *odds* ``P(target | x) / P(source | x) = (n_t p_t(x)) / (n_s p_s(x))``, so the density ratio that
-importance weighting needs is ``p_t(x) / p_s(x) = exp(h(x)) · n_s / n_t`` — the seed's formula
+importance weighting needs is ``p_t(x) / p_s(x) = exp(h(x)) · n_s / n_t`` — the textbook formula
 is right only for equal sample counts. Some libraries return ``p_s / p_t`` (inverted); the tests
 check the direction on two Gaussians whose ratio is known in closed form.
 """
@@ -138,7 +140,7 @@ class CovariateShiftDetector:
         Args:
             X (array[N, D]): rows to weight; default the fitted source rows, weighted with their
                 *out-of-fold* scores (no row is weighted by a classifier that saw it).
-            clip: upper bound ``c`` of the seed's ``min(exp(h), c)`` (applied before
+            clip: upper bound ``c`` of ``min(exp(h), c)`` (applied before
                 normalizing); None for no clipping.
             normalize: divide by the mean so the weights average 1.
         """
@@ -218,7 +220,7 @@ def importance_weights(
     Args:
         source_X (array[N_s, D]): training inputs.
         target_X (array[N_t, D]): unlabeled target inputs.
-        clip: the seed's constant ``c`` (applied before normalizing); None for no clipping.
+        clip: the constant ``c`` of ``min(exp(h), c)`` (applied before normalizing); None for no clipping.
         normalize: divide by the mean so the weights average 1 (the loss scale is unchanged).
         classifier: unfitted scikit-learn classifier; default standardized logistic regression
             with C = 1 (little shrinkage, so the ratio is not pulled towards 1).
