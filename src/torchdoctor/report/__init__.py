@@ -14,7 +14,13 @@ Importing this package is light: no plotting library, rich and yaml load on firs
 """
 
 from torchdoctor.report._console import format_finding_line, print_summary
-from torchdoctor.report._data import Timeline, fmt_num, sort_findings, timeline_from_vitals, to_float
+from torchdoctor.report._data import (
+    Timeline,
+    fmt_num,
+    sort_findings,
+    timeline_from_vitals,
+    to_float,
+)
 from torchdoctor.report._html import render_html, write_html_report
 from torchdoctor.report._page import Section, render_page
 from torchdoctor.report._rundir import build_report
