@@ -96,3 +96,32 @@ def test_docs_index_links_every_page() -> None:
     for page in sorted(DOCS.glob("*.md")):
         if page.name != "README.md":
             assert f"]({page.name})" in index, f"docs/README.md does not link {page.name}"
+
+
+CITATION = re.compile(r"DESIGN\.md|MISSION|seed 00|\b00[0-4] §|issue [0-9]")
+# TODO(coordinator): files in other helpers' areas that still cite the team's notes when this
+# test was written (spec: findings, remedies, symptoms, checkup rules; io: cli, schema, data
+# registry, workflows; repair: autorepair). docs/cli.md follows cli.py: regenerate it once
+# cli.py's help is fixed. Empty this set when they are clean.
+CITATION_PENDING = {
+    "src/torchdoctor/cli.py", "src/torchdoctor/doctor/_doctor.py",
+    "src/torchdoctor/doctor/remedies.py", "src/torchdoctor/doctor/symptoms/_data.py",
+    "src/torchdoctor/doctor/symptoms/_activations.py", "src/torchdoctor/doctor/symptoms/_progress.py",
+    "src/torchdoctor/workflows.py", "src/torchdoctor/findings.py", "src/torchdoctor/train/_schema.py",
+    "src/torchdoctor/data/__init__.py", "src/torchdoctor/data/checkup/_rules.py",
+    "src/torchdoctor/data/_sources.py", "src/torchdoctor/autorepair/_loop.py", "docs/cli.md",
+}
+
+
+def test_no_user_visible_text_cites_the_teams_notes() -> None:
+    files = [*sorted((ROOT / "src").rglob("*.py")), ROOT / "README.md", *sorted(DOCS.rglob("*.md")),
+             *sorted((ROOT / "examples").rglob("*.py")), *sorted((ROOT / "examples").rglob("*.md"))]
+    bad = []
+    for path in files:
+        rel = str(path.relative_to(ROOT))
+        if rel in CITATION_PENDING:
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if CITATION.search(line):
+                bad.append(f"{rel}:{n}: {line.strip()[:90]}")
+    assert not bad, "cite papers or docs/ instead:\n" + "\n".join(bad)
