@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from torchdoctor.data.checkup import run_checkup
-from torchdoctor.findings import SYMPTOM_CODES, _jsonable
+from torchdoctor.findings import SYMPTOM_CODES
 
 
 def _clean(n: int = 300, d: int = 5, seed: int = 0):
@@ -100,7 +100,7 @@ def test_findings_sorted_and_json_like_cli():
     assert ranks == sorted(ranks, reverse=True)
     assert all(f.code in SYMPTOM_CODES for f in findings)
     doc = json.loads(json.dumps({"findings": [f.to_dict() for f in findings],
-                                 "stats": _jsonable(stats)}))
+                                 "stats": stats}))
     assert {"code", "severity", "message", "evidence", "remedies"} <= set(doc["findings"][0])
     assert doc["stats"]["classes"]["counts"] == [300, 30]
 

@@ -13,7 +13,6 @@ from torchdoctor.data.shift import (
     make_target_sample,
     reweight_factors,
 )
-from torchdoctor.findings import _jsonable
 
 
 def _pool(n: int = 600, seed: int = 0):
@@ -91,7 +90,7 @@ def test_check_shift_findings_and_json():
     assert "covariate_shift" in codes
     cov = next(f for f in findings if f.code == "covariate_shift")
     assert cov.remedies[0].patch == {"train.reweight": "covariate"}
-    json.dumps({"findings": [f.to_dict() for f in findings], "stats": _jsonable(stats)})
+    json.dumps({"findings": [f.to_dict() for f in findings], "stats": stats})  # JSON-ready as returned
     same, _ = make_target_sample(x[600:], y[600:], shift="none", size=300, seed=7)
     f2, s2 = check_shift(xs, ys, same, n_permutations=200)
     assert not any(f.severity != "info" for f in f2) and not s2["covariate"]["shift_detected"]
