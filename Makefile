@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench lint docs clean venv
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+
+# docs/config.md and docs/cli.md are generated from the schema and the CLI (tests/test_docs.py
+# fails when a committed page drifts).
+docs: $(STAMP)
+	$(BIN)/python -m torchdoctor.docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs

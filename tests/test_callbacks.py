@@ -144,6 +144,9 @@ def test_two_callbacks_with_one_state_key_are_refused() -> None:
 
 def test_the_default_state_key_is_the_class_name() -> None:
     assert Recorder().state_key == "Recorder"
+    # callbacks without state may share a key: nothing of theirs is saved
+    t = Trainer(load_config(None, FAST), callbacks=[Recorder(), Recorder()])
+    assert t.state_dict()["callbacks"] == {}
 
 
 def test_the_trainer_doctor_callback_is_a_trainer_callback() -> None:

@@ -134,7 +134,8 @@ def _state_key(callback: Any) -> str:
 
 
 def callback_states(callbacks: Sequence[Any]) -> dict[str, Any]:
-    """``{state_key: state_dict()}`` of the callbacks that have a ``state_dict``.
+    """``{state_key: state_dict()}`` of the callbacks whose ``state_dict`` is not empty (as in
+    Lightning: stateless callbacks of one class may share a key).
 
     Raises:
         ValueError: two callbacks with state share a ``state_key``.
@@ -143,11 +144,14 @@ def callback_states(callbacks: Sequence[Any]) -> dict[str, Any]:
     for cb in callbacks:
         if not callable(getattr(cb, "state_dict", None)):
             continue
+        state = cb.state_dict()
+        if not state:
+            continue
         key = _state_key(cb)
         if key in out:
             raise ValueError(f"two callbacks have state_key {key!r}: give each callback with "
                              "state its own state_key")
-        out[key] = cb.state_dict()
+        out[key] = state
     return out
 
 
