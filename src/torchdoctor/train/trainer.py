@@ -161,13 +161,13 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train from the current epoch to ``train.epochs``; return the final metrics."""
         cfg, t = self.cfg, self.cfg.train
+        for cb in self.callbacks:  # the list may have grown since __init__
+            check_callback(cb)
         log = None
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, self.out_dir / rundir.CONFIG_FILE)
             log = rundir.MetricsLog(self.out_dir / rundir.METRICS_FILE)
-        for cb in self.callbacks:  # the list may have grown since __init__
-            check_callback(cb)
         ev = {e: self._hooks(e) for e in EVENTS}
         for h in ev["on_fit_start"]:
             h(self)
