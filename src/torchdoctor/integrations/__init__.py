@@ -8,7 +8,17 @@ imported, so ``import torchdoctor.integrations`` never pulls in a heavy dependen
 - :mod:`torchdoctor.integrations.lightning`: ``DoctorCallback``, a Lightning ``Callback``
   (extra ``pip install "torchdoctor[lightning]"``).
 
-Both use Lightning's hook names (:data:`torchdoctor.train.HOOKS` is the trainer's subset).
+One vocabulary: Lightning's hook names. The trainer fires a subset of them
+(:data:`torchdoctor.train.HOOKS`) and the Doctor's own event methods carry Lightning names too:
+
+===================================  =============================  ==============================
+event                                trainer's ``DoctorCallback``   Lightning's ``DoctorCallback``
+===================================  =============================  ==============================
+``on_after_backward``                ``Doctor.step`` (the batch)    ``Doctor.on_after_backward``
+``on_train_batch_end``               (in ``step``)                  ``Doctor.on_train_batch_end``
+``on_validation_end``                ``Doctor.observe(metrics)``    ``Doctor.on_validation_epoch_end``
+===================================  =============================  ==============================
+
 A plain PyTorch loop needs no integration: call ``Doctor.step`` and ``Doctor.observe``.
 """
 
