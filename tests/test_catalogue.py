@@ -122,3 +122,33 @@ def test_doctor_thresholds_reach_the_rules() -> None:
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="must name fields of Thresholds"):
         td.Doctor(model, thresholds={"no_such_threshold": 1.0})
+
+
+def test_docs_symptoms_md_is_generated_from_the_specs() -> None:
+    from pathlib import Path
+
+    from torchdoctor.catalogue import symptoms_markdown
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "symptoms.md"
+    assert path.read_text(encoding="utf-8") == symptoms_markdown(), (
+        "docs/symptoms.md drifted from the specs: run "
+        "`python -m torchdoctor.catalogue > docs/symptoms.md`")
+
+
+def test_every_cited_paper_is_in_the_references() -> None:
+    import re
+    from pathlib import Path
+
+    from torchdoctor.catalogue import REMEDIES
+
+    refs = (Path(__file__).resolve().parents[1] / "docs" / "references.md").read_text(encoding="utf-8")
+    texts = [info.text()[0] for info in REMEDIES.values()]
+    texts += [" ".join(threshold_doc(f.name)) for f in dataclasses.fields(Thresholds)]
+    cited = set()
+    for text in texts:
+        for m in re.finditer(r"([A-Z][A-Za-z]+)(?: et al\.| & [A-Z][A-Za-z]+)?,? ((?:19|20)\d\d)", text):
+            cited.add(f"{m.group(1)}|{m.group(2)}")
+    assert len(cited) >= 15
+    for c in sorted(cited):
+        name, year = c.split("|")
+        assert re.search(rf"{name}[^\n]*{year}", refs), f"{name} {year} is not in docs/references.md"

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.symptoms import _activations as A
 from torchdoctor.doctor.symptoms import _data as D
 from torchdoctor.doctor.symptoms import _gradients as G
 from torchdoctor.doctor.symptoms import _progress as P
 from torchdoctor.doctor.vitals import LayerInfo, Vitals
-from torchdoctor.catalogue import Thresholds
 from torchdoctor.findings import SYMPTOM_CODES
 
 T = Thresholds()  # the default thresholds

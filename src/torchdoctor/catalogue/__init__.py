@@ -11,11 +11,10 @@ the repair order, the doctor's and the checkup's remedies, and ``docs/symptoms.m
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-# The spec modules register their specs on import; the order here is the order of the codes.
-from torchdoctor.catalogue import _gradients, _activations, _data, _progress  # noqa: F401, I001
-from torchdoctor.catalogue import _checkup, _gan  # noqa: F401
+from torchdoctor.catalogue._docs import symptoms_markdown
 from torchdoctor.catalogue._remedies import REMEDIES, RemedyInfo, remedy_info
 from torchdoctor.catalogue._spec import PRODUCERS, ROLES, SPECS, SymptomSpec, symptom
 from torchdoctor.catalogue._thresholds import Thresholds, threshold_doc, thresholds_from
@@ -23,10 +22,16 @@ from torchdoctor.catalogue._thresholds import Thresholds, threshold_doc, thresho
 if TYPE_CHECKING:
     from torchdoctor.findings import Remedy
 
+#: The spec modules, one per family of symptoms; they register their specs on import, and
+#: this order is the order of the codes (``SYMPTOM_CODES``, ``docs/symptoms.md``).
+_FAMILIES = ("_gradients", "_activations", "_data", "_progress", "_checkup", "_gan")
+for _family in _FAMILIES:
+    importlib.import_module(f"torchdoctor.catalogue.{_family}")
+
 __all__ = [
     "PRODUCERS", "REMEDIES", "ROLES", "SPECS", "RemedyInfo", "SymptomSpec", "Thresholds",
     "outcome_codes", "remedies_for", "remedy", "remedy_info", "repair_order", "spec",
-    "symptom", "threshold_doc", "thresholds_from",
+    "symptom", "symptoms_markdown", "threshold_doc", "thresholds_from",
 ]
 
 

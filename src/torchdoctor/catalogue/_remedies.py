@@ -63,24 +63,22 @@ def remedy_info(code: str) -> RemedyInfo:
 _LR_SCALE = "for g in optimizer.param_groups:\n    g['lr'] *= {factor}"
 
 # -- learning rate and optimizer -----------------------------------------------------------
-_add("lower_lr_to_usual",
-     "Lower the learning rate{of_optimizer} {from_to}, the usual starting rate for it "
-     "(Adam 1e-3, SGD with momentum 0.05).",
-     "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], {usual})",
-     of_optimizer="", from_to="to the optimizer's usual one, which it exceeds",
-     usual="1e-3  # Adam; 0.05 for SGD with momentum")
-_add("raise_lr_to_usual",
-     "Raise the learning rate{of_optimizer} {from_to}, the usual starting rate for it "
-     "(Adam 1e-3, SGD with momentum 0.05).",
-     "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], {usual})",
-     of_optimizer="", from_to="to the optimizer's usual one, which it is below",
-     usual="1e-3  # Adam; 0.05 for SGD with momentum")
+_add("lower_lr_to_usual", "Lower the learning rate{of_optimizer} {target}.",
+     "for g in optimizer.param_groups:\n    g['lr'] = min(g['lr'], {usual}){comment}",
+     of_optimizer="", usual="1e-3", comment="  # Adam; 0.05 for SGD with momentum",
+     target="to the optimizer's usual starting rate (Adam 1e-3, SGD with momentum 0.05), "
+            "which it exceeds")
+_add("raise_lr_to_usual", "Raise the learning rate{of_optimizer} {target}.",
+     "for g in optimizer.param_groups:\n    g['lr'] = max(g['lr'], {usual}){comment}",
+     of_optimizer="", usual="1e-3", comment="  # Adam; 0.05 for SGD with momentum",
+     target="to the optimizer's usual starting rate (Adam 1e-3, SGD with momentum 0.05), "
+            "which it is below")
 _add("lower_lr", "Lower the learning rate ten-fold: a too-high rate makes the loss swing, "
      "diverge, or push units into dead zones.", _LR_SCALE, factor=0.1)
 _add("lower_lr_more", "Lower the learning rate a hundred-fold: a rate far too high.",
      _LR_SCALE, factor=0.01)
 _add("raise_lr", "Raise the learning rate ten-fold (a learning-rate range test finds the "
-     "largest stable one).",
+     "largest stable one, Smith 2017).",
      "for g in optimizer.param_groups:\n    g['lr'] *= 10\n"
      "# or: lrs, losses = td.optim.lr_range_test(model, loss_fn, loader)")
 _add("raise_lr_more", "Raise the learning rate a hundred-fold: a rate far too low.",
@@ -168,7 +166,7 @@ _add("use_cross_entropy", "Use cross-entropy on logits for classification, not M
      "loss = F.cross_entropy(logits, y)  # y: class indices")
 _add("use_focal_loss", "Use the focal loss, which down-weights easy (majority) examples "
      "(Lin et al. 2017).", "loss = td.losses.softmax_focal_loss(logits, y, gamma=2.0)")
-_add("label_smoothing", "Use label smoothing (0.1).",
+_add("label_smoothing", "Use label smoothing (0.1; Szegedy et al. 2016).",
      "loss = F.cross_entropy(logits, y, label_smoothing=0.1)")
 # -- batches, regularization, training length ----------------------------------------------
 _add("smaller_batch", "Halve the batch size: more, noisier steps per epoch.")

@@ -83,8 +83,9 @@ def fit_rate_remedies(findings: list[Finding], optimizer: Any) -> list[Finding]:
             target = pick(lr, usual)
             if target == lr:
                 continue
-            fitted = remedy(r.code, of_optimizer=f" of your {label}",
-                            from_to=f"from {lr:.3g} to about {target:.3g}", usual=f"{target:.3g}")
+            fitted = remedy(r.code, of_optimizer=f" of your {label}", usual=f"{target:.3g}",
+                            target=f"from {lr:.3g} to about {target:.3g}, its usual starting rate",
+                            comment="")
             kept.append(dataclasses.replace(r, description=fitted.description,
                                             snippet=fitted.snippet))
         f.remedies = kept
