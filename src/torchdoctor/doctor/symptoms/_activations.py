@@ -126,7 +126,7 @@ def small_batch_norm(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     return [finding(
         "small_batch_norm", "warning",
         f"BatchNorm normalizes over batches of {med:g} samples (median; threshold "
-        f"{t.bn_min_batch}): its statistics are too noisy.",
+        f"{t.bn_min_batch:g}): its statistics are too noisy.",
         layer=names[0] if names else None, median_batch=med, min_batch=min(sizes),
         threshold=t.bn_min_batch, source="Wu & He 2018 (Group Normalization)")]
 

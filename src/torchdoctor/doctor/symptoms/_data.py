@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from torchdoctor.catalogue import Thresholds
+from torchdoctor.catalogue import Thresholds, remedies_for
 from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, median, rule
 from torchdoctor.doctor.vitals import Vitals, finite
 from torchdoctor.findings import Finding
@@ -35,12 +35,16 @@ def unnormalized_input(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     if t.input_scale_low <= rms <= t.input_scale_high:
         return []
     what = "large" if rms > t.input_scale_high else "tiny"
-    return [finding(
+    f = finding(
         "unnormalized_input", "warning",
         f"Inputs are {what}: mean {mean:.3g}, std {std:.3g}, max |x| {absmax:.3g} (RMS {rms:.3g}; "
         f"expected {t.input_scale_low:g}..{t.input_scale_high:g}).",
         step=int(recs[0]["step"]), mean=mean, std=std, absmax=absmax, rms=rms,
-        threshold_high=t.input_scale_high, threshold_low=t.input_scale_low, source="own; LeCun et al. 1998 (Efficient BackProp)")]
+        threshold_high=t.input_scale_high, threshold_low=t.input_scale_low,
+        source="own; LeCun et al. 1998 (Efficient BackProp)")
+    # the batch statistics cannot tell 8-bit pixels apart: scale_pixels is the checkup's pick
+    f.remedies = [r for r in remedies_for("unnormalized_input") if r.code != "scale_pixels"]
+    return [f]
 
 
 def _matches(loss: Any, cand: Any, t: Thresholds) -> bool:
