@@ -139,7 +139,7 @@ def test_checkup_uses_the_doctors_thresholds():
     from torchdoctor.catalogue import Thresholds
 
     x, y = _clean()
-    wide = x * np.array([1, 30, 1, 1, 1])  # one feature with std ~30: above input_scale_high = 10
+    wide = (x - x.mean(0)) * np.array([1, 30, 1, 1, 1])  # a feature with std ~30 > 10
     assert "unnormalized_input" in _codes(run_checkup(wide, y)[0])
     relaxed = Thresholds(input_scale_high=100.0, feature_scale_spread=100.0)
     assert "unnormalized_input" not in _codes(run_checkup(wide, y, thresholds=relaxed)[0])
