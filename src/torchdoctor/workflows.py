@@ -16,7 +16,7 @@ from torchdoctor.train.trainer import Trainer, TrainResult
 PathLike = str | os.PathLike[str]
 
 #: The demo's deliberately broken config: the digits MLP made deep, with sigmoid units and a
-#: tiny-std init — the vanishing-gradient case the notes warn about (seed 001, 003 §14).
+#: tiny-std init — the vanishing-gradient case of Glorot & Bengio 2010.
 DEMO_BROKEN_OVERRIDES = [
     "model.depth=8", "model.activation=sigmoid", "model.init=normal", "model.init_std=0.01",
     "train.epochs=10",
@@ -67,11 +67,14 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
+    from torchdoctor.autorepair import attach_patches
     from torchdoctor.doctor import Doctor
     from torchdoctor.integrations.trainer import DoctorCallback
 
+    # our own trainer: the remedies also carry their config patches
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
-                 write_metrics=False, title=f"torchdoctor: {run_dir.name}")
+                 write_metrics=False, title=f"torchdoctor: {run_dir.name}",
+                 prescribe=attach_patches)
     trainer.callbacks.append(DoctorCallback(doc))
     return doc
 
@@ -211,5 +214,8 @@ def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None =
         stats["shift"] = shift_stats
     if "reweight" in inputs.info:
         stats["reweight"] = inputs.info["reweight"]
+    from torchdoctor.autorepair import attach_patches
+
+    attach_patches(findings)  # checkup of our config: remedies carry their config patches
     findings.sort(key=lambda f: -SEVERITY_RANK[f.severity])
     return findings, rundir.jsonable(stats)
