@@ -13,6 +13,8 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
+from torchdoctor import rundir
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="torchdoctor: makes PyTorch training work.")
 
@@ -131,7 +133,7 @@ def repair(
         m = doc[side]["metrics"]
         shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
         typer.echo(f"{side}: {shown}; findings: {', '.join(doc[side]['findings']) or 'none'}")
-    typer.echo(f"report: {out_dir / 'report.html'}")
+    typer.echo(f"report: {out_dir / rundir.REPORT_FILE}")
 
 
 @app.command()

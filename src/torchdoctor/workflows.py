@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from torchdoctor.train import rundir
+from torchdoctor import rundir
 from torchdoctor.train.config import Config, load_config
 from torchdoctor.train.trainer import Trainer, TrainResult
 
@@ -78,7 +78,7 @@ def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
 
 def _finish_doctor(doc: Any, trainer: Trainer, run_dir: Path, *, quiet: bool) -> None:
     try:
-        doc.report(run_dir / "report.html", config=trainer.cfg.to_dict())
+        doc.report(run_dir / rundir.REPORT_FILE, config=trainer.cfg.to_dict())
         if not quiet:
             from torchdoctor.report import print_summary
 
@@ -102,7 +102,7 @@ def run_demo(out: PathLike | None = None, *, progress: bool = False, quiet: bool
     if not quiet:
         for name, res in results.items():
             acc = res.metrics.get("val_accuracy", float("nan"))
-            print(f"{name}: val_accuracy {acc:.4f}  report: {root / name / 'report.html'}")
+            print(f"{name}: val_accuracy {acc:.4f}  report: {root / name / rundir.REPORT_FILE}")
     return results
 
 
@@ -139,7 +139,7 @@ def _observed_run(cfg: Config, run_dir: Path) -> tuple[Trainer, Any]:
     doc = _attach_doctor(trainer, run_dir, quiet=True)
     try:
         trainer.fit()
-        doc.report(run_dir / "report.html", config=cfg.to_dict())
+        doc.report(run_dir / rundir.REPORT_FILE, config=cfg.to_dict())
     finally:
         doc.close()
     return trainer, doc
@@ -148,8 +148,6 @@ def _observed_run(cfg: Config, run_dir: Path) -> tuple[Trainer, Any]:
 def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = None, rounds: int = 3,
                out: PathLike | None = None, log: Any = None) -> tuple[Any, Path]:
     """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
-    import json
-
     from torchdoctor.autorepair import repair
     from torchdoctor.train.config import dump_config
 
@@ -157,12 +155,12 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
     out_dir = Path(out) if out is not None else rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     result = repair(cfg, rounds=rounds, log=log)
-    dump_config(result.before.config, out_dir / "config_before.yaml")
-    dump_config(result.after.config, out_dir / "config.yaml")
-    (out_dir / "repair.json").write_text(json.dumps(result.to_json(), indent=2))
+    dump_config(result.before.config, out_dir / rundir.CONFIG_BEFORE_FILE)
+    dump_config(result.after.config, out_dir / rundir.CONFIG_FILE)
+    rundir.atomic_write_json(out_dir / rundir.REPAIR_FILE, result.to_json(), indent=2)
     from torchdoctor.autorepair.report import write_repair_report
 
-    write_repair_report(result, out_dir / "report.html")
+    write_repair_report(result, out_dir / rundir.REPORT_FILE)
     return result, out_dir
 
 

@@ -13,6 +13,7 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from torchdoctor.rundir import atomic_write_text
 from torchdoctor.train._schema import (
     DATASET_NAMES,
     Config,
@@ -127,7 +128,7 @@ def load_config(
 
 def dump_config(cfg: Config, path: str | os.PathLike[str]) -> None:
     """Write the fully resolved config as YAML."""
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 # ----------------------------------------------------------------------------- messages

@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from torchdoctor import rundir
 from torchdoctor.data import DataBundle
 from torchdoctor.train import _layers as L
-from torchdoctor.train import rundir
 from torchdoctor.train.config import Config, dump_config
 from torchdoctor.train.losses import make_loss
 from torchdoctor.train.metrics import evaluate
@@ -167,7 +167,7 @@ class Trainer:
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, self.out_dir / rundir.CONFIG_FILE)
-            log = rundir.MetricsLog(self.out_dir / rundir.METRICS_FILE)
+            log = rundir.JsonlLog(self.out_dir / rundir.METRICS_FILE, fsync=True)
         ev = {e: self._hooks(e) for e in EVENTS}
         for h in ev["on_fit_start"]:
             h(self)
