@@ -25,7 +25,7 @@ import errno
 import json
 import math
 import os
-import tempfile
+import secrets
 import threading
 import time
 import warnings
@@ -137,9 +137,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
         file is removed and the error propagates; the old file, if any, is untouched.
     """
     p = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # a unique sibling (same file system, so os.replace is atomic), with the usual permissions
+    tmp = p.with_name(f".{p.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         write(tmp)
         os.replace(tmp, p)

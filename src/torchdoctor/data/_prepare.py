@@ -94,6 +94,21 @@ class DataBundle:
     y_pool: torch.Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def digest(self) -> str:
+        """SHA-256 (hex) of the prepared tensors (training, validation and pool, values and
+        shapes): equal digests mean the same data in the same split and order."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_pool, self.y_pool):
+            if t is None:
+                h.update(b"none")
+                continue
+            a = np.ascontiguousarray(t.detach().cpu().numpy())
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
     @property
     def num_outputs(self) -> int:
         """Width of the model's last layer."""

@@ -34,6 +34,7 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "dump_config",
+    "first_difference",
     "load_config",
     "parse_override",
 ]
@@ -129,6 +130,19 @@ def load_config(
 def dump_config(cfg: Config, path: str | os.PathLike[str]) -> None:
     """Write the fully resolved config as YAML."""
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def first_difference(old: Any, new: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    """The first dotted key where two nested config dicts differ: ``(key, old, new)``, or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in [*old, *(k for k in new if k not in old)]:
+            d = first_difference(old.get(k), new.get(k), f"{prefix}{k}.")
+            if d is not None:
+                return d
+        return None
+    if old != new:
+        return prefix.rstrip("."), old, new
+    return None
 
 
 # ----------------------------------------------------------------------------- messages
