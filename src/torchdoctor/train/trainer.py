@@ -43,6 +43,40 @@ EVENTS = (
 )
 
 
+#: Most parameters a config may build (400 MB of float32 weights, more with optimizer state).
+MAX_PARAMETERS = 100_000_000
+
+
+def _check_model_size(cfg: Config, d: DataBundle) -> None:
+    """Refuse a model beyond :data:`MAX_PARAMETERS`, counted on the meta device (no memory)."""
+    m = cfg.model
+    try:
+        with torch.device("meta"):
+            n = sum(p.numel() for p in build_model(m, d.input_shape, d.num_outputs,
+                                                   kind=d.kind).parameters())
+    except Exception:  # noqa: BLE001 - only a pre-check: the real build names any problem
+        return
+    if n > MAX_PARAMETERS:
+        raise ValueError(
+            f"model.width = {m.width}, model.depth = {m.depth} ({m.arch}): {n:.3g} parameters on "
+            f"inputs of shape {d.input_shape}; allowed up to {MAX_PARAMETERS:.0e} (lower the "
+            "width or depth)")
+
+
+def _check_batchnorm_batches(cfg: Config, n: int) -> None:
+    """BatchNorm over (N, C) features needs at least 2 samples in every training batch."""
+    m, t = cfg.model, cfg.train
+    if m.arch != "mlp" or m.norm not in ("batch", "switch"):
+        return
+    bs = n if t.optimizer == "gd" else min(t.batch_size, n)
+    smallest = bs if n % bs == 0 else n % bs
+    if smallest < 2:
+        what = (f"train.batch_size = {t.batch_size}" if bs == 1 else
+                f"train.batch_size = {t.batch_size} leaves a last batch of 1 of the {n} training samples")
+        raise ValueError(f"model.norm = {m.norm}: batch statistics need at least 2 samples per "
+                         f"batch, but {what}; choose another batch size or model.norm = layer")
+
+
 @dataclass
 class TrainResult:
     """What :meth:`Trainer.fit` returns."""
@@ -98,6 +132,8 @@ class Trainer:
             raise ValueError(
                 f"train.task = {cfg.train.task}: dataset {d.name} is a {d.task} dataset"
             )
+        _check_model_size(cfg, d)
+        _check_batchnorm_batches(cfg, len(d.x_train))
         self.model: nn.Module = build_model(cfg.model, d.input_shape, d.num_outputs, kind=d.kind)
         t = cfg.train
         self.optimizer = L.optimizer(t.optimizer, self.model.parameters(), t.lr, t.momentum, t.weight_decay)
