@@ -18,6 +18,7 @@ from torchdoctor.report._sections import (
     summary_section,
     training_section,
 )
+from torchdoctor.rundir import atomic_write_text
 
 
 def render_html(
@@ -91,7 +92,4 @@ def write_html_report(
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomic_write_text(out, text)
