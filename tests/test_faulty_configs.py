@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import torchdoctor as td
-from torchdoctor.autorepair import config_diff
+from torchdoctor.repair import config_diff
 from torchdoctor.findings import SYMPTOM_CODES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from torchdoctor.autorepair import apply_patch, repair
-from torchdoctor.autorepair._session import Session, row_score
+from torchdoctor.repair import apply_patch, repair
+from torchdoctor.repair._session import Session, row_score
 from torchdoctor.optim import USUAL_LR
 from torchdoctor.train.config import load_config
 from torchdoctor.train.targets import prepare_inputs
@@ -78,7 +78,7 @@ def test_repair_api_end_to_end_fixes_a_far_too_low_rate() -> None:
 
 
 def test_a_class_weight_patch_gets_its_own_sample_weights() -> None:
-    from torchdoctor.autorepair._loop import _InputsCache
+    from torchdoctor.repair._loop import _InputsCache
 
     cache = _InputsCache()
     plain = cache(_cfg("data.imbalance=10"))
@@ -90,7 +90,7 @@ def test_a_class_weight_patch_gets_its_own_sample_weights() -> None:
 def test_rate_probe_ranks_rates_by_their_short_run_loss() -> None:
     import math
 
-    from torchdoctor.autorepair._rate_probe import FACTORS, PROBE_STEPS, probe_epochs, probe_rate
+    from torchdoctor.repair._rate_probe import FACTORS, PROBE_STEPS, probe_epochs, probe_rate
 
     low = _cfg("train.lr=1e-6")  # every probed rate is far too low: more is better
     best, losses = probe_rate(low, prepare_inputs(low))
@@ -109,7 +109,7 @@ def test_rate_probe_ranks_rates_by_their_short_run_loss() -> None:
 
 @pytest.mark.parametrize("extra", [[], ["train.l1=1e-3", "data.shuffle=false", "model.dropout=0.2"]])
 def test_rate_probe_steps_are_the_trainers_steps(extra: list[str]) -> None:
-    from torchdoctor.autorepair._rate_probe import _short_run
+    from torchdoctor.repair._rate_probe import _short_run
     from torchdoctor.train.trainer import Trainer
 
     cfg = _cfg("train.epochs=2", "train.batch_size=512", *extra)  # 3 batches an epoch, the last short
@@ -128,7 +128,7 @@ def test_rate_probe_steps_are_the_trainers_steps(extra: list[str]) -> None:
 
 
 def test_only_a_jump_to_the_usual_rate_is_probed() -> None:
-    from torchdoctor.autorepair._loop import _rate_jump
+    from torchdoctor.repair._loop import _rate_jump
 
     old = _cfg("train.lr=1e-5")
     usual = apply_patch(old, {"train.lr": ">=usual"}).config
@@ -137,3 +137,16 @@ def test_only_a_jump_to_the_usual_rate_is_probed() -> None:
     assert not _rate_jump(old, tenfold, {"train.lr": "x10"})  # a relative step is not probed
     near = _cfg("train.lr=0.02")
     assert not _rate_jump(near, apply_patch(near, {"train.lr": ">=usual"}).config, {"train.lr": ">=usual"})
+
+
+def test_td_repair_is_the_repair_function_before_and_after_importing_the_package() -> None:
+    import importlib
+
+    import torchdoctor as td
+
+    assert callable(td.repair)
+    pkg = importlib.import_module("torchdoctor.repair")
+    assert callable(td.repair) and td.repair is pkg  # the import rebinds the attribute
+    assert pkg.repair is repair
+    with pytest.raises(ValueError, match="rounds must be >= 0"):
+        td.repair(_cfg(), rounds=-1)

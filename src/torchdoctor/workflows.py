@@ -150,7 +150,7 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
     """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
     import json
 
-    from torchdoctor.autorepair import repair
+    from torchdoctor.repair import repair
     from torchdoctor.train.config import dump_config
 
     cfg = load_config(config, overrides or [])
@@ -160,7 +160,7 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
     dump_config(result.before.config, out_dir / "config_before.yaml")
     dump_config(result.after.config, out_dir / "config.yaml")
     (out_dir / "repair.json").write_text(json.dumps(result.to_json(), indent=2))
-    from torchdoctor.autorepair.report import write_repair_report
+    from torchdoctor.repair.report import write_repair_report
 
     write_repair_report(result, out_dir / "report.html")
     return result, out_dir

@@ -19,7 +19,7 @@
    costs only the remaining epochs.
 
 A candidate that moves the rate to the optimizer's usual one by 10× or more first runs a short
-three-point rate probe (:mod:`torchdoctor.autorepair._rate_probe`) and trains at its pick.
+three-point rate probe (:mod:`torchdoctor.repair._rate_probe`) and trains at its pick.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
-from torchdoctor.autorepair._rate_probe import JUMP, probe_epochs, probe_rate
-from torchdoctor.autorepair._session import Session
+from torchdoctor.repair._patch import apply_patch, config_diff, merge_patches
+from torchdoctor.repair._rate_probe import JUMP, probe_epochs, probe_rate
+from torchdoctor.repair._session import Session
 from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config, config_from_dict, load_config
 from torchdoctor.train.targets import TrainInputs, prepare_inputs

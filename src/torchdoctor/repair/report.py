@@ -13,8 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from torchdoctor.autorepair._loop import RepairResult
-from torchdoctor.autorepair._session import Session
+from torchdoctor.repair._loop import RepairResult
+from torchdoctor.repair._session import Session
 
 
 def _num(v: Any) -> str:
@@ -50,7 +50,7 @@ def _metrics_table(before: Session, after: Session) -> str:
 
 def render_repair_report(result: RepairResult) -> str:
     """The report's HTML text."""
-    from torchdoctor.autorepair._patch import config_diff
+    from torchdoctor.repair._patch import config_diff
     from torchdoctor.report._data import sort_findings
     from torchdoctor.report._html import CSS
     from torchdoctor.report._sections import findings_section
