@@ -70,6 +70,7 @@ def test_repair_api_end_to_end_fixes_a_far_too_low_rate() -> None:
     cfg = _cfg("train.epochs=12", "train.lr=1e-5")
     res = repair(cfg, rounds=2)
     doc = res.to_json()
+    # seeds 0-4 of this config: before 0.053-0.106, after 0.967-0.989 (margins >= 0.39, 0.067)
     assert doc["before"]["metrics"]["val_accuracy"] < 0.5
     assert res.config.train.lr >= 1e-3  # the rate went up by two orders of magnitude or more
     assert doc["after"]["metrics"]["val_accuracy"] > 0.9
@@ -150,3 +151,52 @@ def test_td_repair_is_the_repair_function_before_and_after_importing_the_package
     assert pkg.repair is repair
     with pytest.raises(ValueError, match="rounds must be >= 0"):
         td.repair(_cfg(), rounds=-1)
+
+
+def test_differential_diagnosis_resets_the_bias_that_kills_the_relus_from_step_0() -> None:
+    # biases at -3: every ReLU unit is dead before the first update; the healthy default of
+    # this family (configs/digits.yaml) has biases at 0, and dead_relu implicates the bias
+    res = repair(_cfg("model.bias_init=-3", "train.epochs=8"), rounds=2)
+    doc = res.to_json()
+    assert "dead_relu" in doc["before"]["findings"]
+    assert "reset_model.bias_init" in res.applied and res.config.model.bias_init == 0.0
+    # step-0 evidence: dead before any update, so a lower rate alone is not a candidate
+    assert all(set(c["patch"]) != {"train.lr"} for c in doc["candidates"])
+    # seeds 0-4 (depth 2, width 32, 8 epochs): before 0.100-0.103, after 0.964-0.983
+    assert doc["after"]["metrics"]["val_accuracy"] > 0.9 > 0.2 > doc["before"]["metrics"]["val_accuracy"]
+
+
+def test_a_short_training_still_gets_a_minimum_number_of_steps_per_run() -> None:
+    from torchdoctor.repair import budget_epochs
+
+    cfg = _cfg("train.epochs=20")
+    assert budget_epochs(cfg, 0.25) == 5  # a quarter of the epochs
+    assert budget_epochs(cfg, 0.25, steps_per_epoch=23) == 5  # 115 steps: enough
+    assert budget_epochs(cfg, 0.25, steps_per_epoch=4) == 10  # 40 steps need 10 epochs
+    assert budget_epochs(cfg, 0.25, steps_per_epoch=1) == 20  # never more than the training
+    assert budget_epochs(_cfg("train.epochs=3"), 0.25, steps_per_epoch=23) == 3
+
+
+def test_a_clean_config_is_compared_with_its_family_default() -> None:
+    # batches of 1024: 2 updates an epoch and no finding fires; the stop rule does not end the
+    # search on the absence of findings but trains the family default once
+    cfg = load_config("configs/digits.yaml", ["train.batch_size=1024"])
+    res = repair(cfg, rounds=2)
+    doc = res.to_json()
+    assert doc["before"]["findings"] == []
+    probe = [c for c in doc["candidates"] if c["name"] == "family default"]
+    assert len(probe) == 1 and probe[0]["patch"]["train.batch_size"] == 64
+    # seeds 0-4: before 0.961-0.972, the family default kept every time, after 0.972-0.992
+    # (after - before: +0.011 to +0.022)
+    assert doc["after"]["metrics"]["val_accuracy"] >= doc["before"]["metrics"]["val_accuracy"] - 0.005
+
+
+def test_differential_diagnosis_resets_an_implicated_batch_size() -> None:
+    cfg = load_config("configs/digits.yaml", [*FAST, "train.batch_size=1024"])  # 12 updates in all
+    res = repair(cfg, rounds=2)
+    doc = res.to_json()
+    # seeds 0-4: reset by the differential candidate (underfitting implicates the batch size)
+    # or by the family-default probe (no finding); before 0.635-0.811, after 0.961-0.975
+    assert res.config.train.batch_size == 64
+    assert {"reset_train.batch_size", "family_default"} & set(res.applied)
+    assert doc["after"]["metrics"]["val_accuracy"] > 0.9 > 0.85 > doc["before"]["metrics"]["val_accuracy"]
