@@ -26,9 +26,9 @@
    from it when it clearly beats the current config (what this data and model family can
    reach), else it ends.
 6. Rounds repeat within ``rounds`` and within ``search_cost`` full trainings' worth of
-   candidate epochs (at least :data:`MIN_SEARCH_STEPS` optimizer steps, so a 3-epoch config
-   can still compare a few candidates; a larger model's epochs weigh more). Counting epochs,
-   not seconds, makes a repair reproducible on a busy machine.
+   candidate epochs (at least :data:`MIN_SEARCH_RUNS` runs of at least :data:`MIN_RUN_STEPS`
+   steps each, so a 3-epoch config still compares candidates; a larger model's epochs weigh
+   more). Counting epochs, not seconds, makes a repair reproducible on a busy machine.
 7. The winner continues from its budget run to the full length (only the remaining epochs).
 
 A candidate that moves the rate to the optimizer's usual one by 10× or more first runs a short
@@ -57,9 +57,9 @@ MIN_BUDGET_EPOCHS = 3
 #: Optimizer steps a diagnosis or candidate run gets at least (capped by the whole training).
 #: Own choice: twice the rate probe's 20 steps, which rank rates on digits as 40 steps do.
 MIN_RUN_STEPS = 40
-#: Optimizer steps the candidates may train at least, whatever ``search_cost`` allows: three
-#: runs of a short (3-epoch) training, so its search compares more than one candidate.
-MIN_SEARCH_STEPS = 200
+#: Candidate runs the search may always afford, whatever ``search_cost`` allows: a short
+#: (3-epoch) training, whose every run is the whole training, still compares two candidates.
+MIN_SEARCH_RUNS = 2
 #: A candidate that resolved a cause-level finding is kept when its score is at most this much
 #: below its parent's (accuracy points as a fraction; regression: a fraction of the loss).
 PROGRESS_SLACK = 0.02
@@ -330,7 +330,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         budget: share of ``train.epochs`` for the diagnosis and each candidate.
         search_cost: epochs the candidates may train, in full trainings of the original config
             (weighted by their parameter count over the original's when larger), at least
-            :data:`MIN_SEARCH_STEPS` optimizer steps.
+            :data:`MIN_SEARCH_RUNS` candidate runs.
         overrides: ``--set`` strings applied to a YAML path.
         log: callable ``log(str)`` for progress lines (default: silent).
     """
@@ -362,7 +362,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     applied: list[str] = []
     seen = [cfg.to_dict()]
     rounds_done = 0
-    cand_budget = max(search_cost * cfg.train.epochs, MIN_SEARCH_STEPS / spe)  # original's epochs
+    cand_budget = max(search_cost * cfg.train.epochs, MIN_SEARCH_RUNS * n_budget)  # original's epochs
     base_params = _parameter_count(base)
     spent = 0.0  # weighted epochs the candidates trained
     probed_family = False
