@@ -1,4 +1,4 @@
-"""Does automatic repair work, and what does it cost? The faulty-config benchmark of issue 5.
+"""Does automatic repair work, and what does it cost? The faulty-config benchmark.
 
 For every ``benchmarks/faulty/*.yaml`` (a healthy config plus one or two injected faults):
 
@@ -44,11 +44,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTY_DIR = Path(__file__).resolve().parent / "faulty"
-#: A repair succeeds when after-accuracy >= healthy accuracy - TOLERANCE (issue 5: 2 points).
+#: A repair succeeds when after-accuracy >= healthy accuracy - TOLERANCE (2 points).
 TOLERANCE = 0.02
 #: Regression: a repair succeeds when after val_loss <= REGRESSION_SLACK x healthy val_loss.
 REGRESSION_SLACK = 1.05
-#: Issue 5's bounds: success rate and mean repair time in full trainings.
+#: The targets: success rate and mean repair time in full trainings.
 TARGET_SUCCESS = 0.95
 TARGET_TIME_RATIO = 2.0
 
@@ -152,7 +152,7 @@ def _score(metrics: dict[str, Any], regression: bool) -> float:
 
 
 def is_success(after: float, healthy: float, regression: bool) -> bool:
-    """Issue 5's rule: after-accuracy within TOLERANCE of the healthy reference (regression:
+    """The success rule: after-accuracy within TOLERANCE of the healthy reference (regression:
     after val_loss at most REGRESSION_SLACK x the reference's)."""
     if regression:
         return after <= REGRESSION_SLACK * healthy

@@ -1,5 +1,5 @@
 """The faulty-config benchmark's inputs: every YAML loads, its header is complete, the
-healthy reference loads, and the set covers what issue 5 asks (no training here).
+healthy reference loads, and the set covers the config-reachable symptoms (no training here).
 
 The header is parsed twice: by a regex written in this test and by the benchmark's own
 ``read_case``; the two must agree.
@@ -102,7 +102,7 @@ def test_coverage() -> None:
     assert len({c.data.name for c in cfgs}) >= 3
     assert {c.model.arch for c in cfgs} >= {"mlp", "cnn", "resnet"}
     expected = {c for p in FILES for c in _header(p)["expect"].replace(" ", "").split(",")}
-    # the config-reachable training symptoms of DESIGN.md each have a faulty config
+    # the config-reachable training symptoms each have a faulty config
     reachable = {
         "nonfinite", "exploding_gradient", "vanishing_gradient", "dead_relu",
         "saturated_activation", "activation_collapse", "symmetric_weights", "unnormalized_input",

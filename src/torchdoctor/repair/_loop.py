@@ -84,7 +84,7 @@ class Candidate:
 
 @dataclass
 class RepairResult:
-    """Everything ``repair`` did. :meth:`to_json` gives DESIGN.md's ``repair --json``."""
+    """Everything ``repair`` did. :meth:`to_json` gives the ``repair --json`` document."""
 
     before: Session
     after: Session
