@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import torchdoctor as td
-from torchdoctor.repair import config_diff
 from torchdoctor.findings import SYMPTOM_CODES
+from torchdoctor.repair import config_diff
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTY = ROOT / "benchmarks" / "faulty"

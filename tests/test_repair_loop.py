@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from torchdoctor.optim import USUAL_LR
 from torchdoctor.repair import apply_patch, repair
 from torchdoctor.repair._session import Session, row_score
-from torchdoctor.optim import USUAL_LR
 from torchdoctor.train.config import load_config
 from torchdoctor.train.targets import prepare_inputs
 

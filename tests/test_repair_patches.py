@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from torchdoctor.repair import apply_patch, config_diff, merge_patches, propose_candidates
 from torchdoctor.findings import Finding, Remedy
+from torchdoctor.repair import apply_patch, config_diff, merge_patches, propose_candidates
 from torchdoctor.train.config import load_config
 
 

@@ -9,6 +9,7 @@ before any update point at the same three keys. This costs one forward pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -59,7 +60,7 @@ def init_evidence(cfg: Config, inputs: TrainInputs) -> InitEvidence:
     dead, sat, mean_pre = 0.0, 0.0, 0.0
     stats: list[tuple[str, torch.Tensor]] = []
 
-    def hook(kind: str):
+    def hook(kind: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
         def f(_m: nn.Module, args: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
             stats.append((kind, args[0].detach()))
         return f
@@ -79,7 +80,7 @@ def init_evidence(cfg: Config, inputs: TrainInputs) -> InitEvidence:
     for kind, pre in stats:
         if pre.dim() < 2 or pre.shape[0] < 2:
             continue
-        units = pre.transpose(0, 1).reshape(pre.shape[1], -1)  # (C, N·spatial)
+        units = pre.transpose(0, 1).reshape(pre.shape[1], -1)  # (C, N × spatial positions)
         if kind == "relu":
             frac = float((units <= 0).all(dim=1).float().mean())
             if frac >= dead:

@@ -42,12 +42,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from torchdoctor.findings import Finding
 from torchdoctor.repair._evidence import InitEvidence, init_evidence
 from torchdoctor.repair._family import IMPLICATES, deviations, family_default, implicated_keys
 from torchdoctor.repair._patch import apply_patch, config_diff, merge_patches
 from torchdoctor.repair._rate_probe import JUMP, probe_epochs, probe_rate
 from torchdoctor.repair._session import Session
-from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config, config_from_dict, load_config
 from torchdoctor.train.targets import TrainInputs, prepare_inputs
 
