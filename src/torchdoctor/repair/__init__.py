@@ -11,6 +11,7 @@ function must be one callable object).
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 from typing import Any
@@ -45,3 +46,5 @@ class _CallablePackage(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallablePackage
+#: ``inspect.signature(td.repair)`` and IDEs show :func:`repair`'s parameters.
+__signature__ = inspect.signature(repair)
