@@ -155,7 +155,7 @@ def test_every_cited_paper_is_in_the_references() -> None:
 
 
 def test_prescribe_sees_every_diagnosis_and_its_failure_is_only_logged(caplog: pytest.LogCaptureFixture) -> None:
-    from torchdoctor.autorepair import attach_patches
+    from torchdoctor.repair import attach_patches
 
     seen: list[int] = []
     findings = _narrow_run(prescribe=lambda fs: seen.append(len(attach_patches(fs))))

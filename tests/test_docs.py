@@ -101,7 +101,7 @@ def test_docs_index_links_every_page() -> None:
 CITATION = re.compile(r"DESIGN\.md|MISSION|seed 00|\b00[0-4] §|issue [0-9]")
 # TODO(coordinator): files in other helpers' areas that still cite the team's notes when this
 # test was written (spec: findings, remedies, symptoms, checkup rules; io: cli, schema, data
-# registry, workflows; repair: autorepair). docs/cli.md follows cli.py: regenerate it once
+# registry, workflows; repair: repair). docs/cli.md follows cli.py: regenerate it once
 # cli.py's help is fixed. Empty this set when they are clean.
 CITATION_PENDING = {
     "src/torchdoctor/cli.py", "src/torchdoctor/doctor/_doctor.py",
@@ -109,7 +109,7 @@ CITATION_PENDING = {
     "src/torchdoctor/doctor/symptoms/_activations.py", "src/torchdoctor/doctor/symptoms/_progress.py",
     "src/torchdoctor/workflows.py", "src/torchdoctor/findings.py", "src/torchdoctor/train/_schema.py",
     "src/torchdoctor/data/__init__.py", "src/torchdoctor/data/checkup/_rules.py",
-    "src/torchdoctor/data/_sources.py", "src/torchdoctor/autorepair/_loop.py", "docs/cli.md",
+    "src/torchdoctor/data/_sources.py", "src/torchdoctor/repair/_loop.py", "docs/cli.md",
 }
 
 

@@ -18,14 +18,17 @@ from torchdoctor.findings import SYMPTOM_CODES, Finding, Remedy  # noqa: F401 (p
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"catalogue", "data", "doctor", "init", "losses", "nn", "ops", "optim", "report", "shift", "train"}
+#: ``repair`` is a callable package: ``td.repair(config)`` runs :func:`torchdoctor.repair.repair`.
+_SUBMODULES = {
+    "catalogue", "data", "doctor", "init", "losses", "nn", "ops", "optim", "repair", "report",
+    "shift", "train",
+}
 _LAZY_ATTRS = {
     "Doctor": ("torchdoctor.doctor", "Doctor"),
     "Thresholds": ("torchdoctor.catalogue", "Thresholds"),
     "load_config": ("torchdoctor.train.config", "load_config"),
     "Config": ("torchdoctor.train.config", "Config"),
     "Trainer": ("torchdoctor.train.trainer", "Trainer"),
-    "repair": ("torchdoctor.autorepair", "repair"),
 }
 
 __all__ = sorted(

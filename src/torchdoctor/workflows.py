@@ -142,7 +142,7 @@ def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
-    from torchdoctor.autorepair import attach_patches
+    from torchdoctor.repair import attach_patches
     from torchdoctor.doctor import Doctor
     from torchdoctor.integrations.trainer import DoctorCallback
 
@@ -233,7 +233,7 @@ def _observed_run(cfg: Config, run_dir: Path, *, overwrite: bool = False) -> tup
 def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = None, rounds: int = 3,
                out: PathLike | None = None, log: Any = None) -> tuple[Any, Path]:
     """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
-    from torchdoctor.autorepair import repair
+    from torchdoctor.repair import repair
     from torchdoctor.train.config import dump_config
 
     cfg = load_config(config, overrides or [])
@@ -243,7 +243,7 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
     dump_config(result.before.config, out_dir / rundir.CONFIG_BEFORE_FILE)
     dump_config(result.after.config, out_dir / rundir.CONFIG_FILE)
     rundir.atomic_write_json(out_dir / rundir.REPAIR_FILE, result.to_json(), indent=2)
-    from torchdoctor.autorepair.report import write_repair_report
+    from torchdoctor.repair.report import write_repair_report
 
     write_repair_report(result, out_dir / rundir.REPORT_FILE)
     return result, out_dir
@@ -294,7 +294,7 @@ def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None =
         stats["shift"] = shift_stats
     if "reweight" in inputs.info:
         stats["reweight"] = inputs.info["reweight"]
-    from torchdoctor.autorepair import attach_patches
+    from torchdoctor.repair import attach_patches
 
     attach_patches(findings)  # checkup of our config: remedies carry their config patches
     findings.sort(key=lambda f: -SEVERITY_RANK[f.severity])

@@ -2,7 +2,7 @@
 
 A remedy is a sentence a person reads and a few lines of PyTorch for their own loop. It says
 nothing about torchdoctor's YAML config: the config patch that ``repair`` applies for a remedy
-code lives on the repair side (``torchdoctor.autorepair``), the only user of config keys.
+code lives on the repair side (``torchdoctor.repair``), the only user of config keys.
 
 Descriptions and snippets may hold ``{name}`` fields filled by :meth:`RemedyInfo.text` from the
 finding's numbers; :attr:`RemedyInfo.defaults` gives the wording used without them.

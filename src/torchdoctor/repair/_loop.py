@@ -1,25 +1,38 @@
-"""The repair loop: diagnose, turn remedies into config patches, train candidates, keep the best.
+"""The repair loop: diagnose, propose changes, train candidates, keep what helps.
 
-1. Baseline: the config trains for a budget (``budget`` of its epochs) with the Doctor attached.
-2. Candidates: the top remedies of the error-level findings (warnings when there are no errors)
-   as config patches: one candidate merging the best applicable remedy of every finding, then
-   single alternatives. Patches that cannot apply are skipped with the reason.
+1. Baseline: the config trains for a budget (``budget`` of its epochs, at least
+   :data:`MIN_RUN_STEPS` optimizer steps) with the Doctor attached.
+2. Candidates, in this order:
+
+   - *differential diagnosis* (:mod:`torchdoctor.repair._family`): the keys the user moved away
+     from the healthy default of the same dataset and architecture and that the findings
+     implicate, reset to the default, all in one candidate;
+   - the findings' remedies as config patches (:func:`propose_candidates`);
+   - both weighed by *evidence at step 0* (:mod:`torchdoctor.repair._evidence`): ReLU units
+     dead before the first update implicate the biases, the init and the input scale, not the
+     rate; units that die after a blow-up implicate the rate.
+
 3. Each candidate trains under the same budget; one that shows an error-level finding that its
-   parent did not have is stopped at once, one that is no better than its parent halfway
-   through the budget (same epoch) is stopped there, and the first candidate that is better
-   and shows no warning or error ends the round (the cost savings over AUTOTRAINER's full
-   retraining).
-4. The best candidate by validation metric replaces the current config only if it beats it.
-   Rounds repeat while error-level findings remain, rounds are left, and the candidates have
-   trained less than ``search_cost`` full trainings' worth of epochs (each epoch weighted by
-   the candidate's parameter count over the original's when larger, so a wider model costs
-   more). Counting epochs, not seconds, makes a repair reproducible: the same config gets the
-   same candidates on a busy machine and on a quiet one.
-5. The winner continues from its budget run to the full length: a final full training that
-   costs only the remaining epochs.
+   parent did not have is stopped at once; one that is no better than its parent halfway
+   through (same epoch) and resolved none of its parent's cause-level findings is stopped
+   there; the first better candidate that shows no warning or error ends the round.
+4. The best candidate replaces the current config when it beats it by :data:`MIN_GAIN`. Else
+   a candidate that *resolved* a cause-level finding of its parent without a new error and
+   without losing more than :data:`PROGRESS_SLACK` replaces it (two faults at once: curing
+   one may not raise the score until the other is cured too): progress counts findings
+   resolved, not only the score.
+5. Stop rule: when no finding is left or no candidate made progress, the family default
+   itself trains once (a probe, stopped halfway when it is no better); the search continues
+   from it when it clearly beats the current config (what this data and model family can
+   reach), else it ends.
+6. Rounds repeat within ``rounds`` and within ``search_cost`` full trainings' worth of
+   candidate epochs (at least :data:`MIN_SEARCH_RUNS` runs of at least :data:`MIN_RUN_STEPS`
+   steps each, so a 3-epoch config still compares candidates; a larger model's epochs weigh
+   more). Counting epochs, not seconds, makes a repair reproducible on a busy machine.
+7. The winner continues from its budget run to the full length (only the remaining epochs).
 
 A candidate that moves the rate to the optimizer's usual one by 10× or more first runs a short
-three-point rate probe (:mod:`torchdoctor.autorepair._rate_probe`) and trains at its pick.
+three-point rate probe (:mod:`torchdoctor.repair._rate_probe`) and trains at its pick.
 """
 
 from __future__ import annotations
@@ -29,17 +42,28 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
-from torchdoctor.autorepair._rate_probe import JUMP, probe_epochs, probe_rate
-from torchdoctor.autorepair._session import Session
 from torchdoctor.catalogue import outcome_codes, repair_order
 from torchdoctor.findings import Finding
+from torchdoctor.repair._evidence import InitEvidence, init_evidence
+from torchdoctor.repair._family import IMPLICATES, deviations, family_default, implicated_keys
+from torchdoctor.repair._patch import apply_patch, config_diff, merge_patches
+from torchdoctor.repair._rate_probe import JUMP, probe_epochs, probe_rate
+from torchdoctor.repair._session import Session
 from torchdoctor.train.config import Config, config_from_dict, load_config
 from torchdoctor.train.targets import TrainInputs, prepare_inputs
 
 #: Share of ``train.epochs`` a diagnosis or candidate run gets (at least MIN_BUDGET_EPOCHS).
 DEFAULT_BUDGET = 0.25
 MIN_BUDGET_EPOCHS = 3
+#: Optimizer steps a diagnosis or candidate run gets at least (capped by the whole training).
+#: Own choice: twice the rate probe's 20 steps, which rank rates on digits as 40 steps do.
+MIN_RUN_STEPS = 40
+#: Candidate runs the search may always afford, whatever ``search_cost`` allows: a short
+#: (3-epoch) training, whose every run is the whole training, still compares two candidates.
+MIN_SEARCH_RUNS = 2
+#: A candidate that resolved a cause-level finding is kept when its score is at most this much
+#: below its parent's (accuracy points as a fraction; regression: a fraction of the loss).
+PROGRESS_SLACK = 0.02
 #: Candidates per round at most.
 MAX_CANDIDATES = 4
 #: Epochs the candidates may train, in full trainings of the original config. The baseline's and
@@ -104,9 +128,20 @@ def _clean(m: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else None) for k, v in m.items()}
 
 
-def budget_epochs(cfg: Config, budget: float) -> int:
-    """Epochs of a diagnosis or candidate run: ``budget × train.epochs``, at least 3."""
-    return min(cfg.train.epochs, max(MIN_BUDGET_EPOCHS, math.ceil(budget * cfg.train.epochs)))
+def budget_epochs(cfg: Config, budget: float, steps_per_epoch: int | None = None) -> int:
+    """Epochs of a diagnosis or candidate run: ``budget × train.epochs``, at least 3 and at
+    least :data:`MIN_RUN_STEPS` optimizer steps when ``steps_per_epoch`` is given, at most
+    ``train.epochs``."""
+    n = max(MIN_BUDGET_EPOCHS, math.ceil(budget * cfg.train.epochs))
+    if steps_per_epoch:
+        n = max(n, math.ceil(MIN_RUN_STEPS / steps_per_epoch))
+    return min(cfg.train.epochs, n)
+
+
+def steps_per_epoch(cfg: Config, inputs: TrainInputs) -> int:
+    """Optimizer steps in one epoch of ``cfg`` on ``inputs`` (``gd``: one)."""
+    n = len(inputs.data.x_train)
+    return 1 if cfg.train.optimizer == "gd" else max(1, math.ceil(n / cfg.train.batch_size))
 
 
 #: Order in which findings are treated: a setup bug (a cause) before the symptoms it produces,
@@ -223,6 +258,61 @@ def propose_candidates(cfg: Config, findings: list[Finding], *,
     return cands[:max_candidates], skipped
 
 
+#: Findings that name a mechanism or a setup cause: resolving one is progress even before the
+#: score moves (everything but the outcome findings).
+CAUSE_CODES = frozenset(c for c in CAUSE_ORDER if c not in OUTCOME_CODES)
+#: Findings that say the training blew up: dead units after one point at the rate.
+BLOWUP_CODES = frozenset({"nonfinite", "exploding_gradient"})
+
+
+def flagged_codes(findings: list[Finding]) -> list[str]:
+    """Codes of the error- and warning-level findings, causes before symptoms, once each."""
+    ranked = sorted((f for f in findings if f.severity in ("error", "warning")), key=_priority)
+    return list(dict.fromkeys(f.code for f in ranked))
+
+
+def differential_candidate(cfg: Config, default: Config, findings: list[Finding],
+                           evidence: InitEvidence | None = None) -> Candidate | None:
+    """Reset the keys that deviate from ``default`` and that the findings implicate.
+
+    Evidence at step 0 narrows the suspects: ReLU units dead before any update implicate
+    the biases, the init and the input scale but not the rate; dead units after a blow-up
+    (``nonfinite``/``exploding_gradient``) with live units at step 0 implicate the rate
+    first. Returns None when nothing deviates or nothing is implicated.
+    """
+    codes = flagged_codes(findings)
+    devs = deviations(cfg, default)
+    if not codes or not devs:
+        return None
+    keys = implicated_keys(codes, devs)
+    if evidence is not None and "dead_relu" in codes:
+        others = implicated_keys([c for c in codes if c != "dead_relu"], devs)
+        if evidence.dead_at_init and "train.lr" not in others:
+            keys = [k for k in keys if k != "train.lr"]
+        elif not evidence.dead_at_init and BLOWUP_CODES & set(codes) and "train.lr" in keys:
+            keys = ["train.lr", *[k for k in keys if k != "train.lr"]]
+    if evidence is not None and evidence.saturated_at_init and "model.bias_init" in devs \
+            and "model.bias_init" not in keys:
+        keys.append("model.bias_init")
+    if not keys:
+        return None
+    patch = {k: devs[k][1] for k in keys}
+    if not apply_patch(cfg, patch).ok:
+        return None
+    touched = [c for c in codes if set(IMPLICATES.get(c, ())) & set(keys)]
+    return Candidate(patch, [f"reset_{k}" for k in keys], touched)
+
+
+def _scale(score: float) -> float:
+    """Slack unit of a score: accuracy points stay as they are, a loss counts relatively."""
+    return 1.0 if 0.0 <= score <= 1.0 else max(1.0, abs(score))
+
+
+def resolved_causes(parent: Session, child: Session) -> set[str]:
+    """Cause-level codes flagged on ``parent`` that ``child`` no longer shows."""
+    return (set(flagged_codes(parent.findings)) & CAUSE_CODES) - set(flagged_codes(child.findings))
+
+
 def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: float = DEFAULT_BUDGET,
            search_cost: float = DEFAULT_SEARCH_COST, overrides: list[str] | None = None,
            log: Any = None) -> RepairResult:
@@ -233,7 +323,8 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         rounds: rounds of candidates at most (``--rounds``).
         budget: share of ``train.epochs`` for the diagnosis and each candidate.
         search_cost: epochs the candidates may train, in full trainings of the original config
-            (weighted by their parameter count over the original's when larger).
+            (weighted by their parameter count over the original's when larger), at least
+            :data:`MIN_SEARCH_RUNS` candidate runs.
         overrides: ``--set`` strings applied to a YAML path.
         log: callable ``log(str)`` for progress lines (default: silent).
     """
@@ -250,37 +341,92 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
         cfg = load_config(config, overrides or [])
     t_start = time.perf_counter()
     inputs_for = _InputsCache()
-    n_budget = budget_epochs(cfg, budget)
+    spe = steps_per_epoch(cfg, inputs_for(cfg))
+    n_budget = budget_epochs(cfg, budget, spe)
     base = Session("baseline", cfg, inputs_for(cfg)).start(n_budget)
     per_epoch = base.seconds / max(base.epochs_run, 1)
     full_estimate = per_epoch * cfg.train.epochs
     say(f"baseline ({base.epochs_run} epochs): score {base.score():.4f}, "
         f"findings {sorted({f.code for f in base.findings}) or 'none'}")
+    default = family_default(cfg)
+    evidence: InitEvidence | None = None
     current = base
     tried: list[Session] = []
     skipped: list[dict[str, str]] = []
     applied: list[str] = []
+    seen = [cfg.to_dict()]
     rounds_done = 0
-    cand_budget = search_cost * cfg.train.epochs  # in epochs of the original model
+    cand_budget = max(search_cost * cfg.train.epochs, MIN_SEARCH_RUNS * n_budget)  # original's epochs
     base_params = _parameter_count(base)
     spent = 0.0  # weighted epochs the candidates trained
+    probed_family = False
 
     def affordable() -> bool:
         return not tried or spent + n_budget <= cand_budget * 1.05
 
+    def charge(s: Session) -> None:
+        nonlocal spent
+        spent += s.epochs_run * max(1.0, _parameter_count(s) / base_params)
+
+    def adopt(s: Session, why: str) -> None:
+        nonlocal current
+        say(f"  kept {s.name}: {why}")
+        applied.extend(r for r in s.remedies if r not in applied)
+        current = s
+
+    def family_probe() -> Session | None:
+        """The stop rule: train the family default once; the search goes on from it when it
+        clearly beats the current config."""
+        nonlocal probed_family
+        if probed_family or not affordable() or not deviations(current.config, default):
+            return None
+        probed_family = True
+        patch = {k: v[1] for k, v in deviations(current.config, default).items()}
+        try:
+            s = Session("family default", default, inputs_for(default), patch=patch,
+                        remedies=["family_default"]).start(
+                n_budget, reference=current.scores(), min_gain=MIN_GAIN)
+        except ValueError as exc:
+            say(f"  family default cannot train: {exc}")
+            return None
+        tried.append(s)
+        charge(s)
+        say(f"  family default: score {s.score():.4f}"
+            + (" (stopped halfway: no better)" if s.lagging else ""))
+        if not s.stopped_early and s.score() >= current.score() + MIN_GAIN:
+            return s
+        return None
+
     for _ in range(rounds):
-        if not any(f.severity in ("error", "warning") for f in current.findings):
-            break
+        clean = not any(f.severity in ("error", "warning") for f in current.findings)
         if not affordable():
             say("search budget spent")
             break
-        cands, skip = propose_candidates(current.config, current.findings)
-        skipped += skip
+        cands: list[Candidate] = []
+        if not clean:
+            if evidence is None and {"dead_relu", "saturated_activation"} & {f.code for f in current.findings}:
+                evidence = init_evidence(current.config, inputs_for(current.config))
+                say(f"  step-0 evidence: {evidence}")
+            diff = differential_candidate(current.config, default, current.findings, evidence)
+            proposed, skip = propose_candidates(current.config, current.findings)
+            skipped += skip
+            if evidence is not None and evidence.dead_at_init and not BLOWUP_CODES & {
+                    f.code for f in current.findings}:
+                proposed = [c for c in proposed if set(c.patch) != {"train.lr"}]  # not the rate
+            cands = ([diff] if diff else []) + proposed
+            cands = _distinct(current.config, cands, seen)[:MAX_CANDIDATES]
         if not cands:
-            say("no applicable remedy left")
-            break
+            probe = family_probe()
+            if probe is None:
+                say("no finding left" if clean else "no applicable remedy left")
+                break
+            rounds_done += 1
+            adopt(probe, "the healthy default of this family reaches clearly more")
+            seen.append(probe.config.to_dict())
+            continue
         rounds_done += 1
         parent_errors = {f.code for f in current.errors()}
+        parent_causes = set(flagged_codes(current.findings)) & CAUSE_CODES
         results = []
         for i, c in enumerate(cands):
             if not affordable():
@@ -300,14 +446,16 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                     new_cfg = apply_patch(current.config, patch).config or new_cfg
                 s = Session(f"round {rounds_done} candidate {i + 1}", new_cfg, inputs_for(new_cfg),
                             patch=patch, remedies=c.remedies).start(
-                    n_budget, abort_codes=abort, reference=current.scores(), min_gain=MIN_GAIN)
+                    n_budget, abort_codes=abort, reference=current.scores(), min_gain=MIN_GAIN,
+                    keep_if_resolved=parent_causes & set(c.findings))
             except ValueError as exc:
                 skipped.append({"remedy": "+".join(c.remedies), "finding": ",".join(c.findings),
                                 "reason": str(exc)})
                 say(f"  candidate {patch} cannot train: {exc}")
                 continue
             tried.append(s)
-            spent += s.epochs_run * max(1.0, _parameter_count(s) / base_params)
+            seen.append(new_cfg.to_dict())
+            charge(s)
             say(f"  {s.name}: {patch} -> score {s.score():.4f}"
                 + (f" (stopped: new error {s.aborted.code})" if s.aborted else "")
                 + (f" (stopped after {s.epochs_run} epochs: no better than its parent)"
@@ -319,11 +467,23 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
                     say("  clean and better: kept without trying the rest")
                     break
         best = max(results, key=Session.score, default=None)
-        if best is None or best.score() < current.score() + MIN_GAIN:
-            say("no candidate beat the current config")
+        if best is not None and best.score() >= current.score() + MIN_GAIN:
+            adopt(best, f"score {current.score():.4f} -> {best.score():.4f}")
+            continue
+        progress = [s for s in results
+                    if resolved_causes(current, s)
+                    and not {f.code for f in s.errors()} - parent_errors
+                    and s.score() >= current.score() - PROGRESS_SLACK * _scale(current.score())]
+        if progress:
+            step = max(progress, key=lambda s: (len(resolved_causes(current, s)), s.score()))
+            adopt(step, f"resolved {sorted(resolved_causes(current, step))} without a new error")
+            continue
+        say("no candidate beat the current config or resolved a cause")
+        probe = family_probe()
+        if probe is None:
             break
-        applied += [r for r in best.remedies if r not in applied]
-        current = best
+        adopt(probe, "the healthy default of this family reaches clearly more")
+        seen.append(probe.config.to_dict())
     for s in tried + [base]:
         if s is not current:
             s.close()
@@ -333,6 +493,22 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     total = time.perf_counter() - t_start
     return RepairResult(before=base, after=current, applied=applied, rounds=rounds_done, tried=tried,
                         skipped=skipped, seconds=total, full_training_seconds=full_estimate)
+
+
+def _distinct(cfg: Config, cands: list[Candidate], seen: list[dict[str, Any]]) -> list[Candidate]:
+    """Candidates whose resulting config is new (neither tried nor proposed before)."""
+    out: list[Candidate] = []
+    keys = list(seen)
+    for c in cands:
+        res = apply_patch(cfg, c.patch)
+        if not res.ok or res.config is None:
+            continue
+        key = res.config.to_dict()
+        if key in keys:
+            continue
+        keys.append(key)
+        out.append(c)
+    return out
 
 
 class _InputsCache:

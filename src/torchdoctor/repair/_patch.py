@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from torchdoctor.autorepair._remedy_patches import patch_dict
+from torchdoctor.repair._remedy_patches import patch_dict
 from torchdoctor.train.config import Config, ConfigError, config_from_dict
 
 
@@ -47,7 +47,7 @@ def get_key(d: dict[str, Any], key: str) -> Any:
 def apply_patch(cfg: Config, patch: dict[str, Any]) -> PatchResult:
     """Apply a dotted-key patch to ``cfg``; never raises for a patch that does not fit.
 
-    Values are resolved by :func:`~torchdoctor.autorepair._remedy_patches.patch_dict` (``"x<factor>"``
+    Values are resolved by :func:`~torchdoctor.repair._remedy_patches.patch_dict` (``"x<factor>"``
     multiplies; integers stay integers, at least 1); the result is validated as a whole.
     """
     raw = cfg.to_dict()

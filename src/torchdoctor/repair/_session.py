@@ -28,15 +28,19 @@ def row_score(row: dict[str, Any]) -> float:
 class _StopAt:
     """Stops training after ``epochs`` epochs; as soon as a new error finding (``abort_codes``)
     shows up; or halfway when the run is no better than ``reference`` (its parent's score per
-    epoch) by ``min_gain`` at the same epoch: a cure that helps shows it by then."""
+    epoch) by ``min_gain`` at the same epoch: a cure that helps shows it by then. A run that no
+    longer shows one of ``keep_if_resolved`` (its parent's findings it targets) goes on: a
+    cure of one of two faults may not raise the score yet."""
 
     def __init__(self, epochs: int, doctor: Any, abort_codes: set[str] | None,
-                 reference: list[float] | None = None, min_gain: float = 0.0) -> None:
+                 reference: list[float] | None = None, min_gain: float = 0.0,
+                 keep_if_resolved: set[str] | None = None) -> None:
         self.epochs = epochs
         self.doctor = doctor
         self.abort_codes = abort_codes
         self.reference = reference
         self.min_gain = min_gain
+        self.keep_if_resolved = keep_if_resolved or set()
         self.aborted: Finding | None = None
         self.lagging = False
 
@@ -53,7 +57,9 @@ class _StopAt:
         half = math.ceil(self.epochs / 2)
         ref = self.reference
         if ref is not None and trainer.epoch == half and len(ref) >= half and trainer.history:
-            if row_score(trainer.history[-1]) < ref[half - 1] + self.min_gain:
+            flagged = {f.code for f in self.doctor.findings if f.severity in ("error", "warning")}
+            if row_score(trainer.history[-1]) < ref[half - 1] + self.min_gain \
+                    and not self.keep_if_resolved - flagged:
                 self.lagging = True
                 trainer.should_stop = True
 
@@ -81,11 +87,13 @@ class Session:
     doctor: Any = None
 
     def start(self, budget_epochs: int, *, abort_codes: set[str] | None = None,
-              reference: list[float] | None = None, min_gain: float = 0.0) -> Session:
+              reference: list[float] | None = None, min_gain: float = 0.0,
+              keep_if_resolved: set[str] | None = None) -> Session:
         """Train the first ``budget_epochs`` epochs; fewer when an error of ``abort_codes``
         shows up (``aborted``) or when halfway the run is not ``min_gain`` better than
-        ``reference``, the parent's score per epoch (``lagging``)."""
-        from torchdoctor.autorepair._remedy_patches import attach_patches
+        ``reference``, the parent's score per epoch, and still shows every code of
+        ``keep_if_resolved`` (``lagging``)."""
+        from torchdoctor.repair._remedy_patches import attach_patches
         from torchdoctor.doctor import Doctor
         from torchdoctor.integrations.trainer import DoctorCallback
 
@@ -95,7 +103,8 @@ class Session:
                                eval_sets=i.eval_sets)
         self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False,
                              prescribe=attach_patches)
-        stop = _StopAt(budget_epochs, self.doctor, abort_codes, reference, min_gain)
+        stop = _StopAt(budget_epochs, self.doctor, abort_codes, reference, min_gain,
+                       keep_if_resolved)
         self.trainer.callbacks += [DoctorCallback(self.doctor), stop]
         self.trainer.fit()
         self.aborted = stop.aborted

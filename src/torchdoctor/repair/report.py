@@ -13,8 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from torchdoctor.autorepair._loop import RepairResult
-from torchdoctor.autorepair._session import Session
+from torchdoctor.repair._loop import RepairResult
+from torchdoctor.repair._session import Session
 from torchdoctor.rundir import atomic_write_text
 
 
@@ -51,7 +51,7 @@ def _metrics_table(before: Session, after: Session) -> str:
 
 def render_repair_report(result: RepairResult) -> str:
     """The report's HTML text."""
-    from torchdoctor.autorepair._patch import config_diff
+    from torchdoctor.repair._patch import config_diff
     from torchdoctor.report import Section, findings_section, render_page, sort_findings
 
     doc = result.to_json()
