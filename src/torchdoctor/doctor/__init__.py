@@ -6,16 +6,22 @@ evidence and ranked remedies (:mod:`torchdoctor.doctor.remedies`).
 """
 
 from torchdoctor.doctor._doctor import Doctor
+from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
+from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import apply_patch, remedies_for
 from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding, Remedy
 
 __all__ = [
+    "ConsoleSink",
     "Doctor",
     "Finding",
+    "LiveTreatment",
     "RULES",
     "Remedy",
+    "RunDirSink",
+    "Sink",
     "Vitals",
     "apply_patch",
     "diagnose",

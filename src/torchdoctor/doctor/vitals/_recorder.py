@@ -1,17 +1,21 @@
-"""The probes: hooks registered once on a model and its optimizer, writing into device buffers.
+"""The probes: hooks on a model and its optimizer, writing into one device buffer.
 
-Hot path (every step): a forward pre-hook on the root module (opens the step, counts
-``no_grad`` passes run in training mode), one tensor hook on the first parameter (was ``.grad``
-already non-zero when backward began, right after an optimizer step?), the optimizer's step
-pre/post hooks and a reference to the detached loss. No host sync, nothing allocated.
+Hot path (every step): :meth:`Recorder.close_step` keeps a reference to the detached loss and
+asks the schedule about the next step; the optimizer's step post-hook counts the step. Nothing
+else runs, nothing is allocated, no host sync. A forward pre-hook on the root module counts
+``no_grad`` passes run in training mode, only when the model has Dropout/BatchNorm (the only
+case where that matters).
 
-Sampled steps (``schedule(step)`` is true) add: forward hooks on every watched module
-(activation statistics, BatchNorm batch size; registered only for that step), per-parameter
-gradient norms (one ``torch._foreach_norm``), parameter norms and update norms (a snapshot
-copied before ``optimizer.step``), input/output/target statistics, the usual losses of
-``(outputs, targets)`` and the training accuracy. All land in preallocated buffers of
-``interval`` rows; :meth:`Recorder.flush` copies the filled rows to the host once and turns them
-into step records (:mod:`torchdoctor.doctor.vitals._timeline`).
+Sampled steps (``schedule(step)`` is true) add hooks registered for that step only: forward
+hooks on every watched module (activation statistics, BatchNorm batch size), a tensor hook on
+one optimized parameter (was ``.grad`` already non-zero when backward began, right after an
+optimizer step?) and an optimizer step pre-hook (a parameter snapshot for update norms); plus
+per-parameter gradient norms (one ``torch._foreach_norm``), input/output/target statistics,
+the usual losses of ``(outputs, targets)`` and the training accuracy. Each is a 0-d device
+tensor kept with its row and column, the columns declared by
+:func:`~torchdoctor.doctor.vitals._records.vitals_layout`; :meth:`Recorder.flush` copies them
+all to the host in one ``torch.stack`` and turns every step into a record
+(:mod:`torchdoctor.doctor.vitals._timeline`).
 
 A probe that raises is switched off with one logged warning; training goes on.
 """
@@ -26,15 +30,20 @@ import torch
 from torch import nn
 
 from torchdoctor.doctor.vitals import _stats as S
-from torchdoctor.doctor.vitals._records import NORM_BUFFERS, build_record
+from torchdoctor.doctor.vitals._records import build_record, hist_block, vitals_layout
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
 
-__all__ = ["Recorder", "default_schedule"]
+__all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
 
 log = logging.getLogger("torchdoctor")
 
 _MODE_SENSITIVE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
 _BN_BATCH_KEEP = 2000
+
+#: Largest number of classes the per-step class histogram covers. Integer targets beyond it
+#: (token ids, raw labels up to 10^7) get no histogram: one row per class per sampled step
+#: would cost memory and time without telling the class-balance rule anything it can use.
+MAX_HIST_CLASSES = 1024
 
 
 def default_schedule(every: int, first: int = 5) -> Callable[[int], bool]:
@@ -47,34 +56,38 @@ def default_schedule(every: int, first: int = 5) -> Callable[[int], bool]:
 
 
 class Recorder:
-    """Registers the probes and owns the device buffers. Used by :class:`~torchdoctor.Doctor`.
+    """Registers the probes and owns the device buffer. Used by :class:`~torchdoctor.Doctor`.
 
     Args:
         model: the module being trained.
         optimizer: its optimizer, or ``None`` (no update ratios; steps end at ``close_step``).
-        interval: buffer rows; a flush happens when they are full.
+        interval: steps between two flushes; :attr:`on_full` is called when that many are held.
         schedule: ``step -> bool``, which steps get the full set of statistics.
-        on_full: called (without arguments) when the buffer is full and the step complete.
+        on_full: called (without arguments) when ``interval`` steps are held and complete.
         max_records: step records kept in memory (older ones are thinned beyond that).
         act_samples: activation statistics use at most this many samples of the batch.
+        warn: called once per problem with a short message (default: the ``torchdoctor``
+            logger's warning).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, *,
                  interval: int, schedule: Callable[[int], bool],
                  on_full: Callable[[], None], max_records: int = 4000,
-                 act_samples: int = 64) -> None:
+                 act_samples: int = 64, warn: Callable[[str], None] | None = None) -> None:
         self.model, self.optimizer = model, optimizer
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
         self.act_samples = act_samples
+        self._warn = warn or (lambda msg: log.warning("torchdoctor: %s", msg))
+        self._warned: set[str] = set()
         self.vitals = Vitals()
         self.step = 0  # steps completed
         self.epoch: int | None = None
         self._failed: set[str] = set()
         self._handles: list[Any] = []
         self._sample_handles: list[Any] = []
+        self._opt_pre_handle: Any = None
         # parameters by owning module
-        self._pnames: list[str] = []
         self._params: list[nn.Parameter] = []
         self._player: list[str] = []
         self._watched: list[tuple[str, nn.Module, str | None]] = []
@@ -92,45 +105,74 @@ class Recorder:
             self.vitals.layers[lname] = LayerInfo(type(mod).__name__, role, depth, units)
             depth += 1
             self._watched.append((lname, mod, family))
-            for n, p in own:
-                self._pnames.append(f"{lname}.{n}")
+            for _, p in own:
                 self._params.append(p)
                 self._player.append(lname)
+        # the stale-gradient check watches one parameter the optimizer steps (and zeroes)
+        if optimizer is not None:
+            stepped = {id(p) for g in optimizer.param_groups for p in g["params"]}
+            self._probe_param = next((p for p in self._params if id(p) in stepped), None)
+        else:
+            self._probe_param = self._params[0] if self._params else None
         self.vitals.loop.update(
             steps=0, optimizer_steps=0, nograd_forwards=0, nograd_train_forwards=0,
             mode_sensitive=bool(self._sensitive), bn_batch_sizes=[], zero_grad_checks=0,
         )
-        dev = self._params[0].device if self._params else torch.device("cpu")
-        self.device = dev
-        nan = float("nan")
-        P, A = len(self._params), len(self._watched)
-        self._buf = {
-            "grad": torch.full((interval, P), -1.0, device=dev),
-            "pnorm": torch.full((interval, P), -1.0, device=dev),
-            "upd": torch.full((interval, P), -1.0, device=dev),
-            "act": torch.full((interval, A, len(S.ACT_FIELDS)), nan, device=dev),
-            "inputs": torch.full((interval, len(S.IN_FIELDS)), nan, device=dev),
-            "outputs": torch.full((interval, len(S.OUT_FIELDS)), nan, device=dev),
-            "tstats": torch.full((interval, len(S.TGT_FIELDS)), nan, device=dev),
-            "losses": torch.full((interval, len(S.LOSS_FIELDS)), nan, device=dev),
-            "acc": torch.full((interval, 2), nan, device=dev),
-            "prev": torch.full((interval, 1), nan, device=dev),
-        }
-        self._prev_col = sum(v[0].numel() for v in self._buf.values()) - 1
-        self._hist: torch.Tensor | None = None
+        self.device = self._params[0].device if self._params else torch.device("cpu")
+        self.layout = vitals_layout(len(self._params), len(self._watched))
+        self._col = {b.name: self.layout.start(b.name) for b in self.layout.blocks}
+        self._act_width = len(S.ACT_RAW)
+        self._rows = interval + 1
+        # device values of the sampled rows: 0-d tensors at (row, column), and 1-d ones
+        self._vals: list[torch.Tensor] = []
+        self._at: list[tuple[int, int]] = []
+        self._vecs: list[tuple[int, int, torch.Tensor]] = []
         self._num_classes: int | None = None
         self._alive: dict[int, torch.Tensor] = {}
         self._snap: list[torch.Tensor] | None = None
-        self._snapped = False
-        self._loss: list[torch.Tensor | None] = [None] * interval
-        self._meta: list[dict[str, Any]] = [{} for _ in range(interval)]
-        self._n = 0  # rows filled
-        self._cur: int | None = None  # row of the step being built
-        self._last: int | None = None  # row of the last closed step
-        self._sampled = False
-        self._opt_done = False
-        self._after_opt = False
+        self._snap_row: int | None = None
+        # steps closed since the last flush: (step, epoch, loss, row or -1)
+        self._pending: list[tuple[int, int | None, Any, int]] = []
+        self._meta: list[dict[str, Any]] = [{} for _ in range(self._rows)]
+        self._n = 0  # buffer rows in use
+        self._cur: int | None = None  # row of the sampled step being built
+        self._upd_row: int | None = None  # closed sampled step still waiting for its update
+        self._flush_due = False
+        self._opt_steps = 0
+        self._opt_mark = 0  # optimizer steps counted at the last backward
+        self._sampled = bool(self.schedule(0))
         self._register()
+
+    def _put(self, row: int, name: str, values: list[torch.Tensor | None], offset: int = 0) -> None:
+        """Keep ``values`` (0-d tensors, ``None`` = not measured) for block ``name`` of ``row``."""
+        col = self._col[name] + offset
+        for k, v in enumerate(values):
+            if v is not None:
+                self._vals.append(v)
+                self._at.append((row, col + k))
+
+    # ------------------------------------------------------------------ public state
+    @property
+    def pending_steps(self) -> int:
+        """Steps held since the last flush (the step being built included)."""
+        return len(self._pending) + (1 if self._cur is not None else 0)
+
+    def restore(self, vitals: Vitals, step: int) -> None:
+        """Continue from a saved timeline: ``vitals`` and the number of steps done."""
+        self.flush()
+        self.vitals = vitals
+        self.step = int(step)
+        self._opt_steps = self._opt_mark = int(vitals.loop.get("optimizer_steps", 0))
+        self._sampled = bool(self.schedule(self.step))
+        self._disarm()
+        if self._sampled:
+            self._arm()
+
+    def warn_once(self, key: str, message: str) -> None:
+        """Say ``message`` the first time ``key`` comes up; later calls are silent."""
+        if key not in self._warned:
+            self._warned.add(key)
+            self._warn(message)
 
     # ------------------------------------------------------------------ hooks
     def _guard(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -141,40 +183,48 @@ class Recorder:
                 return fn(*args, **kwargs)
             except Exception as exc:  # a probe must never break training
                 self._failed.add(name)
-                log.warning("torchdoctor: probe %r failed and is switched off (%s: %s); "
-                            "training continues", name, type(exc).__name__, exc)
+                self._warn(f"probe {name!r} failed and is switched off "
+                           f"({type(exc).__name__}: {exc}); training continues")
                 return None
 
         return wrapped
 
     def _register(self) -> None:
-        self._handles.append(self.model.register_forward_pre_hook(self._guard("root", self._root_pre)))
-        if self._params:
-            p0 = self._params[0]
-            self._handles.append(p0.register_hook(self._guard("zero_grad", self._grad_hook)))
+        if self._sensitive:
+            self._handles.append(self.model.register_forward_pre_hook(self._guard("root", self._root_pre)))
         if self.optimizer is not None:
-            opt = self.optimizer
-            self._handles.append(opt.register_step_pre_hook(self._guard("optimizer", self._opt_pre)))
-            self._handles.append(opt.register_step_post_hook(self._guard("optimizer", self._opt_post)))
-        if self.schedule(0):
+            self._handles.append(self.optimizer.register_step_post_hook(
+                self._guard("optimizer", self._opt_post)))
+        if self._sampled:
             self._arm()
 
     def _arm(self) -> None:
-        """Register the forward hooks of the watched modules for the next (sampled) step."""
+        """Register the hooks of the next (sampled) step: activations and the stale check."""
         if self._sample_handles:
             return
         for j, (_, mod, family) in enumerate(self._watched):
             hook = self._guard("activations", self._make_act_hook(j, mod, family))
             self._sample_handles.append(mod.register_forward_hook(hook))
+        if self._probe_param is not None:
+            self._sample_handles.append(self._probe_param.register_hook(
+                self._guard("zero_grad", self._grad_hook)))
 
     def _disarm(self) -> None:
         for h in self._sample_handles:
             h.remove()
         self._sample_handles.clear()
 
+    def _arm_update(self) -> None:
+        if self.optimizer is not None and self._opt_pre_handle is None and self._params:
+            self._opt_pre_handle = self.optimizer.register_step_pre_hook(
+                self._guard("optimizer", self._opt_pre))
+
     def remove(self) -> None:
         """Remove every hook this recorder registered."""
         self._disarm()
+        if self._opt_pre_handle is not None:
+            self._opt_pre_handle.remove()
+            self._opt_pre_handle = None
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -186,7 +236,7 @@ class Recorder:
             if not torch.is_grad_enabled() or not isinstance(output, torch.Tensor):
                 return
             row = self.open_row()
-            if not self._sampled or not output.is_floating_point() or output.numel() == 0:
+            if not output.is_floating_point() or output.numel() == 0:
                 return
             if is_bn and module.training:
                 sizes = self.vitals.loop["bn_batch_sizes"]
@@ -194,206 +244,274 @@ class Recorder:
                 if len(sizes) > _BN_BATCH_KEEP:
                     del sizes[: len(sizes) - _BN_BATCH_KEEP]
             y = output[: self.act_samples] if output.dim() > 1 else output
-            stats, alive = S.activation_stats(y, family)
-            self._buf["act"][row, j].copy_(stats)
-            if alive is not None:
+            raw, peak = S.activation_stats(y, family)
+            self._put(row, "act", raw, j * self._act_width)
+            self._meta[row].setdefault("act_n", {})[j] = (y.numel(), y.shape[1] if y.dim() > 1 else 1)
+            if peak is not None:
                 acc = self._alive.get(j)
-                if acc is None or acc.shape != alive.shape:
-                    self._alive[j] = alive.to(torch.int32)
+                if acc is None or acc.shape != peak.shape:
+                    self._alive[j] = peak
                 else:
-                    acc.add_(alive)
+                    torch.maximum(acc, peak, out=acc)
 
         return hook
 
     def _root_pre(self, module: nn.Module, args: Any) -> None:
         if torch.is_grad_enabled():
-            if module.training:
-                self.open_row()
             return
-        loop = self.vitals.loop
-        loop["nograd_forwards"] += 1
-        if any(m.training for m in self._sensitive) or (not self._sensitive and module.training):
-            loop["nograd_train_forwards"] += 1
+        self.vitals.loop["nograd_forwards"] += 1
+        if any(m.training for m in self._sensitive):
+            self.vitals.loop["nograd_train_forwards"] += 1
 
     def _grad_hook(self, grad: torch.Tensor) -> None:
-        if not self._after_opt:
+        # an optimizer step since the last backward (or no optimizer to tell): .grad should be 0
+        if self.optimizer is not None and self._opt_steps == self._opt_mark:
             return
-        self._after_opt = False
-        if not self._sampled:  # checked on sampled steps only: one norm less on the others
+        if self.step == 0:
             return
         self.vitals.loop["zero_grad_checks"] += 1
-        prev = self._params[0].grad
+        prev = self._probe_param.grad if self._probe_param is not None else None
         if prev is not None:
             row = self.open_row()
-            self._buf["prev"][row, 0].copy_(prev.detach().float().norm())
-        return None
-
-    def _opt_row(self) -> int | None:
-        return self._cur if self._cur is not None else self._last
+            self._put(row, "prev", [torch.linalg.vector_norm(prev.detach())])
 
     def _opt_pre(self, opt: Any, args: Any, kwargs: Any) -> None:
-        row = self._opt_row()
-        self._snapped = False
-        if row is None or not self._meta[row].get("sampled") or not self._params:
+        row = self._cur if self._cur is not None else self._upd_row
+        if row is None:
             return
         if self._snap is None:
             self._snap = [torch.empty_like(p) for p in self._params]
         torch._foreach_copy_(self._snap, [p.detach() for p in self._params])
-        self._snapped = True
+        self._snap_row = row
 
     def _opt_post(self, opt: Any, args: Any, kwargs: Any) -> None:
-        self.vitals.loop["optimizer_steps"] += 1
-        self._after_opt = True
-        row = self._opt_row()
-        if row is not None and self._snapped and self._snap is not None:
+        self._opt_steps += 1
+        self.vitals.loop["optimizer_steps"] = self._opt_steps
+        row = self._snap_row
+        if row is not None and self._snap is not None:
+            self._snap_row = None
+            self._upd_row = None
+            self._opt_pre_handle.remove()
+            self._opt_pre_handle = None
+            self._meta[row]["updated"] = True
             params = [p.detach() for p in self._params]
-            delta = torch._foreach_sub(params, self._snap)
-            self._buf["upd"][row].copy_(torch.stack(torch._foreach_norm(delta)).float())
-            self._buf["pnorm"][row].copy_(torch.stack(torch._foreach_norm(params)).float())
-        self._snapped = False
-        if self._cur is None:
-            self._opt_done = True
-            if self._n >= self.interval:
-                self.on_full()
-        else:
-            self._opt_done = True
+            self._put(row, "upd", list(torch._foreach_norm(torch._foreach_sub(params, self._snap))))
+            self._put(row, "pnorm", list(torch._foreach_norm(params)))
+        if self._flush_due:
+            self._flush_due = False
+            self.on_full()
 
     # ------------------------------------------------------------------ step rows
     def open_row(self) -> int:
-        """Row of the step being built (opening one, flushing a full buffer first)."""
+        """Buffer row of the sampled step being built (opening one on its first use)."""
         if self._cur is not None:
             return self._cur
-        if self._n >= self.interval:
+        if self._n >= self._rows:  # only with a schedule denser than the flushes
             self.on_full()
+            if self._n >= self._rows:  # on_full did not flush: drop the oldest rows' data
+                self.flush()
         row = self._n
         self._n += 1
         self._cur = row
-        self._opt_done = False
-        self._sampled = bool(self.schedule(self.step))
-        self._meta[row] = {"step": self.step, "epoch": self.epoch, "sampled": self._sampled}
+        self._meta[row] = {}
+        self._arm_update()
         return row
 
     def record_grads(self) -> None:
         """Per-parameter gradient norms of the current step (sampled steps only)."""
-        row = self.open_row()
+        self._opt_mark = self._opt_steps
         if not self._sampled or not self._params:
             return
+        row = self.open_row()
         grads = [p.grad for p in self._params]
         if all(g is not None for g in grads):
-            norms = torch._foreach_norm([g.detach() for g in grads])  # type: ignore[union-attr]
-            self._buf["grad"][row].copy_(torch.stack(norms).float())
+            self._put(row, "grad", list(torch._foreach_norm([g.detach() for g in grads])))  # type: ignore[union-attr]
         else:
             idx = [i for i, g in enumerate(grads) if g is not None]
             if idx:
                 norms = torch._foreach_norm([grads[i].detach() for i in idx])  # type: ignore[union-attr]
-                self._buf["grad"][row, idx] = torch.stack(norms).float()
+                for i, n in zip(idx, norms, strict=True):
+                    self._put(row, "grad", [n], i)
 
-    def close_step(self, loss: torch.Tensor | float | None, inputs: Any = None,
-                   targets: Any = None, outputs: Any = None) -> None:
-        """End the current step: loss, and on sampled steps the input/output/target statistics."""
-        row = self.open_row()
-        if isinstance(loss, torch.Tensor):
-            if loss.dim() == 0:  # the usual case: one op, the host reads it at the flush
-                self._loss[row] = loss.detach()
-            else:
-                self._loss[row] = loss.detach().reshape(-1)[0] if loss.numel() else None
-        elif isinstance(loss, (int, float)):
-            self._loss[row] = torch.tensor(float(loss))
+    def close_step(self, loss: Any, inputs: Any = None, targets: Any = None,
+                   outputs: Any = None) -> None:
+        """End the current step: its loss, and on sampled steps the input/output/target statistics.
+
+        Args:
+            loss: a scalar tensor or number; a tensor of N values is recorded as its mean
+                (said once); anything else is recorded as no loss (said once).
+        """
+        if type(loss) is torch.Tensor and loss.dim() == 0:  # the usual case: one op, no sync
+            value: Any = loss.detach()
+        else:
+            value = self._loss_value(loss)
+        row = -1
+        self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
         if self._sampled:
+            row = self.open_row()
             self._guard("io", self._record_io)(row, inputs, targets, outputs)
-        self._cur = None
-        self._last = row
+            self._cur = None
+            if not self._meta[row].get("updated"):
+                self._upd_row = row
+            self._disarm()
+        self._pending.append((self.step, self.epoch, value, row))
         self.step += 1
         self.vitals.loop["steps"] = self.step
-        if self.optimizer is None:
-            self._after_opt = True
-        self._disarm()
-        if self.schedule(self.step):
+        self._sampled = bool(self.schedule(self.step))
+        if self._sampled:
             self._arm()
-        if self._n >= self.interval and (self._opt_done or self.optimizer is None):
-            self.on_full()
+        if len(self._pending) >= self.interval:
+            if self._upd_row is not None and self.optimizer is not None:
+                self._flush_due = True  # after this step's optimizer step (update norms)
+            else:
+                self.on_full()
+
+    def _loss_value(self, loss: Any) -> Any:
+        if isinstance(loss, torch.Tensor):
+            if loss.numel() == 1:
+                return loss.detach().reshape(())
+            if loss.numel() == 0:
+                self.warn_once("loss_empty", "loss is an empty tensor; steps are recorded "
+                               "without a loss (pass the scalar loss of the batch)")
+                return None
+            self.warn_once("loss_shape", f"loss has shape {tuple(loss.shape)}, not a scalar; "
+                           "recording its mean (pass loss.mean() to silence this)")
+            return loss.detach().float().mean()
+        if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+            return float(loss)
+        if loss is not None:
+            self.warn_once("loss_type", f"loss must be a tensor or a number, got "
+                           f"{type(loss).__name__} {str(loss)[:40]!r}; steps are recorded without a loss")
+        return None
 
     def _record_io(self, row: int, x: Any, t: Any, o: Any) -> None:
-        b = self._buf
+        meta = self._meta[row]
         if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
-            b["inputs"][row].copy_(S.input_stats(x))
-        if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel():
-            b["outputs"][row].copy_(S.output_stats(o))
+            self._put(row, "inputs", S.input_stats(x))
+            meta["in_n"] = x.numel()
+        has_o = isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel() > 0
+        if has_o:
+            self._put(row, "outputs", S.output_stats(o))
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
             return
         cls = not t.is_floating_point() and t.dim() == 1
-        meta = self._meta[row]
         meta["target_kind"] = "class" if cls else ("float" if t.is_floating_point() else "other")
         if t.is_floating_point():
-            b["tstats"][row].copy_(S.target_stats(t))
+            self._put(row, "tstats", S.target_stats(t))
         if cls:
             if self._num_classes is None:
-                if isinstance(o, torch.Tensor) and o.dim() == 2 and o.shape[0] == t.shape[0]:
-                    self._num_classes = int(o.shape[1])
-                else:
-                    self._num_classes = int(t.max()) + 1  # one sync, once
-                self._hist = torch.zeros((self.interval, self._num_classes), device=self.device)
-            assert self._hist is not None
-            tl = t.detach().long().clamp(0, self._num_classes - 1)
-            self._hist[row].copy_(torch.bincount(tl, minlength=self._num_classes).float())
+                self._num_classes = self._count_classes(t, o)
+            if self._num_classes:
+                tl = t.detach().long().clamp(0, self._num_classes - 1)
+                self._vecs.append((row, self._col["hist"], torch.bincount(tl, minlength=self._num_classes)))
         elif t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
             meta["target_kind"] = "float2d"
-        if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel():
-            b["losses"][row].copy_(S.loss_candidates(o, t, self._num_classes or 0))
+        if has_o:
+            self._put(row, "losses", S.loss_candidates(o, t, self._num_classes or 0))
             if o.dim() == 2 and o.shape[1] > 1 and o.shape[0] == t.shape[0]:
                 lab = t if cls else (t.argmax(1) if t.dim() == 2 and t.shape == o.shape else None)
                 if lab is not None:
-                    correct = (o.detach().argmax(1) == lab).sum()
-                    b["acc"][row].copy_(torch.stack([correct.float(), torch.tensor(
-                        float(lab.shape[0]), device=correct.device)]))
+                    self._put(row, "acc", [torch.count_nonzero(o.detach().argmax(1) == lab)])
+                    meta["acc_n"] = int(lab.shape[0])
+
+    def _count_classes(self, t: torch.Tensor, o: Any) -> int:
+        """Classes of integer targets (from the outputs' width, else the largest label; once).
+
+        Beyond :data:`MAX_HIST_CLASSES` no histogram is kept (said once); returns 0 then.
+        """
+        if isinstance(o, torch.Tensor) and o.dim() == 2 and o.shape[0] == t.shape[0]:
+            n = int(o.shape[1])
+        else:
+            n = int(t.max()) + 1  # one sync, once
+        if n > MAX_HIST_CLASSES:
+            self.warn_once("hist", f"class targets go up to {n - 1}; the class histogram covers at "
+                           f"most {MAX_HIST_CLASSES} classes, so class balance is not checked")
+            return 0
+        self.layout = self.layout.with_block(hist_block(max(n, 1)))
+        self._col["hist"] = self.layout.start("hist")
+        return n
 
     # ------------------------------------------------------------------ flush
     def flush(self) -> list[dict[str, Any]]:
-        """Copy the filled rows to the host once; return them as step records.
+        """Copy the sampled rows' values to the host at once; return the closed steps as records.
 
-        The step being built (if any) stays in the buffer, moved to row 0.
+        The sampled step being built (if any) stays, as row 0.
         """
-        n = self._n - (1 if self._cur is not None else 0)
-        if n <= 0:
+        pending, self._pending = self._pending, []
+        self._flush_due = False
+        if not pending:
             return []
-        b = self._buf
-        parts = [b[k][:n].reshape(n, -1).float() for k in b]
-        if self._hist is not None:
-            parts.append(self._hist[:n])
-        host = torch.cat(parts, dim=1).cpu().double().tolist()
-        present = [i for i in range(n) if self._loss[i] is not None]
-        loss_vals: dict[int, float] = {}
-        if present:
-            vals = torch.stack([self._loss[i].float().cpu() for i in present])  # type: ignore[union-attr]
-            loss_vals = dict(zip(present, vals.double().tolist(), strict=True))
-        alive = {j: a.cpu().tolist() for j, a in self._alive.items()}
-        records = [build_record(self, i, host[i], loss_vals.get(i), alive if i == n - 1 else None)
-                   for i in range(n)]
-        self._reset()
+        cur = self._cur
+        rows = [self.layout.empty_row() for _ in range(self._n)]
+        keep = self._fill_rows(rows, cur)
+        losses = self._host_losses(pending)
+        alive = {j: a.double().cpu().tolist() for j, a in self._alive.items()}
+        param_layers, names = self._player, [w[0] for w in self._watched]
+        records = []
+        last = len(pending) - 1
+        for i, (step, epoch, _, row) in enumerate(pending):
+            meta = {"step": step, "epoch": epoch}
+            blocks = None
+            if row >= 0:
+                meta.update(self._meta[row])
+                blocks = self.layout.decode(rows[row])
+            records.append(build_record(meta, losses[i], blocks, param_layers=param_layers,
+                                        layer_names=names, alive=alive if i == last else None))
+        self._reset(keep)
         self.vitals.extend(records, max_records=self.max_records)
         return records
 
-    def _reset(self) -> None:
+    def _fill_rows(self, rows: list[list[float]], cur: int | None) -> tuple[list[Any], ...]:
+        """Write the kept device values into host ``rows`` (one copy); return the open row's."""
+        vals, at, vecs = self._vals, self._at, self._vecs
+        keep: tuple[list[Any], ...] = ([], [], [])
+        if cur is not None:  # the open row's values stay on the device, as row 0
+            keep = ([v for v, (r, _) in zip(vals, at, strict=True) if r == cur],
+                    [(0, c) for r, c in at if r == cur],
+                    [(0, c, t) for r, c, t in vecs if r == cur])
+            done = [i for i, (r, _) in enumerate(at) if r != cur]
+            vals, at = [vals[i] for i in done], [at[i] for i in done]
+            vecs = [v for v in vecs if v[0] != cur]
+        if vals:
+            try:
+                host = torch.stack(vals).double().cpu().tolist()
+            except (RuntimeError, TypeError):  # values on several devices: one at a time
+                host = [float(v) for v in vals]
+            for (r, c), v in zip(at, host, strict=True):
+                rows[r][c] = v
+        for r, c, t in vecs:
+            h = t.double().cpu().tolist()
+            rows[r][c:c + len(h)] = h
+        return keep
+
+    @staticmethod
+    def _host_losses(pending: list[tuple[int, int | None, Any, int]]) -> list[float | None]:
+        """The losses of ``pending`` on the host: one stack and one copy for the tensors."""
+        out: list[float | None] = [v if not isinstance(v, torch.Tensor) else None
+                                   for _, _, v, _ in pending]
+        idx = [i for i, (_, _, v, _) in enumerate(pending) if isinstance(v, torch.Tensor)]
+        if idx:
+            ts = [pending[i][2] for i in idx]
+            try:
+                vals = torch.stack(ts).double().cpu().tolist()
+            except (RuntimeError, TypeError):  # mixed devices or dtypes: one at a time
+                vals = [t.double().cpu().item() for t in ts]
+            for i, v in zip(idx, vals, strict=True):
+                out[i] = v
+        return out
+
+    def _reset(self, keep: tuple[list[Any], ...]) -> None:
         cur = self._cur
-        for k, v in self._buf.items():
-            fill = -1.0 if k in NORM_BUFFERS else float("nan")
-            if cur is not None:
-                v[0].copy_(v[cur])
-                v[1:].fill_(fill)
-            else:
-                v.fill_(fill)
-        if self._hist is not None:
-            if cur is not None:
-                self._hist[0].copy_(self._hist[cur])
-            self._hist[1 if cur is not None else 0:].zero_()
+        self._vals, self._at, self._vecs = keep  # type: ignore[assignment]
         if cur is not None:
-            self._loss[0], self._meta[0] = self._loss[cur], self._meta[cur]
-            self._cur, self._n = 0, 1
+            self._meta[0] = self._meta[cur]
+            self._cur = 0
+            self._snap_row = 0 if self._snap_row == cur else None
+            self._n = 1
         else:
+            self._snap_row = None
             self._n = 0
-        for i in range(self._n, self.interval):
-            self._loss[i] = None
-        self._last = None
+        self._upd_row = None
         self._alive.clear()
 
     def measure_weights(self) -> None:
@@ -409,5 +527,3 @@ class Recorder:
                 wf = w.detach().float().reshape(w.shape[0], -1)
                 spread = ((wf - wf.mean(0, keepdim=True)).norm() / wf.norm().clamp_min(1e-30)).item()
                 self.vitals.weights[ln] = {"row_spread": spread, "units": int(w.shape[0])}
-
-
