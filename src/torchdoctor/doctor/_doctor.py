@@ -22,7 +22,13 @@ from torchdoctor.doctor.symptoms import diagnose
 from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
-__all__ = ["Doctor"]
+__all__ = ["SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
+
+#: Default stride of the sampled steps (after the first 5).
+SAMPLE_EVERY = 25
+#: Default share of training time the sampled steps may take: keeps the doctor's cost per
+#: step near 1.05x even on models whose step is ~0.1 ms (benchmarks/bench_overhead.py).
+SAMPLE_BUDGET = 0.02
 
 log = logging.getLogger("torchdoctor")
 
@@ -68,7 +74,13 @@ class Doctor:
         sample_every: full statistics (activations, gradient/parameter/update norms, inputs,
             outputs, targets, the stale-gradient check) on the first 5 steps and one step in
             ``sample_every`` after; ``1`` samples every step. Ignored when ``schedule`` is given.
+            Left unset: one step in :data:`SAMPLE_EVERY`, fewer when ``sample_budget`` says so.
         schedule: ``step -> bool`` choosing the sampled steps.
+        sample_budget: largest share of training time the sampled steps may take; a model
+            whose step is so short that the probes would cost more is sampled less often (at
+            least one step in 400). Default: :data:`SAMPLE_BUDGET` when neither
+            ``sample_every`` nor ``schedule`` is given, else ``None`` (exactly the steps asked
+            for).
         log_dir: run directory for ``vitals.jsonl``, ``findings.json`` and ``metrics.jsonl``
             (adds a :class:`~torchdoctor.doctor.RunDirSink`).
         write_metrics: with ``log_dir``, write ``metrics.jsonl`` from :meth:`observe` (turn off
@@ -92,24 +104,32 @@ class Doctor:
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
-                 interval: int = 50, sample_every: int = 25,
+                 interval: int = 50, sample_every: int | None = None,
                  schedule: Callable[[int], bool] | None = None,
                  log_dir: str | os.PathLike[str] | None = None, write_metrics: bool = True,
                  treat: bool = False, console: bool = True, loss_fn: Any = None,
                  max_records: int = 4000, diagnose_budget: float = 0.005,
-                 title: str = "torchdoctor run", sinks: Sequence[Sink] | None = None) -> None:
+                 title: str = "torchdoctor run", sinks: Sequence[Sink] | None = None,
+                 sample_budget: float | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+        budgeted = sample_every is None and schedule is None
+        sample_every = SAMPLE_EVERY if sample_every is None else sample_every
         for name, val, lo in (("interval", interval, 1), ("sample_every", sample_every, 1),
                               ("max_records", max_records, 100)):
             if not isinstance(val, int) or isinstance(val, bool) or val < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {val!r}")
         if schedule is not None and not callable(schedule):
             raise ValueError(f"schedule must be a callable step -> bool, got {schedule!r}")
-        if not isinstance(diagnose_budget, (int, float)) or not 0 < diagnose_budget <= 1:
-            raise ValueError(f"diagnose_budget must be in (0, 1], got {diagnose_budget!r}")
+        for name, val in (("diagnose_budget", diagnose_budget), ("sample_budget", sample_budget)):
+            if val is None and name == "sample_budget":
+                continue
+            if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 < val <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {val!r}")
+        if sample_budget is None and budgeted:
+            sample_budget = SAMPLE_BUDGET
         sinks = list(sinks) if sinks is not None else []
         bad = [s for s in sinks if not isinstance(s, Sink)]
         if bad:
@@ -123,7 +143,8 @@ class Doctor:
         self._failed_events: set[str] = set()
         self.recorder = Recorder(model, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
-                                 on_full=self._auto_flush, max_records=max_records)
+                                 on_full=self._auto_flush, max_records=max_records,
+                                 budget=sample_budget)
         self.recorder.epoch = 0
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \

@@ -23,6 +23,8 @@ A probe that raises is switched off with one logged warning; training goes on.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +32,7 @@ import torch
 from torch import nn
 
 from torchdoctor.doctor.vitals import _stats as S
-from torchdoctor.doctor.vitals._records import build_record, hist_block, vitals_layout
+from torchdoctor.doctor.vitals._records import build_record, hist_block, measured, vitals_layout
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
 
 __all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
@@ -68,12 +70,21 @@ class Recorder:
         act_samples: activation statistics use at most this many samples of the batch.
         warn: called once per problem with a short message (default: the ``torchdoctor``
             logger's warning).
+        budget: when given, the largest share of training time the sampled steps may take:
+            after the first ``first_free`` steps, a step the schedule picks is sampled only
+            while the time spent in sampled-step probes stays within ``budget`` times the
+            time of the training steps (so a tiny model is sampled less often than every
+            ``schedule`` step); at least one step in ``max_gap`` is sampled regardless.
+            ``None``: exactly the schedule's steps.
+        first_free: steps sampled before the budget applies.
+        max_gap: longest run of steps without a sample under a budget.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, *,
                  interval: int, schedule: Callable[[int], bool],
                  on_full: Callable[[], None], max_records: int = 4000,
-                 act_samples: int = 64, warn: Callable[[str], None] | None = None) -> None:
+                 act_samples: int = 64, warn: Callable[[str], None] | None = None,
+                 budget: float | None = None, first_free: int = 5, max_gap: int = 400) -> None:
         self.model, self.optimizer = model, optimizer
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
@@ -133,15 +144,35 @@ class Recorder:
         self._snap_row: int | None = None
         # steps closed since the last flush: (step, epoch, loss, row or -1)
         self._pending: list[tuple[int, int | None, Any, int]] = []
-        self._meta: list[dict[str, Any]] = [{} for _ in range(self._rows)]
+        self._meta: list[dict[str, Any]] = []  # per row in use
         self._n = 0  # buffer rows in use
         self._cur: int | None = None  # row of the sampled step being built
         self._upd_row: int | None = None  # closed sampled step still waiting for its update
         self._flush_due = False
         self._opt_steps = 0
         self._opt_mark = 0  # optimizer steps counted at the last backward
+        self.budget, self.first_free, self.max_gap = budget, first_free, max_gap
+        self._spent_ns = 0  # extra time of the sampled steps (after the free steps)
+        self._train_ns = 0  # time of the training steps (pauses clipped)
+        self._period_ns = 0.0  # running estimate of a plain step's period
+        self._t_prev = 0  # end of the last close_step
+        self._after_sample = False  # the period being timed holds a sampled step's optimizer step
+        self._last_sample = 0
         self._sampled = bool(self.schedule(0))
         self._register()
+
+    def _charge(self, ns: float, step: int) -> None:
+        """Count ``ns`` nanoseconds as the cost of sampling ``step`` (free steps cost nothing)."""
+        if step >= self.first_free and ns > 0:
+            self._spent_ns += int(ns)
+
+    def _next_sampled(self, step: int) -> bool:
+        """Whether ``step`` gets the full statistics (the schedule, gated by the budget)."""
+        if not self.schedule(step):
+            return False
+        if self.budget is None or step < self.first_free or step - self._last_sample >= self.max_gap:
+            return True
+        return self._spent_ns <= self.budget * self._train_ns
 
     def _put(self, row: int, name: str, values: list[torch.Tensor | None], offset: int = 0) -> None:
         """Keep ``values`` (0-d tensors, ``None`` = not measured) for block ``name`` of ``row``."""
@@ -243,7 +274,8 @@ class Recorder:
                 sizes.append(int(output.shape[0]))
                 if len(sizes) > _BN_BATCH_KEEP:
                     del sizes[: len(sizes) - _BN_BATCH_KEEP]
-            y = output[: self.act_samples] if output.dim() > 1 else output
+            y = output[: self.act_samples] if output.dim() > 1 and output.shape[0] > self.act_samples \
+                else output
             raw, peak = S.activation_stats(y, family)
             self._put(row, "act", raw, j * self._act_width)
             self._meta[row].setdefault("act_n", {})[j] = (y.numel(), y.shape[1] if y.dim() > 1 else 1)
@@ -279,9 +311,10 @@ class Recorder:
         row = self._cur if self._cur is not None else self._upd_row
         if row is None:
             return
-        if self._snap is None:
-            self._snap = [torch.empty_like(p) for p in self._params]
-        torch._foreach_copy_(self._snap, [p.detach() for p in self._params])
+        with torch.no_grad():
+            if self._snap is None:
+                self._snap = [torch.empty_like(p) for p in self._params]
+            torch._foreach_copy_(self._snap, self._params)
         self._snap_row = row
 
     def _opt_post(self, opt: Any, args: Any, kwargs: Any) -> None:
@@ -294,9 +327,10 @@ class Recorder:
             self._opt_pre_handle.remove()
             self._opt_pre_handle = None
             self._meta[row]["updated"] = True
-            params = [p.detach() for p in self._params]
-            self._put(row, "upd", list(torch._foreach_norm(torch._foreach_sub(params, self._snap))))
-            self._put(row, "pnorm", list(torch._foreach_norm(params)))
+            with torch.no_grad():
+                params = self._params
+                self._put(row, "upd", list(torch._foreach_norm(torch._foreach_sub(params, self._snap))))
+                self._put(row, "pnorm", list(torch._foreach_norm(params)))
         if self._flush_due:
             self._flush_due = False
             self.on_full()
@@ -313,7 +347,10 @@ class Recorder:
         row = self._n
         self._n += 1
         self._cur = row
-        self._meta[row] = {}
+        if row < len(self._meta):
+            self._meta[row] = {}
+        else:
+            self._meta.append({})
         self._arm_update()
         return row
 
@@ -324,14 +361,15 @@ class Recorder:
             return
         row = self.open_row()
         grads = [p.grad for p in self._params]
-        if all(g is not None for g in grads):
-            self._put(row, "grad", list(torch._foreach_norm([g.detach() for g in grads])))  # type: ignore[union-attr]
-        else:
-            idx = [i for i, g in enumerate(grads) if g is not None]
-            if idx:
-                norms = torch._foreach_norm([grads[i].detach() for i in idx])  # type: ignore[union-attr]
-                for i, n in zip(idx, norms, strict=True):
-                    self._put(row, "grad", [n], i)
+        with torch.no_grad():  # no detach per gradient
+            if all(g is not None for g in grads):
+                self._put(row, "grad", list(torch._foreach_norm(grads)))  # type: ignore[arg-type]
+            else:
+                idx = [i for i, g in enumerate(grads) if g is not None]
+                if idx:
+                    norms = torch._foreach_norm([grads[i] for i in idx])  # type: ignore[misc]
+                    for i, n in zip(idx, norms, strict=True):
+                        self._put(row, "grad", [n], i)
 
     def close_step(self, loss: Any, inputs: Any = None, targets: Any = None,
                    outputs: Any = None) -> None:
@@ -347,24 +385,46 @@ class Recorder:
             value = self._loss_value(loss)
         row = -1
         self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
-        if self._sampled:
+        # Cost of sampling, measured: the period between two close_step calls is one plain
+        # step; a sampled step's period and the next one (its optimizer step) cost more by
+        # the probes' time, and the sampled work inside close_step is timed directly.
+        now = time.perf_counter_ns()
+        sampled = self._sampled
+        if self._t_prev and self.budget is not None:
+            period, est = now - self._t_prev, self._period_ns
+            if sampled or self._after_sample:
+                self._charge(period - est if est else 0, self._last_sample if not sampled else self.step)
+                self._train_ns += int(est)
+            else:  # pauses (evaluation, other work) are clipped
+                self._period_ns = est = period if not est else est + 0.05 * (min(period, 3 * est) - est)
+                self._train_ns += int(min(period, 3 * est))
+        self._after_sample = sampled
+        if sampled:
             row = self.open_row()
             self._guard("io", self._record_io)(row, inputs, targets, outputs)
             self._cur = None
             if not self._meta[row].get("updated"):
                 self._upd_row = row
             self._disarm()
+            self._last_sample = self.step
         self._pending.append((self.step, self.epoch, value, row))
         self.step += 1
         self.vitals.loop["steps"] = self.step
-        self._sampled = bool(self.schedule(self.step))
+        self._sampled = self._next_sampled(self.step)
         if self._sampled:
             self._arm()
+        t_end = time.perf_counter_ns()
+        if sampled:
+            self._charge(t_end - now, self.step - 1)
+        elif self._sampled:
+            self._charge(t_end - now, self.step)
         if len(self._pending) >= self.interval:
             if self._upd_row is not None and self.optimizer is not None:
                 self._flush_due = True  # after this step's optimizer step (update norms)
             else:
                 self.on_full()
+                t_end = time.perf_counter_ns()
+        self._t_prev = t_end
 
     def _loss_value(self, loss: Any) -> Any:
         if isinstance(loss, torch.Tensor):
@@ -402,8 +462,11 @@ class Recorder:
             if self._num_classes is None:
                 self._num_classes = self._count_classes(t, o)
             if self._num_classes:
+                # scatter_add, not bincount: bincount sizes its output on the host (a sync)
                 tl = t.detach().long().clamp(0, self._num_classes - 1)
-                self._vecs.append((row, self._col["hist"], torch.bincount(tl, minlength=self._num_classes)))
+                hist = torch.zeros(self._num_classes, device=tl.device).scatter_add_(
+                    0, tl, torch.ones_like(tl, dtype=torch.float32))
+                self._vecs.append((row, self._col["hist"], hist))
         elif t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
             meta["target_kind"] = "float2d"
         if has_o:
@@ -447,15 +510,21 @@ class Recorder:
         losses = self._host_losses(pending)
         alive = {j: a.double().cpu().tolist() for j, a in self._alive.items()}
         param_layers, names = self._player, [w[0] for w in self._watched]
-        records = []
+        records: list[dict[str, Any]] = []
         last = len(pending) - 1
+        isfinite = math.isfinite
         for i, (step, epoch, _, row) in enumerate(pending):
+            v = losses[i]
+            if row < 0 and i != last:  # the common record, built inline (see build_record)
+                records.append({"step": step, "epoch": epoch,
+                                "loss": v if v is None or isfinite(v) else measured(v)})
+                continue
             meta = {"step": step, "epoch": epoch}
             blocks = None
             if row >= 0:
                 meta.update(self._meta[row])
                 blocks = self.layout.decode(rows[row])
-            records.append(build_record(meta, losses[i], blocks, param_layers=param_layers,
+            records.append(build_record(meta, v, blocks, param_layers=param_layers,
                                         layer_names=names, alive=alive if i == last else None))
         self._reset(keep)
         self.vitals.extend(records, max_records=self.max_records)
@@ -487,9 +556,10 @@ class Recorder:
     @staticmethod
     def _host_losses(pending: list[tuple[int, int | None, Any, int]]) -> list[float | None]:
         """The losses of ``pending`` on the host: one stack and one copy for the tensors."""
-        out: list[float | None] = [v if not isinstance(v, torch.Tensor) else None
+        # values are tensors, floats or None (isinstance(v, torch.Tensor) is slow: a metaclass)
+        out: list[float | None] = [v if v is None or type(v) is float else None
                                    for _, _, v, _ in pending]
-        idx = [i for i, (_, _, v, _) in enumerate(pending) if isinstance(v, torch.Tensor)]
+        idx = [i for i, (_, _, v, _) in enumerate(pending) if v is not None and type(v) is not float]
         if idx:
             ts = [pending[i][2] for i in idx]
             try:

@@ -152,7 +152,8 @@ def loss_candidates(o: torch.Tensor, t: torch.Tensor, num_classes: int) -> Stats
         tl = t.long().clamp(0, o.shape[1] - 1)
         out[0] = F.cross_entropy(o, tl)
         out[1] = F.nll_loss(o, tl)
-        out[2] = F.mse_loss(o, F.one_hot(tl, o.shape[1]).float())
+        # one-hot by scatter: F.one_hot checks the labels' range on the host (a sync)
+        out[2] = F.mse_loss(o, torch.zeros_like(o).scatter_(1, tl.unsqueeze(1), 1.0))
     elif not t.is_floating_point() and t.shape == o.shape:  # class index regressed as a number
         out[2] = F.mse_loss(o, t.float())
     elif t.is_floating_point() and t.shape == o.shape:
