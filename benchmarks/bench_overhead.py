@@ -6,9 +6,10 @@ The small MLPs are where the doctor's fixed cost per step shows: their step is ~
 model, three identical copies train in alternation: without a Doctor, with a Doctor at default
 settings, and with a Doctor sampling every probe on every step (``sample_every=1``,
 ``interval=1``: a flush per step). Each repeat times ``STEPS`` steps of each copy in rotating
-order; the printed ratios are medians over repeats of (with / without).
+order (long enough to hold several sampled steps and flushes); the printed ratios are medians
+over repeats of (with / without), with the range of the middle half of the repeats.
 
-Run: ``.venv/bin/python benchmarks/bench_overhead.py [--repeats 15] [--steps 30] [--only mlp]``
+Run: ``.venv/bin/python benchmarks/bench_overhead.py [--repeats 15] [--steps 200] [--only mlp]``
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
     base, X, y = factory()
     configs = {"off": None, "default": {}, "all probes": {"sample_every": 1, "interval": 1}}
     runners = {k: make_runner(copy.deepcopy(base), X, y, batch, kw) for k, kw in configs.items()}
-    for run, _ in runners.values():  # warm-up
+    for run, _ in runners.values():  # warm-up (and the doctor's first, always sampled, steps)
         run(steps)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in configs}
     order = list(configs)
@@ -117,13 +118,15 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
         for k in order[r % 3:] + order[:r % 3]:
             times[k].append(runners[k][0](steps))
 
-    def ratio(k: str, clock: int) -> float:
-        return statistics.median(a[clock] / b[clock] for a, b in zip(times[k], times["off"], strict=True))
+    def ratio(k: str, clock: int) -> str:
+        r = sorted(a[clock] / b[clock] for a, b in zip(times[k], times["off"], strict=True))
+        q = len(r) // 4
+        return f"{statistics.median(r):.3f}x [{r[q]:.2f}-{r[-1 - q]:.2f}]"
 
     per_step = statistics.median(t[0] for t in times["off"]) / steps * 1e3
-    print(f"{name:14s} step {per_step:6.2f} ms | default {ratio('default', 0):.3f}x "
-          f"(CPU {ratio('default', 1):.3f}x) | all probes every step {ratio('all probes', 0):.3f}x "
-          f"(CPU {ratio('all probes', 1):.3f}x)  ({repeats} repeats x {steps} steps)")
+    print(f"{name:14s} step {per_step:6.2f} ms | default {ratio('default', 0)} "
+          f"(CPU {ratio('default', 1)}) | all probes every step {ratio('all probes', 0)} "
+          f"(CPU {ratio('all probes', 1)})  ({repeats} repeats x {steps} steps)")
     for _, d in runners.values():
         if d is not None:
             d.close()
@@ -132,7 +135,7 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--only", choices=["mlp", "cnn", "resnet"], default=None,
                     help="run one family of models only")
     a = ap.parse_args()

@@ -447,7 +447,7 @@ class Doctor:
         records = self.recorder.flush()
         if records:
             self._emit("on_records", records)
-        bad = any(isinstance(r.get("loss"), str) or isinstance(r.get("grad_norm"), str) for r in records)
+        bad = self.recorder.flushed_nonfinite
         if diagnose_now or (diagnose_now is None and (bad or self._budget_ok())):
             self._run_rules()
 

@@ -183,6 +183,9 @@ class Recorder:
                 self._at.append((row, col + k))
 
     # ------------------------------------------------------------------ public state
+    #: Whether the last :meth:`flush` returned a non-finite loss or gradient norm.
+    flushed_nonfinite = False
+
     @property
     def pending_steps(self) -> int:
         """Steps held since the last flush (the step being built included)."""
@@ -502,6 +505,7 @@ class Recorder:
         """
         pending, self._pending = self._pending, []
         self._flush_due = False
+        self.flushed_nonfinite = False
         if not pending:
             return []
         cur = self._cur
@@ -513,19 +517,26 @@ class Recorder:
         records: list[dict[str, Any]] = []
         last = len(pending) - 1
         isfinite = math.isfinite
+        self.flushed_nonfinite = False
         for i, (step, epoch, _, row) in enumerate(pending):
             v = losses[i]
             if row < 0 and i != last:  # the common record, built inline (see build_record)
-                records.append({"step": step, "epoch": epoch,
-                                "loss": v if v is None or isfinite(v) else measured(v)})
+                if v is None or isfinite(v):
+                    records.append({"step": step, "epoch": epoch, "loss": v})
+                else:
+                    records.append({"step": step, "epoch": epoch, "loss": measured(v)})
+                    self.flushed_nonfinite = True
                 continue
             meta = {"step": step, "epoch": epoch}
             blocks = None
             if row >= 0:
                 meta.update(self._meta[row])
                 blocks = self.layout.decode(rows[row])
-            records.append(build_record(meta, v, blocks, param_layers=param_layers,
-                                        layer_names=names, alive=alive if i == last else None))
+            rec = build_record(meta, v, blocks, param_layers=param_layers, layer_names=names,
+                               alive=alive if i == last else None)
+            if isinstance(rec["loss"], str) or isinstance(rec.get("grad_norm"), str):
+                self.flushed_nonfinite = True
+            records.append(rec)
         self._reset(keep)
         self.vitals.extend(records, max_records=self.max_records)
         return records
