@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import torchdoctor as td
-from torchdoctor.doctor import RULES, Sink
+from torchdoctor.doctor import FREE_STEPS, RULES, Sink
 from torchdoctor.doctor.vitals import MAX_HIST_CLASSES, Block, Layout, vitals_layout
 
 
@@ -256,11 +256,12 @@ def test_sample_every_is_exact_and_the_budget_thins_the_default() -> None:
         train(model, opt, exact, 60)
     assert [r["step"] for r in exact.vitals.sampled()] == [0, 1, 2, 3, 4, 10, 20, 30, 40, 50]
     model, opt = setup()
+    free = FREE_STEPS
     with td.Doctor(model, opt, console=False, sample_budget=1e-9) as thin:
-        train(model, opt, thin, 120)
+        train(model, opt, thin, free + 150)
     steps = [r["step"] for r in thin.vitals.sampled()]
-    # the first 5 are free, the first candidate costs nothing yet; after it the budget is spent
-    assert steps[:6] == [0, 1, 2, 3, 4, 25] and len(steps) <= 7
+    # exact before FREE_STEPS; the first candidate after costs nothing yet, then the budget is spent
+    assert steps == [0, 1, 2, 3, 4, *range(25, free + 1, 25)]
     with pytest.raises(ValueError, match=r"sample_budget must be in \(0, 1\], got 0"):
         td.Doctor(model, opt, sample_budget=0)
 

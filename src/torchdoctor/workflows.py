@@ -67,11 +67,13 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
-    from torchdoctor.doctor import Doctor
+    from torchdoctor.doctor import SAMPLE_EVERY, Doctor
     from torchdoctor.doctor_callback import DoctorCallback
 
+    # exact sampling (no time budget): the same config gives the same findings
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
-                 write_metrics=False, title=f"torchdoctor: {run_dir.name}")
+                 write_metrics=False, title=f"torchdoctor: {run_dir.name}",
+                 sample_every=SAMPLE_EVERY)
     trainer.callbacks.append(DoctorCallback(doc))
     return doc
 

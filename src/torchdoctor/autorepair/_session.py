@@ -85,14 +85,16 @@ class Session:
         """Train the first ``budget_epochs`` epochs; fewer when an error of ``abort_codes``
         shows up (``aborted``) or when halfway the run is not ``min_gain`` better than
         ``reference``, the parent's score per epoch (``lagging``)."""
-        from torchdoctor.doctor import Doctor
+        from torchdoctor.doctor import SAMPLE_EVERY, Doctor
         from torchdoctor.doctor_callback import DoctorCallback
 
         t0 = time.perf_counter()
         i = self.inputs
         self.trainer = Trainer(self.config, data=i.data, sample_weights=i.sample_weights,
                                eval_sets=i.eval_sets)
-        self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False)
+        # exact sampling (no time budget): the same config gives the same findings
+        self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False,
+                             sample_every=SAMPLE_EVERY)
         stop = _StopAt(budget_epochs, self.doctor, abort_codes, reference, min_gain)
         self.trainer.callbacks += [DoctorCallback(self.doctor), stop]
         self.trainer.fit()

@@ -5,7 +5,7 @@
 evidence and ranked remedies (:mod:`torchdoctor.doctor.remedies`).
 """
 
-from torchdoctor.doctor._doctor import Doctor
+from torchdoctor.doctor._doctor import FREE_STEPS, SAMPLE_BUDGET, SAMPLE_EVERY, Doctor
 from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
 from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import apply_patch, remedies_for
@@ -16,11 +16,14 @@ from torchdoctor.findings import Finding, Remedy
 __all__ = [
     "ConsoleSink",
     "Doctor",
+    "FREE_STEPS",
     "Finding",
     "LiveTreatment",
     "RULES",
     "Remedy",
     "RunDirSink",
+    "SAMPLE_BUDGET",
+    "SAMPLE_EVERY",
     "Sink",
     "Vitals",
     "apply_patch",

@@ -22,13 +22,15 @@ from torchdoctor.doctor.symptoms import diagnose
 from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
-__all__ = ["SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
+__all__ = ["FREE_STEPS", "SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
 
 #: Default stride of the sampled steps (after the first 5).
 SAMPLE_EVERY = 25
 #: Default share of training time the sampled steps may take: keeps the doctor's cost per
 #: step near 1.05x even on models whose step is ~0.1 ms (benchmarks/bench_overhead.py).
 SAMPLE_BUDGET = 0.02
+#: Steps sampled exactly by the schedule before the budget applies.
+FREE_STEPS = 250
 
 log = logging.getLogger("torchdoctor")
 
@@ -76,11 +78,12 @@ class Doctor:
             ``sample_every`` after; ``1`` samples every step. Ignored when ``schedule`` is given.
             Left unset: one step in :data:`SAMPLE_EVERY`, fewer when ``sample_budget`` says so.
         schedule: ``step -> bool`` choosing the sampled steps.
-        sample_budget: largest share of training time the sampled steps may take; a model
-            whose step is so short that the probes would cost more is sampled less often (at
-            least one step in 400). Default: :data:`SAMPLE_BUDGET` when neither
-            ``sample_every`` nor ``schedule`` is given, else ``None`` (exactly the steps asked
-            for).
+        sample_budget: largest share of training time the sampled steps may take after the
+            first :data:`FREE_STEPS` steps (sampled as ``sample_every`` says: most setup bugs
+            show there); after them a model whose step is so short that the probes would cost
+            more is sampled less often (at least one step in 400). Default:
+            :data:`SAMPLE_BUDGET` when neither ``sample_every`` nor ``schedule`` is given,
+            else ``None`` (exactly the steps asked for).
         log_dir: run directory for ``vitals.jsonl``, ``findings.json`` and ``metrics.jsonl``
             (adds a :class:`~torchdoctor.doctor.RunDirSink`).
         write_metrics: with ``log_dir``, write ``metrics.jsonl`` from :meth:`observe` (turn off
@@ -144,7 +147,7 @@ class Doctor:
         self.recorder = Recorder(model, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
                                  on_full=self._auto_flush, max_records=max_records,
-                                 budget=sample_budget)
+                                 budget=sample_budget, first_free=FREE_STEPS)
         self.recorder.epoch = 0
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \

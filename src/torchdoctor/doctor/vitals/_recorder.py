@@ -76,7 +76,8 @@ class Recorder:
             time of the training steps (so a tiny model is sampled less often than every
             ``schedule`` step); at least one step in ``max_gap`` is sampled regardless.
             ``None``: exactly the schedule's steps.
-        first_free: steps sampled before the budget applies.
+        first_free: steps sampled exactly as the schedule says, before the budget applies
+            (their cost is not counted).
         max_gap: longest run of steps without a sample under a budget.
     """
 
