@@ -28,7 +28,7 @@ __all__ = ["FREE_STEPS", "SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
 SAMPLE_EVERY = 25
 #: Default share of training time the sampled steps may take: keeps the doctor's cost per
 #: step near 1.05x even on models whose step is ~0.1 ms (benchmarks/bench_overhead.py).
-SAMPLE_BUDGET = 0.02
+SAMPLE_BUDGET = 0.01
 #: Steps sampled exactly by the schedule before the budget applies.
 FREE_STEPS = 250
 

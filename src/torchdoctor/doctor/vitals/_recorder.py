@@ -39,6 +39,9 @@ __all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
 
 log = logging.getLogger("torchdoctor")
 
+#: A plain step's period is timed once in this many steps (for the sampling budget).
+_PERIOD_EVERY = 8
+
 _MODE_SENSITIVE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
 _BN_BATCH_KEEP = 2000
 
@@ -154,12 +157,12 @@ class Recorder:
         self._opt_mark = 0  # optimizer steps counted at the last backward
         self.budget, self.first_free, self.max_gap = budget, first_free, max_gap
         self._spent_ns = 0  # extra time of the sampled steps (after the free steps)
-        self._train_ns = 0  # time of the training steps (pauses clipped)
         self._period_ns = 0.0  # running estimate of a plain step's period
         self._t_prev = 0  # end of the last close_step
         self._after_sample = False  # the period being timed holds a sampled step's optimizer step
         self._last_sample = 0
         self._sampled = bool(self.schedule(0))
+        self._slow = self._sampled  # close_step takes the timed path (see _close_timed)
         self._register()
 
     def _charge(self, ns: float, step: int) -> None:
@@ -167,13 +170,12 @@ class Recorder:
         if step >= self.first_free and ns > 0:
             self._spent_ns += int(ns)
 
-    def _next_sampled(self, step: int) -> bool:
-        """Whether ``step`` gets the full statistics (the schedule, gated by the budget)."""
-        if not self.schedule(step):
-            return False
-        if self.budget is None or step < self.first_free or step - self._last_sample >= self.max_gap:
+    def _gate(self, step: int) -> bool:
+        """Whether ``step``, picked by the schedule, gets the full statistics (the budget)."""
+        if self.budget is None or step <= self.first_free or step - self._last_sample >= self.max_gap:
             return True
-        return self._spent_ns <= self.budget * self._train_ns
+        # the training time so far: steps after the free ones times a plain step's period
+        return self._spent_ns <= self.budget * self._period_ns * (step - self.first_free)
 
     def _put(self, row: int, name: str, values: list[torch.Tensor | None], offset: int = 0) -> None:
         """Keep ``values`` (0-d tensors, ``None`` = not measured) for block ``name`` of ``row``."""
@@ -198,7 +200,7 @@ class Recorder:
         self.vitals = vitals
         self.step = int(step)
         self._opt_steps = self._opt_mark = int(vitals.loop.get("optimizer_steps", 0))
-        self._sampled = bool(self.schedule(self.step))
+        self._sampled = self._slow = bool(self.schedule(self.step))
         self._disarm()
         if self._sampled:
             self._arm()
@@ -323,7 +325,6 @@ class Recorder:
 
     def _opt_post(self, opt: Any, args: Any, kwargs: Any) -> None:
         self._opt_steps += 1
-        self.vitals.loop["optimizer_steps"] = self._opt_steps
         row = self._snap_row
         if row is not None and self._snap is not None:
             self._snap_row = None
@@ -387,21 +388,43 @@ class Recorder:
             value: Any = loss.detach()
         else:
             value = self._loss_value(loss)
+        if not self._slow:  # the plain step: no probe, no clock
+            step = self.step
+            self._pending.append((step, self.epoch, value, -1))
+            self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
+            self.step = step = step + 1
+            if self.schedule(step) and self._gate(step):
+                t0 = time.perf_counter_ns()
+                self._sampled = self._slow = True
+                self._arm()
+                self._t_prev = t_end = time.perf_counter_ns()
+                self._charge(t_end - t0, step)
+            elif self.budget is not None and not step % _PERIOD_EVERY:
+                self._slow = True  # time the next step's period
+                self._t_prev = time.perf_counter_ns()
+            if len(self._pending) >= self.interval:
+                self.on_full()
+            return
+        self._close_timed(value, inputs, targets, outputs)
+
+    def _close_timed(self, value: Any, inputs: Any, targets: Any, outputs: Any) -> None:
+        """``close_step`` of a sampled step, of the step after one, or of a timed plain step.
+
+        Cost of sampling, measured: the period between two ``close_step`` calls is one plain
+        step; a sampled step's period and the next one (which holds its optimizer step) cost
+        more by the probes' time, and the sampled work inside ``close_step`` is timed directly.
+        """
         row = -1
-        self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
-        # Cost of sampling, measured: the period between two close_step calls is one plain
-        # step; a sampled step's period and the next one (its optimizer step) cost more by
-        # the probes' time, and the sampled work inside close_step is timed directly.
+        self._upd_row = None
         now = time.perf_counter_ns()
         sampled = self._sampled
         if self._t_prev and self.budget is not None:
             period, est = now - self._t_prev, self._period_ns
             if sampled or self._after_sample:
                 self._charge(period - est if est else 0, self._last_sample if not sampled else self.step)
-                self._train_ns += int(est)
             else:  # pauses (evaluation, other work) are clipped
-                self._period_ns = est = period if not est else est + 0.05 * (min(period, 3 * est) - est)
-                self._train_ns += int(min(period, 3 * est))
+                self._period_ns = period if not est else est + 0.1 * (min(period, 3 * est) - est)
+        self._t_prev = 0
         self._after_sample = sampled
         if sampled:
             row = self.open_row()
@@ -413,8 +436,7 @@ class Recorder:
             self._last_sample = self.step
         self._pending.append((self.step, self.epoch, value, row))
         self.step += 1
-        self.vitals.loop["steps"] = self.step
-        self._sampled = self._next_sampled(self.step)
+        self._sampled = bool(self.schedule(self.step)) and self._gate(self.step)
         if self._sampled:
             self._arm()
         t_end = time.perf_counter_ns()
@@ -428,7 +450,10 @@ class Recorder:
             else:
                 self.on_full()
                 t_end = time.perf_counter_ns()
-        self._t_prev = t_end
+        timed = self.budget is not None and (sampled or not self.step % _PERIOD_EVERY)
+        self._slow = self._sampled or timed
+        if self._slow and self.budget is not None:
+            self._t_prev = t_end
 
     def _loss_value(self, loss: Any) -> Any:
         if isinstance(loss, torch.Tensor):
@@ -507,6 +532,7 @@ class Recorder:
         pending, self._pending = self._pending, []
         self._flush_due = False
         self.flushed_nonfinite = False
+        self.vitals.loop.update(steps=self.step, optimizer_steps=self._opt_steps)
         if not pending:
             return []
         cur = self._cur
