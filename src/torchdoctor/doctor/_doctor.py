@@ -166,6 +166,7 @@ class Doctor:
         self._closed = False
         self._t0 = time.perf_counter()
         self._last_diag_end = self._t0
+        self._last_diag_step = 0
         self._last_diag_cost = 0.0
         self._explicit_epochs = False
         self._epoch = 0
@@ -459,7 +460,15 @@ class Doctor:
         self.flush()
 
     def _budget_ok(self) -> bool:
-        return (time.perf_counter() - self._last_diag_end) * self.diagnose_budget >= self._last_diag_cost
+        """Whether running the rules now keeps them within ``diagnose_budget`` of the training
+        time since their last run (steps times a step's duration; wall time before that is
+        known, which also counts pauses)."""
+        step_s = self.recorder.step_seconds
+        if step_s is not None:
+            elapsed = (self.recorder.step - self._last_diag_step) * step_s
+        else:
+            elapsed = time.perf_counter() - self._last_diag_end
+        return elapsed * self.diagnose_budget >= self._last_diag_cost
 
     def _maybe_diagnose(self) -> None:
         if self._budget_ok():
@@ -485,6 +494,7 @@ class Doctor:
         self._emit("on_findings", list(found), fresh)
         end = time.perf_counter()
         self._last_diag_cost, self._last_diag_end = end - t, end
+        self._last_diag_step = self.recorder.step
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:

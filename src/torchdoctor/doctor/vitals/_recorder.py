@@ -190,6 +190,12 @@ class Recorder:
     flushed_nonfinite = False
 
     @property
+    def step_seconds(self) -> float | None:
+        """Running estimate of one plain training step's duration (seconds; timed one step in
+        8, pauses clipped), or ``None`` before the first estimate."""
+        return self._period_ns / 1e9 if self._period_ns else None
+
+    @property
     def pending_steps(self) -> int:
         """Steps held since the last flush (the step being built included)."""
         return len(self._pending) + (1 if self._cur is not None else 0)
@@ -399,7 +405,7 @@ class Recorder:
                 self._arm()
                 self._t_prev = t_end = time.perf_counter_ns()
                 self._charge(t_end - t0, step)
-            elif self.budget is not None and not step % _PERIOD_EVERY:
+            elif not step % _PERIOD_EVERY:
                 self._slow = True  # time the next step's period
                 self._t_prev = time.perf_counter_ns()
             if len(self._pending) >= self.interval:
@@ -418,7 +424,7 @@ class Recorder:
         self._upd_row = None
         now = time.perf_counter_ns()
         sampled = self._sampled
-        if self._t_prev and self.budget is not None:
+        if self._t_prev:
             period, est = now - self._t_prev, self._period_ns
             if sampled or self._after_sample:
                 self._charge(period - est if est else 0, self._last_sample if not sampled else self.step)
@@ -450,9 +456,8 @@ class Recorder:
             else:
                 self.on_full()
                 t_end = time.perf_counter_ns()
-        timed = self.budget is not None and (sampled or not self.step % _PERIOD_EVERY)
-        self._slow = self._sampled or timed
-        if self._slow and self.budget is not None:
+        self._slow = self._sampled or sampled or not self.step % _PERIOD_EVERY
+        if self._slow:
             self._t_prev = t_end
 
     def _loss_value(self, loss: Any) -> Any:
