@@ -38,7 +38,7 @@ def test_defaults_match_design() -> None:
         (["data.name=cifar"], r"data\.name = 'cifar': allowed: digits, moons, .*npz:PATH"),
         (["data.foo=1"], r"^unknown key 'data\.foo'; allowed keys here: name, normalize"),
         (["colour=red"], r"^unknown key 'colour'; allowed keys here: seed, data, model, train, target$"),
-        (["train.epochs=abc"], r"^train\.epochs = 'abc': must be a whole number$"),
+        (["train.epochs=abc"], r"^train\.epochs = 'abc': must be a whole number \(allowed: 1 <= epochs <= 100000\)$"),
         (["train.epochs=0"], r"^train\.epochs = 0: must be >= 1$"),
         (["train.batch_size=2.5"], r"train\.batch_size = 2\.5: must be a whole number"),
         (["train.momentum=1"], r"^train\.momentum = 1: must be < 1$"),

@@ -1,6 +1,7 @@
-"""The ``torchdoctor`` command line (DESIGN.md, Part 2 "CLI").
+"""The ``torchdoctor`` command line.
 
-Exit codes: 0 ran (whatever was found), 2 bad input (one line naming the problem).
+Exit codes: 0 ran (whatever was found), 2 bad input (one line naming the problem), 130
+interrupted by Ctrl-C (a training prints how to resume it).
 With ``--json`` stdout holds exactly one JSON document.
 """
 
@@ -13,10 +14,12 @@ from typing import Any, NoReturn, Optional
 
 import typer
 
+from torchdoctor import rundir
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="torchdoctor: makes PyTorch training work.")
 
-CONFIG_HELP = "YAML config (DESIGN.md keys); omitted keys take their defaults."
+CONFIG_HELP = "YAML config (keys in docs/config.md); omitted keys take their defaults."
 SET_HELP = "Override one config key: --set train.lr=0.1 (dotted path, YAML-typed value)."
 
 
@@ -49,18 +52,22 @@ def train(
     config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default runs/<time>-<name>)."),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue a killed run from its directory."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue a killed or interrupted run from its directory."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run that --out holds (without it such an --out is refused)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
     no_doctor: bool = typer.Option(False, "--no-doctor", help="Train without the Doctor attached."),
 ) -> None:
     """Train a config; write config.yaml, metrics.jsonl and checkpoint.pt to the run directory."""
-    from torchdoctor.workflows import run_training
+    from torchdoctor.workflows import TrainingInterrupted, run_training
 
     try:
-        result = run_training(config, overrides=set_, out=out, resume=resume,
+        result = run_training(config, overrides=set_, out=out, resume=resume, overwrite=overwrite,
                               progress=_show_progress(quiet), doctor=not no_doctor, quiet=quiet)
     except ValueError as exc:
         fail(str(exc))
+    except TrainingInterrupted as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(130) from None
     if not quiet:
         m = result.metrics
         shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
@@ -88,12 +95,14 @@ def diagnose(
     json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs of the budgeted run (default: half of train.epochs, at least 3)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also keep the run directory (logs and report) here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run that --out holds."),
 ) -> None:
     """A short budgeted training with the Doctor attached: findings, evidence and remedies."""
     from torchdoctor.workflows import run_diagnose
 
     try:
-        findings, metrics = run_diagnose(config, overrides=set_, epochs=epochs, out=out)
+        findings, metrics = run_diagnose(config, overrides=set_, epochs=epochs, out=out,
+                                         overwrite=overwrite)
     except ValueError as exc:
         fail(str(exc))
     if json_:
@@ -131,7 +140,7 @@ def repair(
         m = doc[side]["metrics"]
         shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
         typer.echo(f"{side}: {shown}; findings: {', '.join(doc[side]['findings']) or 'none'}")
-    typer.echo(f"report: {out_dir / 'report.html'}")
+    typer.echo(f"report: {out_dir / rundir.REPORT_FILE}")
 
 
 @app.command()

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from torchdoctor.rundir import jsonable
+
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -132,19 +134,8 @@ class Finding:
         )
 
 
-def _jsonable(value: Any) -> Any:
-    """Convert NumPy/torch scalars and tuples inside evidence to plain JSON types."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy arrays/scalars, torch tensors
-        return _jsonable(value.tolist())
-    if isinstance(value, float) and value != value:  # NaN is not JSON
-        return None
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return value
+#: Evidence is encoded like every run-directory file (non-finite floats as strings).
+_jsonable = jsonable
 
 
 def worst_severity(findings: list[Finding]) -> str | None:

@@ -5,18 +5,19 @@ These functions read a config, prepare data, attach the Doctor and write the run
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
-from torchdoctor.train import rundir
-from torchdoctor.train.config import Config, load_config
+from torchdoctor import rundir
+from torchdoctor.train.config import Config, first_difference, load_config
 from torchdoctor.train.trainer import Trainer, TrainResult
 
 PathLike = str | os.PathLike[str]
 
 #: The demo's deliberately broken config: the digits MLP made deep, with sigmoid units and a
-#: tiny-std init — the vanishing-gradient case the notes warn about (seed 001, 003 §14).
+#: tiny-std init — the vanishing-gradient case (Glorot & Bengio 2010).
 DEMO_BROKEN_OVERRIDES = [
     "model.depth=8", "model.activation=sigmoid", "model.init=normal", "model.init_std=0.01",
     "train.epochs=10",
@@ -27,43 +28,117 @@ def _run_name(config: PathLike | None, cfg: Config) -> str:
     return Path(config).stem if config is not None else cfg.data.name.replace(":", "_")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_training`: the run directory holds a resumable run.
+
+    Attributes:
+        run_dir: the directory to pass to ``--resume``.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"interrupted; resume with --resume {run_dir}")
+        self.run_dir = run_dir
+
+
 def run_training(config: PathLike | None = None, *, overrides: list[str] | None = None,
                  out: PathLike | None = None, resume: PathLike | None = None,
-                 progress: bool = False, doctor: bool = True, quiet: bool = True,
-                 cfg: Config | None = None) -> TrainResult:
+                 overwrite: bool = False, progress: bool = False, doctor: bool = True,
+                 quiet: bool = True, cfg: Config | None = None) -> TrainResult:
     """Train a config with the Doctor attached; write the run directory and its report.
 
+    Every check (config, data, ``out``, the resumed run's checkpoint and fingerprint) passes
+    before anything in the run directory is written; the directory is locked while training.
+
     Args:
-        config: YAML path (ignored with ``resume`` or ``cfg``).
-        overrides: ``--set`` strings.
-        out: run directory (default ``runs/<time>-<name>``).
-        resume: directory of a killed run to continue.
+        config: YAML path (``cfg`` wins). With ``resume`` it must resolve to the run's config.
+        overrides: ``--set`` strings (not allowed with ``resume``).
+        out: run directory (default ``runs/<time>-<name>``); with ``resume``, only that same
+            directory is allowed.
+        resume: directory of a killed or interrupted run to continue.
+        overwrite: replace the run that ``out`` holds (otherwise such an ``out`` is refused).
         doctor: attach ``td.Doctor`` (writes vitals.jsonl, findings.json, report.html).
         cfg: an already built config (skips reading ``config``).
+
+    Raises:
+        ValueError: bad input (one line naming it).
+        TrainingInterrupted: Ctrl-C; the run can be resumed.
     """
-    if resume is not None:
-        if overrides:
-            raise ValueError("--resume continues a run as it was configured; --set is not allowed with it")
-        trainer = Trainer.resume(resume, progress=progress)
-        run_dir = Path(resume)
-    else:
-        cfg = cfg if cfg is not None else load_config(config, overrides or [])
-        run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
-        trainer = Trainer(cfg, out_dir=run_dir, progress=progress)
-    doc = None
-    if doctor:
-        doc = _attach_doctor(trainer, run_dir, quiet=quiet)
+    with contextlib.ExitStack() as stack:
         if resume is not None:
-            # the checkpoint's doctor state goes into the freshly attached doctor
-            ckpt = run_dir / rundir.CHECKPOINT_FILE
-            if ckpt.is_file():
-                trainer.load_state_dict(rundir.load_checkpoint(ckpt))
-    try:
-        result = trainer.fit()
-    finally:
-        if doc is not None:
-            _finish_doctor(doc, trainer, run_dir, quiet=quiet)
+            run_dir = _check_resume_args(overrides, out, resume, overwrite)
+            stack.enter_context(rundir.run_lock(run_dir))  # no other process writes meanwhile
+            trainer = Trainer.resume(run_dir, progress=progress)
+            given = cfg if cfg is not None else (load_config(config) if config is not None else None)
+            if given is not None:
+                _check_same_config(trainer.cfg, given, run_dir)
+        else:
+            cfg = cfg if cfg is not None else load_config(config, overrides or [])
+            if out is not None:
+                _check_out(Path(out), overwrite)
+            trainer = Trainer(cfg, progress=progress)  # data and model checks; nothing written
+            run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
+            trainer.out_dir = run_dir
+            stack.enter_context(rundir.run_lock(run_dir))
+        trainer.open_run_dir(overwrite=overwrite)
+        doc = None
+        if doctor:
+            doc = _attach_doctor(trainer, run_dir, quiet=quiet)
+            if trainer.resumed_state is not None:
+                # the checkpoint's doctor state goes into the freshly attached doctor
+                trainer.load_callback_states(trainer.resumed_state)
+        interrupted = False
+        try:
+            result = trainer.fit()
+        except KeyboardInterrupt:
+            interrupted = True
+            raise TrainingInterrupted(run_dir) from None
+        finally:
+            if doc is not None:
+                _finish_doctor(doc, trainer, run_dir, quiet=quiet or interrupted)
     return result
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """``--out`` before any work: not a file, and no run there unless ``overwrite``."""
+    where = f"--out {rundir.show(str(out))}"
+    try:
+        if out.exists() and not out.is_dir():
+            raise rundir.RunDirError(f"{where}: is a file; expected a directory")
+    except OSError as exc:
+        raise rundir.RunDirError(f"{where}: cannot be used ({exc.strerror})") from None
+    present = rundir.holds_run(out)
+    if present and not overwrite:
+        raise rundir.RunDirError(
+            f"{where} holds a run ({', '.join(present)}); continue it with --resume, replace "
+            "it with --overwrite, or choose another --out")
+
+
+def _check_resume_args(overrides: list[str] | None, out: PathLike | None, resume: PathLike,
+                       overwrite: bool) -> Path:
+    run_dir = Path(resume)
+    where = f"--resume {rundir.show(str(run_dir))}"
+    if overrides:
+        raise ValueError(f"{where}: continues the run as it was configured; --set is not allowed with it")
+    if overwrite:
+        raise ValueError(f"{where}: continues the run; --overwrite would discard it (use one or the other)")
+    if out is not None and os.path.realpath(out) != os.path.realpath(run_dir):
+        raise ValueError(f"{where}: the run continues in its own directory; --out "
+                         f"{rundir.show(str(out))} is another one (omit --out)")
+    if not run_dir.is_dir():
+        raise rundir.RunDirError(
+            f"{where}: {'is not a directory' if run_dir.exists() else 'does not exist'}; "
+            "expected the directory of a run")
+    return run_dir
+
+
+def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
+    diff = first_difference(run_cfg.to_dict(), given.to_dict())
+    if diff is not None:
+        key, old, new = diff
+        raise ValueError(
+            f"--resume {rundir.show(str(run_dir))}: CONFIG differs from the run's "
+            f"{rundir.CONFIG_FILE}: {key} = {rundir.show(new, 40)} (run: {rundir.show(old, 40)}); "
+            "omit CONFIG to continue the run")
 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
@@ -80,7 +155,7 @@ def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
 
 def _finish_doctor(doc: Any, trainer: Trainer, run_dir: Path, *, quiet: bool) -> None:
     try:
-        doc.report(run_dir / "report.html", config=trainer.cfg.to_dict())
+        doc.report(run_dir / rundir.REPORT_FILE, config=trainer.cfg.to_dict())
         if not quiet:
             from torchdoctor.report import print_summary
 
@@ -100,11 +175,11 @@ def run_demo(out: PathLike | None = None, *, progress: bool = False, quiet: bool
         if not quiet:
             print(f"== {name}: digits MLP {' '.join(overrides) or '(default config)'}")
         results[name] = run_training(config_path("digits"), overrides=overrides, out=root / name,
-                                     progress=progress, quiet=quiet)
+                                     overwrite=True, progress=progress, quiet=quiet)
     if not quiet:
         for name, res in results.items():
             acc = res.metrics.get("val_accuracy", float("nan"))
-            print(f"{name}: val_accuracy {acc:.4f}  report: {root / name / 'report.html'}")
+            print(f"{name}: val_accuracy {acc:.4f}  report: {root / name / rundir.REPORT_FILE}")
     return results
 
 
@@ -114,21 +189,26 @@ DIAGNOSE_BUDGET = 0.5
 
 def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None = None,
                  epochs: int | None = None, out: PathLike | None = None,
+                 overwrite: bool = False,
                  cfg: Config | None = None) -> tuple[list[Any], dict[str, Any]]:
     """A budgeted training with the Doctor attached; returns (findings, final metrics).
 
     Args:
         epochs: epochs to train (default: ``DIAGNOSE_BUDGET`` of ``train.epochs``, at least 3).
         out: keep the run directory (logs, report) there; default: nothing written.
+        overwrite: replace the run that ``out`` holds (otherwise such an ``out`` is refused).
     """
     import math
     import tempfile
 
     cfg = cfg if cfg is not None else load_config(config, overrides or [])
+    if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 100000):
+        raise ValueError(f"--epochs {rundir.show(epochs)}: must be a whole number in 1..100000")
     n = epochs if epochs is not None else min(cfg.train.epochs, max(3, math.ceil(DIAGNOSE_BUDGET * cfg.train.epochs)))
     budget_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": n})})
     if out is not None:
-        trainer, doc = _observed_run(budget_cfg, Path(out))
+        _check_out(Path(out), overwrite)
+        trainer, doc = _observed_run(budget_cfg, Path(out), overwrite=overwrite)
     else:
         with tempfile.TemporaryDirectory(prefix="torchdoctor-diagnose-") as tmp:
             trainer, doc = _observed_run(budget_cfg, Path(tmp))
@@ -136,22 +216,22 @@ def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None 
     return list(doc.findings), rundir.jsonable(metrics)
 
 
-def _observed_run(cfg: Config, run_dir: Path) -> tuple[Trainer, Any]:
+def _observed_run(cfg: Config, run_dir: Path, *, overwrite: bool = False) -> tuple[Trainer, Any]:
     trainer = Trainer(cfg, out_dir=run_dir)
-    doc = _attach_doctor(trainer, run_dir, quiet=True)
-    try:
-        trainer.fit()
-        doc.report(run_dir / "report.html", config=cfg.to_dict())
-    finally:
-        doc.close()
+    with rundir.run_lock(run_dir):
+        trainer.open_run_dir(overwrite=overwrite)  # before the Doctor opens its logs
+        doc = _attach_doctor(trainer, run_dir, quiet=True)
+        try:
+            trainer.fit()
+            doc.report(run_dir / rundir.REPORT_FILE, config=cfg.to_dict())
+        finally:
+            doc.close()
     return trainer, doc
 
 
 def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = None, rounds: int = 3,
                out: PathLike | None = None, log: Any = None) -> tuple[Any, Path]:
     """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
-    import json
-
     from torchdoctor.autorepair import repair
     from torchdoctor.train.config import dump_config
 
@@ -159,12 +239,12 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
     out_dir = Path(out) if out is not None else rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     result = repair(cfg, rounds=rounds, log=log)
-    dump_config(result.before.config, out_dir / "config_before.yaml")
-    dump_config(result.after.config, out_dir / "config.yaml")
-    (out_dir / "repair.json").write_text(json.dumps(result.to_json(), indent=2))
+    dump_config(result.before.config, out_dir / rundir.CONFIG_BEFORE_FILE)
+    dump_config(result.after.config, out_dir / rundir.CONFIG_FILE)
+    rundir.atomic_write_json(out_dir / rundir.REPAIR_FILE, result.to_json(), indent=2)
     from torchdoctor.autorepair.report import write_repair_report
 
-    write_repair_report(result, out_dir / "report.html")
+    write_repair_report(result, out_dir / rundir.REPORT_FILE)
     return result, out_dir
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from torchdoctor.autorepair._loop import RepairResult
 from torchdoctor.autorepair._session import Session
+from torchdoctor.rundir import atomic_write_text
 
 
 def _num(v: Any) -> str:
@@ -109,8 +110,4 @@ def render_repair_report(result: RepairResult) -> str:
 
 def write_repair_report(result: RepairResult, path: str | os.PathLike[str]) -> Path:
     """Write :func:`render_repair_report` to ``path`` (atomically) and return it."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(render_repair_report(result), encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    return atomic_write_text(path, render_repair_report(result))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from torchdoctor.data._sources import RawDataset, load_raw
+from torchdoctor.rundir import show
 
 #: Share of the data held out as a pool for ``target:`` samples when a target is configured.
 TARGET_POOL_FRACTION = 0.3
@@ -94,6 +95,21 @@ class DataBundle:
     y_pool: torch.Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def digest(self) -> str:
+        """SHA-256 (hex) of the prepared tensors (training, validation and pool, values and
+        shapes): equal digests mean the same data in the same split and order."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_pool, self.y_pool):
+            if t is None:
+                h.update(b"none")
+                continue
+            a = np.ascontiguousarray(t.detach().cpu().numpy())
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
     @property
     def num_outputs(self) -> int:
         """Width of the model's last layer."""
@@ -123,7 +139,9 @@ def prepare(raw: RawDataset, data_cfg: Any, *, seed: int = 0, with_pool: bool = 
     pool_idx = None
     if with_pool:
         idx, pool_idx = _split(idx, y_all, TARGET_POOL_FRACTION, rng, classification)
+        _check_split(raw, idx, pool_idx, f"the target pool ({TARGET_POOL_FRACTION:g} of the data)")
     tr_idx, va_idx = _split(idx, y_all, data_cfg.val_fraction, rng, classification)
+    _check_split(raw, tr_idx, va_idx, f"data.val_fraction = {data_cfg.val_fraction:g}")
     x_tr, y_tr = x_all[tr_idx] * data_cfg.scale, y_all[tr_idx].copy()
     info: dict[str, Any] = {}
     if classification and data_cfg.imbalance > 1.0:
@@ -160,6 +178,20 @@ def prepare(raw: RawDataset, data_cfg: Any, *, seed: int = 0, with_pool: bool = 
     return bundle
 
 
+def _check_split(raw: RawDataset, keep: np.ndarray, out: np.ndarray, what: str) -> None:
+    """Both parts of a split hold samples, or a one-line ``ValueError`` saying how many are needed."""
+    if len(keep) and len(out):
+        return
+    if raw.task == "classification":
+        counts = np.bincount(raw.y, minlength=raw.num_classes)
+        have = f"{len(raw.y)} samples, at most {int(counts.max())} per class"
+        need = "at least 2 samples in some class (more for both splits)"
+    else:
+        have, need = f"{len(raw.y)} samples", "at least 3"
+    raise ValueError(f"data.name = {show(raw.name)}: {have} are too few to split off {what}; "
+                     f"need {need}")
+
+
 def _split(idx: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator,
            stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """Split ``idx`` into (keep, held_out) with ``fraction`` held out, per class when stratified."""
@@ -186,6 +218,8 @@ def _imbalance_keep(y: np.ndarray, k: int, ratio: float, rng: np.random.Generato
     keep = []
     for c in range(k):
         members = np.flatnonzero(y == c)
+        if len(members) == 0:  # a label the training part does not hold
+            continue
         frac = ratio ** (-c / max(k - 1, 1))
         n = max(1, int(round(frac * len(members))))
         keep.append(rng.choice(members, size=n, replace=False))

@@ -1,4 +1,4 @@
-"""Raw datasets: the registry of DESIGN.md, each a function ``seed -> RawDataset``.
+"""Raw datasets: the registry (``data.name``, docs/config.md), each a function ``seed -> RawDataset``.
 
 Everything is bundled or generated offline: scikit-learn's digits, generated 2-D sets, the
 ``mnist1d`` package's generator (no download), Gaussian mixtures for GAN work, and a user's
@@ -8,11 +8,16 @@ Everything is bundled or generated offline: scikit-learn's digits, generated 2-D
 from __future__ import annotations
 
 import math
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from torchdoctor.data._arrays import check_inputs, check_labels
+from torchdoctor.rundir import show
 
 
 @dataclass
@@ -21,8 +26,9 @@ class RawDataset:
 
     Attributes:
         x: float32 array (N, *input_shape), raw units.
-        y: int64 class labels (N,) or float32 regression targets (N,) / (N, T).
-        task: ``"classification"`` or ``"regression"``.
+        y: int64 class labels (N,) or float32 regression targets (N,) / (N, T); None for an
+            unlabelled target sample.
+        task: ``"classification"``, ``"regression"`` (or ``"unlabelled"``).
         num_classes: number of classes (0 for regression).
         kind: ``"image"`` (N, C, H, W), ``"sequence"`` (N, C, L) or ``"tabular"`` (N, D).
         name: the registry name.
@@ -119,33 +125,73 @@ def _friedman(seed: int) -> RawDataset:
     return RawDataset(x.astype(np.float32), y.astype(np.float32), "regression", 0, "tabular", "friedman")
 
 
-def load_npz(path: str) -> RawDataset:
-    """A user's ``.npz`` with arrays ``x`` (N, ...) and ``y`` (N,) or (N, T).
+def load_npz(path: str, *, labels: bool = True, min_classes: int = 2,
+             source: str | None = None) -> RawDataset:
+    """A user's ``.npz`` with arrays ``x`` (N, ...) and ``y`` (N,) or (N, T), checked at the door.
 
     Integer ``y`` means classification (labels 0..K-1), float ``y`` regression. ``x`` of rank 4
-    is taken as images (N, C, H, W), rank 3 as sequences (N, C, L), rank 2 as tabular.
+    is taken as images (N, C, H, W), rank 3 as sequences (N, C, L), rank 2 as tabular. The
+    checks (:mod:`torchdoctor.data._arrays`) refuse NaN/Inf, complex or string arrays, labels
+    that are not one per sample, a single class, and so on, in one line naming the file.
+
+    Args:
+        path: the file.
+        labels: ``y`` is required; without it, a file with only ``x`` gives ``y = None``
+            (``task = "unlabelled"``), as a target sample may.
+        min_classes: distinct classes ``y`` must hold when it is integer.
+        source: how messages name the file (default ``data.name = npz:PATH``).
+
+    Raises:
+        ValueError: the file is missing, a directory, not an ``.npz`` archive, lacks ``x``
+            (or ``y``), or an array fails a check.
     """
+    source = source or f"data.name = {show('npz:' + str(path))}"
     p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"data.name = npz:{path}: file does not exist")
-    with np.load(p, allow_pickle=False) as f:
-        missing = [k for k in ("x", "y") if k not in f.files]
-        if missing:
-            raise ValueError(f"data.name = npz:{path}: missing arrays {missing}; it has {f.files}")
-        x, y = np.asarray(f["x"]), np.asarray(f["y"])
-    if len(x) != len(y):
-        raise ValueError(f"data.name = npz:{path}: x has {len(x)} rows but y has {len(y)}")
-    if x.ndim not in (2, 3, 4):
-        raise ValueError(f"data.name = npz:{path}: x must have rank 2, 3 or 4, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"data.name = npz:{path}: x must be numeric, got {x.dtype}")
-    kind = {2: "tabular", 3: "sequence", 4: "image"}[x.ndim]
-    if np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_):
-        y = y.astype(np.int64).reshape(-1)
-        if y.min() < 0:
-            raise ValueError(f"data.name = npz:{path}: class labels must be >= 0, got {y.min()}")
-        return RawDataset(x.astype(np.float32), y, "classification", int(y.max()) + 1, kind, f"npz:{path}")
-    return RawDataset(x.astype(np.float32), y.astype(np.float32), "regression", 0, kind, f"npz:{path}")
+    try:
+        if p.is_dir():
+            raise ValueError(f"{source}: is a directory; expected an .npz file")
+        if not p.is_file():
+            raise ValueError(f"{source}: file does not exist")
+        if p.stat().st_size == 0:
+            raise ValueError(f"{source}: file is empty (0 bytes); expected an .npz archive "
+                             "(numpy.savez) with arrays x and y")
+        with open(p, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            raise ValueError(f"{source}: holds a single array (.npy); expected an .npz archive "
+                             "(numpy.savez) with arrays x and y")
+        if not magic.startswith(b"PK"):
+            raise ValueError(f"{source}: is not an .npz archive (not a zip file); expected "
+                             "numpy.savez output with arrays x and y")
+        with np.load(p, allow_pickle=False) as f:
+            need = ("x", "y") if labels else ("x",)
+            missing = [k for k in need if k not in f.files]
+            if missing:
+                have = ", ".join(f.files) or "no arrays"
+                raise ValueError(f"{source}: missing array(s) {', '.join(missing)}; it has "
+                                 f"{have if len(have) < 60 else have[:57] + '...'}")
+            x = np.asarray(f["x"])
+            y = np.asarray(f["y"]) if "y" in f.files else None
+    except ValueError as exc:
+        if str(exc).startswith(source):
+            raise
+        raise ValueError(f"{source}: cannot be read as an .npz archive of plain arrays "
+                         f"({_reason(exc)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as exc:
+        raise ValueError(f"{source}: cannot be read as an .npz archive ({_reason(exc)})") from None
+    xf = check_inputs(x, source)
+    kind = {2: "tabular", 3: "sequence", 4: "image"}[xf.ndim]
+    if y is None:
+        return RawDataset(xf, None, "unlabelled", 0, kind, f"npz:{path}")  # type: ignore[arg-type]
+    ya, task, k = check_labels(y, len(xf), source, min_classes=min_classes)
+    return RawDataset(xf, ya, task, k, kind, f"npz:{path}")
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "pickle" in text:
+        return "it holds Python objects, which are not loaded; save numeric arrays"
+    return show(text, 80).strip("'\"")
 
 
 #: name -> generator(seed). ``npz:PATH`` is handled by :func:`load_raw`.

@@ -17,6 +17,7 @@ from torchdoctor.report._sections import (
     summary_section,
     training_section,
 )
+from torchdoctor.rundir import atomic_write_text
 
 CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--bg:#fff;--card:#f7f8fa;--line:#dfe3ea;
@@ -149,7 +150,4 @@ def write_html_report(
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomic_write_text(out, text)

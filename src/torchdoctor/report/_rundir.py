@@ -8,38 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor.report._html import write_html_report
-
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.jsonl"
-VITALS_FILE = "vitals.jsonl"
-FINDINGS_FILE = "findings.json"
-REPORT_FILE = "report.html"
-RUN_FILES: tuple[str, ...] = (CONFIG_FILE, METRICS_FILE, VITALS_FILE, FINDINGS_FILE)
-
-
-def read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; unreadable lines (a killed run's truncated last line) are
-    skipped and counted in ``notes``; missing file → ``[]``."""
-    if not path.is_file():
-        return []
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-            else:
-                bad += 1
-    if bad:
-        notes.append(f"{path.name}: skipped {bad} unreadable line(s)")
-    return rows
+from torchdoctor.rundir import (
+    CONFIG_FILE,
+    FINDINGS_FILE,
+    METRICS_FILE,
+    REPORT_FILE,
+    RUN_FILES,
+    VITALS_FILE,
+    read_jsonl,
+)
 
 
 def read_findings(path: Path, notes: list[str]) -> list[dict[str, Any]]:

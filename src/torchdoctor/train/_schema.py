@@ -1,10 +1,23 @@
-"""The YAML config schema of DESIGN.md as pydantic models (keys, defaults, ranges)."""
+"""The YAML config schema as pydantic models (keys, defaults, ranges); see docs/config.md.
+
+Every number is checked at the door: ``true``/``false`` is not a number, floats stay within
+the float32 range the model computes in, and sizes have upper bounds (a typo of a few zeros
+gets a clear refusal instead of an out-of-memory crash).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Normalize = Literal["none", "standard", "minmax", "unit"]
 Arch = Literal["mlp", "cnn", "resnet"]
@@ -30,8 +43,38 @@ DATASET_NAMES: tuple[str, ...] = (
 )
 
 
+#: Largest finite float32: parameters and learning rates beyond it overflow in the model.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """Numbers are numbers (``true`` is not 1) and floats fit in float32."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None:
+            return v
+        kinds = set(get_args(field.annotation)) or {field.annotation}
+        if isinstance(v, bool) and bool not in kinds and kinds & {int, float}:
+            raise ValueError("must be a number, not true/false")
+        if float in kinds and not isinstance(v, bool):
+            x = v
+            if isinstance(v, str):  # YAML 1.1 reads 1e39 as a string; pydantic parses it later
+                try:
+                    x = float(v)
+                except ValueError:
+                    return v
+            if isinstance(x, (int, float)):
+                try:
+                    too_big = abs(float(x)) > FLOAT32_MAX if not isinstance(x, float) or math.isfinite(x) else False
+                except OverflowError:  # an int beyond float64
+                    too_big = True
+                if too_big:
+                    raise ValueError(f"must be within the float32 range (|value| <= {FLOAT32_MAX:.4g})")
+        return v
 
 
 class DataConfig(_Section):
@@ -60,7 +103,7 @@ class ModelConfig(_Section):
 
     arch: Arch = "mlp"
     depth: int = Field(3, ge=1, le=128)
-    width: int = Field(64, ge=1, le=65536)
+    width: int = Field(64, ge=1, le=16384)
     activation: Activation = "relu"
     norm: Norm = "none"
     init: InitScheme = "default"
@@ -83,7 +126,7 @@ class TrainConfig(_Section):
 
     task: Task = "classification"
     epochs: int = Field(20, ge=1, le=100000)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(64, ge=1, le=2**31 - 1)
     optimizer: Optimizer = "sgdm"
     lr: float = Field(0.05, gt=0, allow_inf_nan=False)
     momentum: float = Field(0.9, ge=0, lt=1)
@@ -109,7 +152,7 @@ class TargetConfig(_Section):
     """``target:`` — an optional second sample for checkup and shift correction."""
 
     shift: Shift = "none"
-    size: int = Field(300, ge=2)
+    size: int = Field(300, ge=2, le=100_000)
     alpha: float = Field(1.0, gt=0, allow_inf_nan=False)
     strength: float = Field(0.7, ge=0, le=1)
     sigma: float = Field(0.1, ge=0, allow_inf_nan=False)

@@ -1,7 +1,7 @@
 """The ``target:`` sample and ``train.reweight``: what the trainer needs beyond the data.
 
 ``prepare_inputs(cfg)`` loads the data (holding out a pool when a target is configured), draws
-the configured target sample (a synthetic shift of DESIGN.md's ``target:`` block, or a user's
+the configured target sample (a synthetic shift of the config's ``target:`` block, or a user's
 ``npz:PATH``), estimates the per-sample training weights that ``train.reweight`` asks for, and
 adds the target sample as an extra evaluation set (``target_loss``, ``target_accuracy``).
 """
@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from torchdoctor.data import DataBundle, load, load_npz
+from torchdoctor.rundir import show
 from torchdoctor.train.config import Config
 
-#: Clip c of the importance weights β = min(exp(h)·n_s/n_t, c) (seed 004's c).
+#: Clip c of the importance weights β = min(exp(h)·n_s/n_t, c): a cap bounds the variance of the weighted loss.
 WEIGHT_CLIP = 10.0
 
 
@@ -49,12 +50,17 @@ def load_target(cfg: Config, data: DataBundle, target_path: str | None = None) -
     """The configured target sample: ``target_path`` (``npz:PATH`` or a path) or ``target.shift``."""
     if target_path is not None:
         path = target_path[4:] if target_path.startswith("npz:") else target_path
-        raw = load_npz(path)
+        where = f"--target npz:{show(path)}"
+        raw = load_npz(path, labels=False, min_classes=1, source=where)
         if tuple(raw.x.shape[1:]) != data.input_shape:
-            raise ValueError(f"--target {target_path}: x rows have shape {tuple(raw.x.shape[1:])}, "
+            raise ValueError(f"{where}: x rows have shape {tuple(raw.x.shape[1:])}, "
                              f"the training data {data.input_shape}")
+        if raw.task == "classification" and data.task == "classification" \
+                and raw.num_classes > data.num_classes:
+            raise ValueError(f"{where}: y has class label {raw.num_classes - 1}; the training "
+                             f"data has classes 0..{data.num_classes - 1}")
         x = torch.from_numpy(data.normalizer(raw.x))
-        y = torch.as_tensor(raw.y) if raw.task == data.task else None
+        y = torch.as_tensor(raw.y) if raw.y is not None and raw.task == data.task else None
         return Target(x, y, f"npz:{path}")
     if cfg.target.shift == "none" and cfg.train.reweight == "none":
         return None

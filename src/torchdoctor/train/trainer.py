@@ -27,10 +27,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from torchdoctor import rundir
 from torchdoctor.data import DataBundle
 from torchdoctor.train import _layers as L
-from torchdoctor.train import rundir
-from torchdoctor.train.config import Config, dump_config
+from torchdoctor.train.config import Config, dump_config, first_difference
 from torchdoctor.train.losses import make_loss
 from torchdoctor.train.metrics import evaluate
 from torchdoctor.train.models import build_model
@@ -41,6 +41,40 @@ EVENTS = (
     "on_fit_start", "on_train_epoch_start", "on_after_backward", "on_before_optimizer_step",
     "on_train_batch_end", "on_validation_end", "on_train_epoch_end", "on_fit_end",
 )
+
+
+#: Most parameters a config may build (400 MB of float32 weights, more with optimizer state).
+MAX_PARAMETERS = 100_000_000
+
+
+def _check_model_size(cfg: Config, d: DataBundle) -> None:
+    """Refuse a model beyond :data:`MAX_PARAMETERS`, counted on the meta device (no memory)."""
+    m = cfg.model
+    try:
+        with torch.device("meta"):
+            n = sum(p.numel() for p in build_model(m, d.input_shape, d.num_outputs,
+                                                   kind=d.kind).parameters())
+    except Exception:  # noqa: BLE001 - only a pre-check: the real build names any problem
+        return
+    if n > MAX_PARAMETERS:
+        raise ValueError(
+            f"model.width = {m.width}, model.depth = {m.depth} ({m.arch}): {n:.3g} parameters on "
+            f"inputs of shape {d.input_shape}; allowed up to {MAX_PARAMETERS:.0e} (lower the "
+            "width or depth)")
+
+
+def _check_batchnorm_batches(cfg: Config, n: int) -> None:
+    """BatchNorm over (N, C) features needs at least 2 samples in every training batch."""
+    m, t = cfg.model, cfg.train
+    if m.arch != "mlp" or m.norm not in ("batch", "switch"):
+        return
+    bs = n if t.optimizer == "gd" else min(t.batch_size, n)
+    smallest = bs if n % bs == 0 else n % bs
+    if smallest < 2:
+        what = (f"train.batch_size = {t.batch_size}" if bs == 1 else
+                f"train.batch_size = {t.batch_size} leaves a last batch of 1 of the {n} training samples")
+        raise ValueError(f"model.norm = {m.norm}: batch statistics need at least 2 samples per "
+                         f"batch, but {what}; choose another batch size or model.norm = layer")
 
 
 @dataclass
@@ -98,6 +132,8 @@ class Trainer:
             raise ValueError(
                 f"train.task = {cfg.train.task}: dataset {d.name} is a {d.task} dataset"
             )
+        _check_model_size(cfg, d)
+        _check_batchnorm_batches(cfg, len(d.x_train))
         self.model: nn.Module = build_model(cfg.model, d.input_shape, d.num_outputs, kind=d.kind)
         t = cfg.train
         self.optimizer = L.optimizer(t.optimizer, self.model.parameters(), t.lr, t.momentum, t.weight_decay)
@@ -114,28 +150,52 @@ class Trainer:
         self.step = 0  # optimizer steps taken
         self.should_stop = False
         self._l1_params = [p for p in self.model.parameters() if p.dim() > 1]
+        #: the checkpoint this trainer was restored from (``None``: a fresh run)
+        self.resumed_state: dict[str, Any] | None = None
+        self._resuming = False
+        self._dir_ready = False
+        self._fingerprint: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ events
     def _hooks(self, event: str) -> list[Any]:
         return [getattr(cb, event) for cb in self.callbacks if callable(getattr(cb, event, None))]
 
     # ------------------------------------------------------------------ resume
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resume must find unchanged: the resolved config and a digest of the data."""
+        return {"config": self.cfg.to_dict(), "data": self.data.digest()}
+
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: model, optimizer, counters, history, callbacks."""
+        """Everything needed to continue exactly: model, optimizer, counters, history, callbacks,
+        and the :meth:`fingerprint` of config and data."""
         cbs = {}
         for i, cb in enumerate(self.callbacks):
             if callable(getattr(cb, "state_dict", None)):
                 cbs[f"{i}:{type(cb).__name__}"] = cb.state_dict()
+        if self._fingerprint is None:
+            self._fingerprint = self.fingerprint()
         return {"version": 1, "epoch": self.epoch, "step": self.step,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "history": rundir.jsonable(self.history), "callbacks": cbs}
+                "history": rundir.jsonable(self.history), "callbacks": cbs,
+                "fingerprint": self._fingerprint}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Restore :meth:`state_dict`; a state from another model raises ValueError (one line)."""
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError("checkpoint does not match this model and optimizer "
+                             f"({rundir.show(first, 120)})") from None
         self.epoch = int(state["epoch"])
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
+        self.resumed_state = state
+        self.load_callback_states(state)
+
+    def load_callback_states(self, state: dict[str, Any]) -> None:
+        """Hand each callback its part of a checkpoint (e.g. after attaching the Doctor)."""
         saved = state.get("callbacks", {})
         for i, cb in enumerate(self.callbacks):
             key = f"{i}:{type(cb).__name__}"
@@ -144,30 +204,108 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | os.PathLike[str], **kw: Any) -> Trainer:
-        """Rebuild a trainer from ``run_dir`` (config.yaml + checkpoint.pt) to continue it."""
+        """Rebuild a trainer from ``run_dir`` (config.yaml + checkpoint.pt) to continue it.
+
+        Nothing in ``run_dir`` is written here: :meth:`fit` (or :meth:`open_run_dir`) rewinds
+        ``metrics.jsonl`` and ``vitals.jsonl`` to the checkpoint once every check has passed.
+
+        Raises:
+            ValueError: no run there, an unreadable config or checkpoint, or a config or data
+                that differ from the checkpoint's fingerprint (the message names the first
+                difference).
+        """
         from torchdoctor.train.config import load_config
 
         run_dir = Path(run_dir)
+        where = f"--resume {rundir.show(str(run_dir))}"
+        if not run_dir.is_dir():
+            raise rundir.RunDirError(
+                f"{where}: {'is not a directory' if run_dir.exists() else 'does not exist'}; "
+                "expected the directory of a run")
         cfg_path = run_dir / rundir.CONFIG_FILE
         if not cfg_path.is_file():
-            raise ValueError(f"--resume {str(run_dir)!r}: no {rundir.CONFIG_FILE} there")
-        trainer = cls(load_config(cfg_path), out_dir=run_dir, **kw)
+            raise rundir.RunDirError(f"{where}: no {rundir.CONFIG_FILE} there")
         ckpt = run_dir / rundir.CHECKPOINT_FILE
-        if ckpt.is_file():
-            trainer.load_state_dict(rundir.load_checkpoint(ckpt))
-        # metrics.jsonl keeps exactly the epochs the checkpoint holds
-        rundir.rewrite_jsonl(run_dir / rundir.METRICS_FILE, trainer.history)
+        state = rundir.load_checkpoint(ckpt) if ckpt.exists() else None
+        trainer = cls(load_config(cfg_path), out_dir=run_dir, **kw)
+        if state is not None:
+            trainer._check_fingerprint(state.get("fingerprint"), where)
+            try:
+                trainer.load_state_dict(state)
+            except ValueError as exc:
+                raise rundir.RunDirError(f"{where}: {exc}") from None
+        trainer._resuming = True
         return trainer
 
+    def _check_fingerprint(self, saved: Any, where: str) -> None:
+        if not isinstance(saved, dict):
+            return  # a checkpoint from before fingerprints: the model shapes are still checked
+        now = self.fingerprint()
+        old_cfg = saved.get("config")
+        if isinstance(old_cfg, dict) and isinstance(old_cfg.get("train"), dict):
+            # more (or fewer) epochs continue the same run: the epochs done do not depend on it
+            old_cfg = {**old_cfg, "train": {**old_cfg["train"], "epochs": self.cfg.train.epochs}}
+        diff = first_difference(old_cfg, now["config"])
+        if diff is not None:
+            key, old, new = diff
+            raise rundir.RunDirError(
+                f"{where}: {rundir.CONFIG_FILE} differs from the config the run started with: "
+                f"{key} = {rundir.show(new, 40)} (checkpoint: {rundir.show(old, 40)}); "
+                "restore it or start a new run")
+        if saved.get("data") != now["data"]:
+            raise rundir.RunDirError(
+                f"{where}: the data of {rundir.show(self.cfg.data.name, 60)} differ from the "
+                "data the run started with (another file, or other values); restore them or "
+                "start a new run")
+        self._fingerprint = now
+
+    # ------------------------------------------------------------------ run directory
+    def open_run_dir(self, *, overwrite: bool = False) -> None:
+        """Make :attr:`out_dir` ready for :meth:`fit` (called by it; idempotent).
+
+        A fresh run refuses a directory that already holds a run unless ``overwrite`` (then
+        the old run's files are removed); a resumed run rewinds ``metrics.jsonl`` to the
+        checkpoint's epochs and ``vitals.jsonl`` to its step. Then ``config.yaml`` is written.
+
+        Raises:
+            ValueError: the directory holds a run, or cannot be created.
+        """
+        if self.out_dir is None or self._dir_ready:
+            return
+        d = rundir.prepare_dir(self.out_dir)
+        if self._resuming:
+            rundir.rewrite_jsonl(d / rundir.METRICS_FILE, self.history)
+            rundir.rewind_jsonl(d / rundir.VITALS_FILE, self.step)
+        else:
+            present = rundir.holds_run(d)
+            if present and not overwrite:
+                raise rundir.RunDirError(
+                    f"--out {rundir.show(str(d))} holds a run ({', '.join(present)}); continue "
+                    "it with --resume, replace it with --overwrite, or choose another --out")
+            for name in (*present, rundir.REPORT_FILE):
+                (d / name).unlink(missing_ok=True)
+        dump_config(self.cfg, d / rundir.CONFIG_FILE)
+        self._dir_ready = True
+
     # ------------------------------------------------------------------ loop
-    def fit(self) -> TrainResult:
-        """Train from the current epoch to ``train.epochs``; return the final metrics."""
-        cfg, t = self.cfg, self.cfg.train
-        log = None
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            dump_config(cfg, self.out_dir / rundir.CONFIG_FILE)
-            log = rundir.MetricsLog(self.out_dir / rundir.METRICS_FILE)
+    def fit(self, *, overwrite: bool = False) -> TrainResult:
+        """Train from the current epoch to ``train.epochs``; return the final metrics.
+
+        With :attr:`out_dir`, the directory is locked for the duration (a second process gets
+        ValueError) and prepared by :meth:`open_run_dir` (``overwrite`` goes there).
+        """
+        if self.out_dir is None:
+            return self._fit(None)
+        with rundir.run_lock(self.out_dir):
+            self.open_run_dir(overwrite=overwrite)
+            log = rundir.JsonlLog(self.out_dir / rundir.METRICS_FILE, fsync=True)
+            try:
+                return self._fit(log)
+            finally:
+                log.close()
+
+    def _fit(self, log: rundir.JsonlLog | None) -> TrainResult:
+        t = self.cfg.train
         ev = {e: self._hooks(e) for e in EVENTS}
         for h in ev["on_fit_start"]:
             h(self)
@@ -188,8 +326,6 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-            if log is not None:
-                log.close()
         for h in ev["on_fit_end"]:
             h(self)
         final = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "time_s"}
@@ -312,3 +448,4 @@ class _Progress:
 
     def close(self) -> None:
         self._p.stop()
+

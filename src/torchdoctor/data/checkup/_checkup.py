@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from torchdoctor.data._arrays import check_labels
 from torchdoctor.data.checkup import _rules
 from torchdoctor.data.shift._validate import as_2d
 from torchdoctor.findings import SEVERITY_RANK, Finding
@@ -55,8 +56,11 @@ def run_checkup(
     if xv is not None and xv.shape[1] != xt.shape[1]:
         raise ValueError(f"x_val must have {xt.shape[1]} features like x_train, got {xv.shape[1]}")
     yt = None if y_train is None else np.asarray(y_train)
-    if yt is not None and yt.shape[0] != xt.shape[0]:
-        raise ValueError(f"y_train must have {xt.shape[0]} rows like x_train, got {yt.shape[0]}")
+    if yt is not None and (yt.ndim == 0 or yt.shape[0] != xt.shape[0]):
+        raise ValueError(f"y_train must have {xt.shape[0]} rows like x_train, got shape {yt.shape}")
+    if task == "classification" and yt is not None and yt.dtype.kind != "f":
+        # the trainer's label checks (class labels 0..K-1, one per sample)
+        yt, _, _ = check_labels(yt, xt.shape[0], "run_checkup", "y_train", min_classes=1)
 
     st = _rules.feature_stats(xt)
     findings: list[Finding] = []
