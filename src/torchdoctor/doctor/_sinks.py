@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
-from torchdoctor.doctor._rundir import RunFiles
 from torchdoctor.findings import Finding
+from torchdoctor.rundir import (
+    FINDINGS_FILE,
+    METRICS_FILE,
+    VITALS_FILE,
+    JsonlLog,
+    atomic_write_text,
+    dumps,
+)
 
 __all__ = ["ConsoleSink", "RunDirSink", "Sink"]
 
@@ -38,8 +46,10 @@ class Sink:
 
 
 class RunDirSink(Sink):
-    """Writes ``vitals.jsonl`` and ``metrics.jsonl`` (appended at each flush) and
-    ``findings.json`` (rewritten atomically when findings change) into a run directory.
+    """Writes ``vitals.jsonl`` and ``metrics.jsonl`` (appended and flushed at each flush, so a
+    killed run keeps everything up to its last one) and ``findings.json`` (rewritten
+    atomically when findings change) into a run directory. File names, the JSON encoding and
+    the writes are those of :mod:`torchdoctor.rundir`.
 
     Args:
         log_dir: the run directory (created).
@@ -47,19 +57,31 @@ class RunDirSink(Sink):
     """
 
     def __init__(self, log_dir: str | os.PathLike[str], *, write_metrics: bool = True) -> None:
-        self.files = RunFiles(log_dir, write_metrics=write_metrics)
+        self.dir = Path(log_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._vitals: JsonlLog | None = JsonlLog(self.dir / VITALS_FILE)
+        self._metrics: JsonlLog | None = JsonlLog(self.dir / METRICS_FILE) if write_metrics else None
+        self._last_findings: str | None = None
 
     def on_records(self, records: list[dict[str, Any]]) -> None:
-        self.files.vitals(records)
+        if self._vitals is not None and records:
+            self._vitals.write_many(records)
 
     def on_epoch(self, row: dict[str, Any]) -> None:
-        self.files.metrics(row)
+        if self._metrics is not None:
+            self._metrics.write(row)
 
     def on_findings(self, findings: list[Finding], new: list[Finding]) -> None:
-        self.files.findings([f.to_dict() for f in findings])
+        text = dumps([f.to_dict() for f in findings], indent=1)
+        if text != self._last_findings:
+            atomic_write_text(self.dir / FINDINGS_FILE, text)
+            self._last_findings = text
 
     def close(self) -> None:
-        self.files.close()
+        for f in (self._vitals, self._metrics):
+            if f is not None:
+                f.close()
+        self._vitals = self._metrics = None
 
 
 class ConsoleSink(Sink):
