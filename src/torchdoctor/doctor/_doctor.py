@@ -233,13 +233,14 @@ class Doctor:
             targets (Tensor[N] or Tensor[N, C]): its targets (optional).
             outputs (Tensor[N, C]): the model's outputs (optional).
         """
-        rec = self.recorder  # the hot path: no wrapper, two short calls on unsampled steps
+        rec = self.recorder  # the hot path: no wrapper, one short call on unsampled steps
+        if rec.sampling:
+            try:
+                rec.record_grads()
+            except Exception as exc:
+                self._failure("on_after_backward", exc)
         try:
-            rec.record_grads()
-        except Exception as exc:
-            self._failure("on_after_backward", exc)
-        try:
-            rec.close_step(loss, inputs, targets, outputs)
+            rec.close_step(loss, inputs, targets, outputs, after_backward=True)
         except Exception as exc:
             self._failure("step", exc)
         self._grads_done = False

@@ -51,13 +51,22 @@ _BN_BATCH_KEEP = 2000
 MAX_HIST_CLASSES = 1024
 
 
-def default_schedule(every: int, first: int = 5) -> Callable[[int], bool]:
-    """Sample the first ``first`` steps, then one step in ``every``."""
+class default_schedule:  # noqa: N801 - used as the function it replaced
+    """Sample the first ``first`` steps, then one step in ``every``: ``step -> bool``.
 
-    def schedule(step: int) -> bool:
-        return step < first or step % every == 0
+    :meth:`next_after` lets the recorder find the next sampled step without asking each step.
+    """
 
-    return schedule
+    def __init__(self, every: int, first: int = 5) -> None:
+        self.every, self.first = every, first
+
+    def __call__(self, step: int) -> bool:
+        return step < self.first or step % self.every == 0
+
+    def next_after(self, step: int) -> int:
+        """The first sampled step after ``step``."""
+        nxt = step + 1
+        return nxt if nxt < self.first else -(-nxt // self.every) * self.every
 
 
 class Recorder:
@@ -161,14 +170,22 @@ class Recorder:
         self._t_prev = 0  # end of the last close_step
         self._after_sample = False  # the period being timed holds a sampled step's optimizer step
         self._last_sample = 0
-        self._sampled = bool(self.schedule(0))
-        self._slow = self._sampled  # close_step takes the timed path (see _close_timed)
+        #: Whether the step being built is sampled (full statistics).
+        self.sampling = bool(self.schedule(0))
+        self._slow = self.sampling  # close_step takes the timed path (see _close_timed)
+        self._candidate = self._next_candidate(0)
         self._register()
 
     def _charge(self, ns: float, step: int) -> None:
         """Count ``ns`` nanoseconds as the cost of sampling ``step`` (free steps cost nothing)."""
         if step >= self.first_free and ns > 0:
             self._spent_ns += int(ns)
+
+    def _next_candidate(self, step: int) -> int:
+        """The next step after ``step`` the schedule picks (``step + 1`` for a plain callable,
+        asked each step)."""
+        nxt = getattr(self.schedule, "next_after", None)
+        return nxt(step) if nxt is not None else step + 1
 
     def _gate(self, step: int) -> bool:
         """Whether ``step``, picked by the schedule, gets the full statistics (the budget)."""
@@ -206,9 +223,10 @@ class Recorder:
         self.vitals = vitals
         self.step = int(step)
         self._opt_steps = self._opt_mark = int(vitals.loop.get("optimizer_steps", 0))
-        self._sampled = self._slow = bool(self.schedule(self.step))
+        self.sampling = self._slow = bool(self.schedule(self.step))
+        self._candidate = self._next_candidate(self.step)
         self._disarm()
-        if self._sampled:
+        if self.sampling:
             self._arm()
 
     def warn_once(self, key: str, message: str) -> None:
@@ -238,7 +256,7 @@ class Recorder:
         if self.optimizer is not None:
             self._handles.append(self.optimizer.register_step_post_hook(
                 self._guard("optimizer", self._opt_post)))
-        if self._sampled:
+        if self.sampling:
             self._arm()
 
     def _arm(self) -> None:
@@ -368,7 +386,7 @@ class Recorder:
     def record_grads(self) -> None:
         """Per-parameter gradient norms of the current step (sampled steps only)."""
         self._opt_mark = self._opt_steps
-        if not self._sampled or not self._params:
+        if not self.sampling or not self._params:
             return
         row = self.open_row()
         grads = [p.grad for p in self._params]
@@ -383,13 +401,18 @@ class Recorder:
                         self._put(row, "grad", [n], i)
 
     def close_step(self, loss: Any, inputs: Any = None, targets: Any = None,
-                   outputs: Any = None) -> None:
+                   outputs: Any = None, *, after_backward: bool = False) -> None:
         """End the current step: its loss, and on sampled steps the input/output/target statistics.
 
         Args:
             loss: a scalar tensor or number; a tensor of N values is recorded as its mean
                 (said once); anything else is recorded as no loss (said once).
+            after_backward: called right after backward, before the optimizer step (as
+                ``Doctor.step``): counts as :meth:`record_grads`'s mark for the zero_grad check,
+                so plain steps need no :meth:`record_grads` call.
         """
+        if after_backward:
+            self._opt_mark = self._opt_steps
         if type(loss) is torch.Tensor and loss.dim() == 0:  # the usual case: one op, no sync
             value: Any = loss.detach()
         else:
@@ -399,13 +422,16 @@ class Recorder:
             self._pending.append((step, self.epoch, value, -1))
             self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
             self.step = step = step + 1
-            if self.schedule(step) and self._gate(step):
-                t0 = time.perf_counter_ns()
-                self._sampled = self._slow = True
-                self._arm()
-                self._t_prev = t_end = time.perf_counter_ns()
-                self._charge(t_end - t0, step)
-            elif not step % _PERIOD_EVERY:
+            armed = False
+            if step >= self._candidate:
+                self._candidate = self._next_candidate(step)
+                if self.schedule(step) and self._gate(step):
+                    t0 = time.perf_counter_ns()
+                    self.sampling = self._slow = armed = True
+                    self._arm()
+                    self._t_prev = t_end = time.perf_counter_ns()
+                    self._charge(t_end - t0, step)
+            if not armed and not step % _PERIOD_EVERY:
                 self._slow = True  # time the next step's period
                 self._t_prev = time.perf_counter_ns()
             if len(self._pending) >= self.interval:
@@ -423,7 +449,7 @@ class Recorder:
         row = -1
         self._upd_row = None
         now = time.perf_counter_ns()
-        sampled = self._sampled
+        sampled = self.sampling
         if self._t_prev:
             period, est = now - self._t_prev, self._period_ns
             if sampled or self._after_sample:
@@ -442,13 +468,14 @@ class Recorder:
             self._last_sample = self.step
         self._pending.append((self.step, self.epoch, value, row))
         self.step += 1
-        self._sampled = bool(self.schedule(self.step)) and self._gate(self.step)
-        if self._sampled:
+        self.sampling = bool(self.schedule(self.step)) and self._gate(self.step)
+        self._candidate = self._next_candidate(self.step)
+        if self.sampling:
             self._arm()
         t_end = time.perf_counter_ns()
         if sampled:
             self._charge(t_end - now, self.step - 1)
-        elif self._sampled:
+        elif self.sampling:
             self._charge(t_end - now, self.step)
         if len(self._pending) >= self.interval:
             if self._upd_row is not None and self.optimizer is not None:
@@ -456,7 +483,7 @@ class Recorder:
             else:
                 self.on_full()
                 t_end = time.perf_counter_ns()
-        self._slow = self._sampled or sampled or not self.step % _PERIOD_EVERY
+        self._slow = self.sampling or sampled or not self.step % _PERIOD_EVERY
         if self._slow:
             self._t_prev = t_end
 
