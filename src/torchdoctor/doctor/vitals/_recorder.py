@@ -413,8 +413,10 @@ class Recorder:
         """
         if after_backward:
             self._opt_mark = self._opt_steps
-        if type(loss) is torch.Tensor and loss.dim() == 0:  # the usual case: one op, no sync
-            value: Any = loss.detach()
+        if type(loss) is torch.Tensor and loss.dim() == 0:  # the usual case
+            # on the CPU the value itself (no tensor kept alive); elsewhere a detached
+            # reference, read with all others in one copy at the flush (no sync per step)
+            value: Any = loss.item() if loss.is_cpu else loss.detach()
         else:
             value = self._loss_value(loss)
         if not self._slow:  # the plain step: no probe, no clock
