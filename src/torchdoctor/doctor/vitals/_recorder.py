@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from torchdoctor.doctor.vitals import _stats as S
+from torchdoctor.doctor.vitals._budget import SamplingBudget
 from torchdoctor.doctor.vitals._records import build_record, hist_block, measured, vitals_layout
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
 
@@ -82,12 +83,10 @@ class Recorder:
         act_samples: activation statistics use at most this many samples of the batch.
         warn: called once per problem with a short message (default: the ``torchdoctor``
             logger's warning).
-        budget: when given, the largest share of training time the sampled steps may take:
-            after the first ``first_free`` steps, a step the schedule picks is sampled only
-            while the time spent in sampled-step probes stays within ``budget`` times the
-            time of the training steps (so a tiny model is sampled less often than every
-            ``schedule`` step); at least one step in ``max_gap`` is sampled regardless.
-            ``None``: exactly the schedule's steps.
+        budget: when given, the largest share of training time the sampled steps may take
+            (:class:`~torchdoctor.doctor.vitals._budget.SamplingBudget`): a tiny model is
+            sampled less often than every ``schedule`` step. ``None``: exactly the schedule's
+            steps.
         first_free: steps sampled exactly as the schedule says, before the budget applies
             (their cost is not counted).
         max_gap: longest run of steps without a sample under a budget.
@@ -164,9 +163,7 @@ class Recorder:
         self._flush_due = False
         self._opt_steps = 0
         self._opt_mark = 0  # optimizer steps counted at the last backward
-        self.budget, self.first_free, self.max_gap = budget, first_free, max_gap
-        self._spent_ns = 0  # extra time of the sampled steps (after the free steps)
-        self._period_ns = 0.0  # running estimate of a plain step's period
+        self.budget = SamplingBudget(budget, free=first_free, max_gap=max_gap)
         self._t_prev = 0  # end of the last close_step
         self._after_sample = False  # the period being timed holds a sampled step's optimizer step
         self._last_sample = 0
@@ -176,23 +173,11 @@ class Recorder:
         self._candidate = self._next_candidate(0)
         self._register()
 
-    def _charge(self, ns: float, step: int) -> None:
-        """Count ``ns`` nanoseconds as the cost of sampling ``step`` (free steps cost nothing)."""
-        if step >= self.first_free and ns > 0:
-            self._spent_ns += int(ns)
-
     def _next_candidate(self, step: int) -> int:
         """The next step after ``step`` the schedule picks (``step + 1`` for a plain callable,
         asked each step)."""
         nxt = getattr(self.schedule, "next_after", None)
         return nxt(step) if nxt is not None else step + 1
-
-    def _gate(self, step: int) -> bool:
-        """Whether ``step``, picked by the schedule, gets the full statistics (the budget)."""
-        if self.budget is None or step <= self.first_free or step - self._last_sample >= self.max_gap:
-            return True
-        # the training time so far: steps after the free ones times a plain step's period
-        return self._spent_ns <= self.budget * self._period_ns * (step - self.first_free)
 
     def _put(self, row: int, name: str, values: list[torch.Tensor | None], offset: int = 0) -> None:
         """Keep ``values`` (0-d tensors, ``None`` = not measured) for block ``name`` of ``row``."""
@@ -210,7 +195,7 @@ class Recorder:
     def step_seconds(self) -> float | None:
         """Running estimate of one plain training step's duration (seconds; timed one step in
         8, pauses clipped), or ``None`` before the first estimate."""
-        return self._period_ns / 1e9 if self._period_ns else None
+        return self.budget.step_seconds
 
     @property
     def pending_steps(self) -> int:
@@ -427,12 +412,12 @@ class Recorder:
             armed = False
             if step >= self._candidate:
                 self._candidate = self._next_candidate(step)
-                if self.schedule(step) and self._gate(step):
+                if self.schedule(step) and self.budget.allows(step, self._last_sample):
                     t0 = time.perf_counter_ns()
                     self.sampling = self._slow = armed = True
                     self._arm()
                     self._t_prev = t_end = time.perf_counter_ns()
-                    self._charge(t_end - t0, step)
+                    self.budget.charge(t_end - t0, step)
             if not armed and not step % _PERIOD_EVERY:
                 self._slow = True  # time the next step's period
                 self._t_prev = time.perf_counter_ns()
@@ -453,11 +438,11 @@ class Recorder:
         now = time.perf_counter_ns()
         sampled = self.sampling
         if self._t_prev:
-            period, est = now - self._t_prev, self._period_ns
+            period = now - self._t_prev
             if sampled or self._after_sample:
-                self._charge(period - est if est else 0, self._last_sample if not sampled else self.step)
-            else:  # pauses (evaluation, other work) are clipped
-                self._period_ns = period if not est else est + 0.1 * (min(period, 3 * est) - est)
+                self.budget.charge(self.budget.extra(period), self.step if sampled else self._last_sample)
+            else:
+                self.budget.plain_period(period)
         self._t_prev = 0
         self._after_sample = sampled
         if sampled:
@@ -470,15 +455,15 @@ class Recorder:
             self._last_sample = self.step
         self._pending.append((self.step, self.epoch, value, row))
         self.step += 1
-        self.sampling = bool(self.schedule(self.step)) and self._gate(self.step)
+        self.sampling = bool(self.schedule(self.step)) and self.budget.allows(self.step, self._last_sample)
         self._candidate = self._next_candidate(self.step)
         if self.sampling:
             self._arm()
         t_end = time.perf_counter_ns()
         if sampled:
-            self._charge(t_end - now, self.step - 1)
+            self.budget.charge(t_end - now, self.step - 1)
         elif self.sampling:
-            self._charge(t_end - now, self.step)
+            self.budget.charge(t_end - now, self.step)
         if len(self._pending) >= self.interval:
             if self._upd_row is not None and self.optimizer is not None:
                 self._flush_due = True  # after this step's optimizer step (update norms)
