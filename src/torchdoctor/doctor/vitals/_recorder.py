@@ -179,9 +179,14 @@ class Recorder:
         nxt = getattr(self.schedule, "next_after", None)
         return nxt(step) if nxt is not None else step + 1
 
-    def _put(self, row: int, name: str, values: list[torch.Tensor | None], offset: int = 0) -> None:
-        """Keep ``values`` (0-d tensors, ``None`` = not measured) for block ``name`` of ``row``."""
+    def _put(self, row: int, name: str, values: list[torch.Tensor | None] | torch.Tensor,
+             offset: int = 0) -> None:
+        """Keep ``values`` for block ``name`` of ``row``, from column ``offset`` of the block:
+        0-d tensors (``None`` = not measured), or one 1-d tensor."""
         col = self._col[name] + offset
+        if type(values) is not list:  # a tensor (isinstance on torch.Tensor is slow)
+            self._vecs.append((row, col, values.reshape(-1)))
+            return
         for k, v in enumerate(values):
             if v is not None:
                 self._vals.append(v)
@@ -514,7 +519,7 @@ class Recorder:
                 tl = t.detach().long().clamp(0, self._num_classes - 1)
                 hist = torch.zeros(self._num_classes, device=tl.device).scatter_add_(
                     0, tl, torch.ones_like(tl, dtype=torch.float32))
-                self._vecs.append((row, self._col["hist"], hist))
+                self._put(row, "hist", hist)
         elif t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
             meta["target_kind"] = "float2d"
         if has_o:
@@ -523,7 +528,7 @@ class Recorder:
                 lab = t if cls else (t.argmax(1) if t.dim() == 2 and t.shape == o.shape else None)
                 if lab is not None:
                     self._put(row, "acc", [torch.count_nonzero(o.detach().argmax(1) == lab)])
-                    meta["acc_n"] = int(lab.shape[0])
+                    meta["acc_n"] = int(lab.shape[0])  # the count, known on the host
 
     def _count_classes(self, t: torch.Tensor, o: Any) -> int:
         """Classes of integer targets (from the outputs' width, else the largest label; once).

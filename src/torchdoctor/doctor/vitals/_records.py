@@ -17,7 +17,7 @@ from torchdoctor.doctor.vitals._layout import Block, Layout
 
 __all__ = ["ACC_FIELDS", "build_record", "hist_block", "measured", "vitals_layout"]
 
-ACC_FIELDS = ("correct",)
+ACC_FIELDS = ("correct", "count")
 _GROUPS = (("inputs", S.IN_RAW), ("outputs", S.OUT_FIELDS), ("tstats", S.TGT_FIELDS),
            ("losses", S.LOSS_FIELDS), ("acc", ACC_FIELDS), ("prev", ("norm",)))
 
@@ -130,7 +130,8 @@ def build_record(meta: dict[str, Any], loss: float | None, blocks: dict[str, lis
         if kind == "class" and "hist" in blocks:
             tg["hist"] = [int(h) for h in blocks["hist"]]
         rec["targets"] = tg
-    if meta.get("acc_n") and groups["acc"]["correct"] is not None:
+    count = groups["acc"]["count"] or meta.get("acc_n")  # on the device, or known on the host
+    if count and groups["acc"]["correct"] is not None:
         rec["train_correct"] = groups["acc"]["correct"]
-        rec["train_count"] = float(meta["acc_n"])
+        rec["train_count"] = float(count)
     return rec
