@@ -89,10 +89,16 @@ class RunDirError(ValueError):
 
 
 def show(value: Any, limit: int = _SHOW_MAX) -> str:
-    """``repr``-like text of ``value`` for a one-line message, cut to ``limit`` characters."""
+    """``repr``-like text of ``value`` for a one-line message, at most ``limit`` characters.
+
+    A longer text keeps its start and its end (a path's file name) around ``...``.
+    """
     text = repr(value) if isinstance(value, str) else str(value)
     text = " ".join(text.split())  # one line
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
 
 
 # ----------------------------------------------------------------------------- JSON
