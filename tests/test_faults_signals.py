@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from typer.testing import CliRunner
 
 from conftest import ROOT, TORCHDOCTOR
