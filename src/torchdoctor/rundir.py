@@ -57,6 +57,7 @@ __all__ = [
     "new_run_dir",
     "prepare_dir",
     "read_jsonl",
+    "remove_stale_temporaries",
     "rewind_jsonl",
     "rewrite_jsonl",
     "run_lock",
@@ -89,10 +90,16 @@ class RunDirError(ValueError):
 
 
 def show(value: Any, limit: int = _SHOW_MAX) -> str:
-    """``repr``-like text of ``value`` for a one-line message, cut to ``limit`` characters."""
+    """``repr``-like text of ``value`` for a one-line message, at most ``limit`` characters.
+
+    A longer text keeps its start and its end (a path's file name) around ``...``.
+    """
     text = repr(value) if isinstance(value, str) else str(value)
     text = " ".join(text.split())  # one line
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -138,7 +145,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     """
     p = Path(path)
     # a unique sibling (same file system, so os.replace is atomic), with the usual permissions
-    tmp = p.with_name(f".{p.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = p.with_name(f".{p.name}.{os.getpid()}-{secrets.token_hex(4)}{_TMP_SUFFIX}")
     try:
         write(tmp)
         os.replace(tmp, p)
@@ -268,6 +275,25 @@ def new_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
             return path
         except FileExistsError:
             k += 1
+
+
+_TMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files a killed writer left in run directory ``path``.
+
+    Only names :func:`atomic_write` makes for the run's own files are touched; call it while
+    holding :func:`run_lock` (no live writer then). Returns the names removed.
+    """
+    p = Path(path)
+    removed = []
+    for name in (*_RUN_MARKERS, REPORT_FILE, CONFIG_BEFORE_FILE, REPAIR_FILE):
+        for tmp in p.glob(f".{name}.*{_TMP_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp.name)
+    return removed
 
 
 def holds_run(path: str | os.PathLike[str]) -> list[str]:

@@ -96,16 +96,17 @@ class DataBundle:
     info: dict[str, Any] = field(default_factory=dict)
 
     def digest(self) -> str:
-        """SHA-256 (hex) of the prepared tensors (training, validation and pool, values and
-        shapes): equal digests mean the same data in the same split and order."""
+        """SHA-256 (hex) of the data, raw and prepared (training, validation and pool, values
+        and shapes): equal digests mean the same data in the same split and order."""
         import hashlib
 
         h = hashlib.sha256()
-        for t in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_pool, self.y_pool):
+        for t in (self.x_train_raw, self.x_val_raw, self.x_train, self.y_train, self.x_val,
+                  self.y_val, self.x_pool, self.y_pool):
             if t is None:
                 h.update(b"none")
                 continue
-            a = np.ascontiguousarray(t.detach().cpu().numpy())
+            a = np.ascontiguousarray(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t)
             h.update(f"{a.dtype}{a.shape}".encode())
             h.update(a.tobytes())
         return h.hexdigest()

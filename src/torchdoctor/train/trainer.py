@@ -273,6 +273,7 @@ class Trainer:
         if self.out_dir is None or self._dir_ready:
             return
         d = rundir.prepare_dir(self.out_dir)
+        rundir.remove_stale_temporaries(d)  # a killed writer's; we hold the lock
         if self._resuming:
             rundir.rewrite_jsonl(d / rundir.METRICS_FILE, self.history)
             rundir.rewind_jsonl(d / rundir.VITALS_FILE, self.step)
