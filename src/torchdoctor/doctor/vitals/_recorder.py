@@ -41,7 +41,7 @@ __all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
 log = logging.getLogger("torchdoctor")
 
 #: A plain step's period is timed once in this many steps (for the sampling budget).
-_PERIOD_EVERY = 8
+_PERIOD_EVERY = 16
 
 _MODE_SENSITIVE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
 _BN_BATCH_KEEP = 2000
@@ -199,7 +199,7 @@ class Recorder:
     @property
     def step_seconds(self) -> float | None:
         """Running estimate of one plain training step's duration (seconds; timed one step in
-        8, pauses clipped), or ``None`` before the first estimate."""
+        16, pauses clipped), or ``None`` before the first estimate."""
         return self.budget.step_seconds
 
     @property
