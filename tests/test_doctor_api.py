@@ -18,7 +18,7 @@ from torch import nn
 
 import torchdoctor as td
 from torchdoctor.doctor import FREE_STEPS, RULES, Sink
-from torchdoctor.doctor.vitals import MAX_HIST_CLASSES, Block, Layout, vitals_layout
+from torchdoctor.doctor.vitals import MAX_HIST_CLASSES, Block, Layout, SamplingBudget, vitals_layout
 
 
 def setup(seed: int = 0) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -290,3 +290,20 @@ def test_the_vitals_layout_covers_every_parameter_and_module() -> None:
     assert widths["grad"] == widths["pnorm"] == widths["upd"] == 4
     assert widths["act"] % 3 == 0
     assert sum(widths.values()) == layout.width
+
+
+def test_the_sampling_budget_against_a_hand_computed_timeline() -> None:
+    b = SamplingBudget(0.01, free=10, max_gap=100)
+    assert b.step_seconds is None and b.allows(50, last_sample=10)  # nothing spent yet
+    b.plain_period(100_000)  # 0.1 ms
+    b.plain_period(10_000_000)  # a pause: counted as 3 steps at most
+    assert b.period_ns == pytest.approx(100_000 + 0.1 * (300_000 - 100_000))
+    b.period_ns = 100_000.0
+    b.charge(5_000_000, step=5)  # a free step costs nothing
+    assert b.spent_ns == 0
+    b.charge(b.extra(400_000), step=20)  # a sampled step's period 0.4 ms: 0.3 ms extra
+    assert b.spent_ns == 300_000
+    # 1 % of (step - free) x 0.1 ms must cover 0.3 ms: from step 10 + 300 on; max_gap first
+    assert not b.allows(100, last_sample=20) and b.allows(120, last_sample=20)
+    assert b.allows(310, last_sample=300) and not b.allows(309, last_sample=300)
+    assert SamplingBudget(None).allows(10**6, last_sample=10**6 - 1)

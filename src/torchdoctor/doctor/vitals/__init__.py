@@ -1,5 +1,6 @@
 """Vital signs: probes on the model and optimizer, and the host-side timeline they fill."""
 
+from torchdoctor.doctor.vitals._budget import SamplingBudget
 from torchdoctor.doctor.vitals._layout import Block, Layout
 from torchdoctor.doctor.vitals._recorder import MAX_HIST_CLASSES, Recorder, default_schedule
 from torchdoctor.doctor.vitals._records import measured, vitals_layout
@@ -11,6 +12,7 @@ __all__ = [
     "LayerInfo",
     "Layout",
     "Recorder",
+    "SamplingBudget",
     "Vitals",
     "default_schedule",
     "finite",
