@@ -168,6 +168,7 @@ class Doctor:
         self._last_diag_end = self._t0
         self._last_diag_step = 0
         self._last_diag_cost = 0.0
+        self._last_diag_records = 1
         self._explicit_epochs = False
         self._epoch = 0
         self._epoch_closed = False
@@ -469,7 +470,9 @@ class Doctor:
             elapsed = (self.recorder.step - self._last_diag_step) * step_s
         else:
             elapsed = time.perf_counter() - self._last_diag_end
-        return elapsed * self.diagnose_budget >= self._last_diag_cost
+        # the rules' cost grows with the records held: scale the last run's cost to now
+        grown = max(1.0, len(self.vitals.records) / self._last_diag_records)
+        return elapsed * self.diagnose_budget >= self._last_diag_cost * grown
 
     def _maybe_diagnose(self) -> None:
         if self._budget_ok():
@@ -496,6 +499,7 @@ class Doctor:
         end = time.perf_counter()
         self._last_diag_cost, self._last_diag_end = end - t, end
         self._last_diag_step = self.recorder.step
+        self._last_diag_records = max(1, len(self.vitals.records))
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:

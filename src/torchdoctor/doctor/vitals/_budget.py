@@ -45,8 +45,10 @@ class SamplingBudget:
             self.spent_ns += int(ns)
 
     def extra(self, period_ns: int) -> float:
-        """A period holding sampled work, less a plain step's duration."""
-        return period_ns - self.period_ns if self.period_ns else 0.0
+        """A period holding sampled work, less a plain step's duration (a pause in it, e.g.
+        an evaluation, counts as at most 10 plain steps)."""
+        est = self.period_ns
+        return min(period_ns, 11 * est) - est if est else 0.0
 
     def allows(self, step: int, last_sample: int) -> bool:
         """Whether ``step``, picked by the schedule, may be sampled."""

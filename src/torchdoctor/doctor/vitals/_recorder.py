@@ -154,8 +154,13 @@ class Recorder:
         self._alive: dict[int, torch.Tensor] = {}
         self._snap: list[torch.Tensor] | None = None
         self._snap_row: int | None = None
-        # steps closed since the last flush: (step, epoch, loss, row or -1)
-        self._pending: list[tuple[int, int | None, Any, int]] = []
+        # steps closed since the last flush, from step _first: their losses (a float, a
+        # detached tensor or None), the sampled ones' rows, and where the epoch changed
+        self._losses: list[Any] = []
+        self._first = 0
+        self._rows_of: dict[int, int] = {}
+        self._epochs: list[tuple[int, int | None]] = []
+        self._epoch_seen: int | None = -1
         self._meta: list[dict[str, Any]] = []  # per row in use
         self._n = 0  # buffer rows in use
         self._cur: int | None = None  # row of the sampled step being built
@@ -205,13 +210,13 @@ class Recorder:
     @property
     def pending_steps(self) -> int:
         """Steps held since the last flush (the step being built included)."""
-        return len(self._pending) + (1 if self._cur is not None else 0)
+        return len(self._losses) + (1 if self._cur is not None else 0)
 
     def restore(self, vitals: Vitals, step: int) -> None:
         """Continue from a saved timeline: ``vitals`` and the number of steps done."""
         self.flush()
         self.vitals = vitals
-        self.step = int(step)
+        self.step = self._first = int(step)
         self._opt_steps = self._opt_mark = int(vitals.loop.get("optimizer_steps", 0))
         self.sampling = self._slow = bool(self.schedule(self.step))
         self._candidate = self._next_candidate(self.step)
@@ -410,10 +415,13 @@ class Recorder:
         else:
             value = self._loss_value(loss)
         if not self._slow:  # the plain step: no probe, no clock
-            step = self.step
-            self._pending.append((step, self.epoch, value, -1))
+            losses = self._losses
+            if self.epoch != self._epoch_seen:
+                self._epoch_seen = self.epoch
+                self._epochs.append((len(losses), self.epoch))
+            losses.append(value)
             self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
-            self.step = step = step + 1
+            self.step = step = self.step + 1
             armed = False
             if step >= self._candidate:
                 self._candidate = self._next_candidate(step)
@@ -426,7 +434,7 @@ class Recorder:
             if not armed and not step % _PERIOD_EVERY:
                 self._slow = True  # time the next step's period
                 self._t_prev = time.perf_counter_ns()
-            if len(self._pending) >= self.interval:
+            if len(losses) >= self.interval:
                 self.on_full()
             return
         self._close_timed(value, inputs, targets, outputs)
@@ -458,7 +466,13 @@ class Recorder:
                 self._upd_row = row
             self._disarm()
             self._last_sample = self.step
-        self._pending.append((self.step, self.epoch, value, row))
+        losses = self._losses
+        if self.epoch != self._epoch_seen:
+            self._epoch_seen = self.epoch
+            self._epochs.append((len(losses), self.epoch))
+        if row >= 0:
+            self._rows_of[len(losses)] = row
+        losses.append(value)
         self.step += 1
         self.sampling = bool(self.schedule(self.step)) and self.budget.allows(self.step, self._last_sample)
         self._candidate = self._next_candidate(self.step)
@@ -469,7 +483,7 @@ class Recorder:
             self.budget.charge(t_end - now, self.step - 1)
         elif self.sampling:
             self.budget.charge(t_end - now, self.step)
-        if len(self._pending) >= self.interval:
+        if len(losses) >= self.interval:
             if self._upd_row is not None and self.optimizer is not None:
                 self._flush_due = True  # after this step's optimizer step (update norms)
             else:
@@ -553,24 +567,30 @@ class Recorder:
 
         The sampled step being built (if any) stays, as row 0.
         """
-        pending, self._pending = self._pending, []
+        raw, first, rows_of, epochs = self._losses, self._first, self._rows_of, self._epochs
+        self._losses, self._rows_of = [], {}
+        self._first = self.step
+        self._epochs, self._epoch_seen = [], -1
         self._flush_due = False
         self.flushed_nonfinite = False
         self.vitals.loop.update(steps=self.step, optimizer_steps=self._opt_steps)
-        if not pending:
+        if not raw:
             return []
         cur = self._cur
         rows = [self.layout.empty_row() for _ in range(self._n)]
         keep = self._fill_rows(rows, cur)
-        losses = self._host_losses(pending)
+        losses = self._host_losses(raw)
         alive = {j: a.double().cpu().tolist() for j, a in self._alive.items()}
         param_layers, names = self._player, [w[0] for w in self._watched]
         records: list[dict[str, Any]] = []
-        last = len(pending) - 1
+        last = len(raw) - 1
         isfinite = math.isfinite
         self.flushed_nonfinite = False
-        for i, (step, epoch, _, row) in enumerate(pending):
-            v = losses[i]
+        marks = dict(epochs)
+        epoch = None
+        for i, v in enumerate(losses):
+            epoch = marks.get(i, epoch)
+            step, row = first + i, rows_of.get(i, -1)
             if row < 0 and i != last:  # the common record, built inline (see build_record)
                 if v is None or isfinite(v):
                     records.append({"step": step, "epoch": epoch, "loss": v})
@@ -616,14 +636,15 @@ class Recorder:
         return keep
 
     @staticmethod
-    def _host_losses(pending: list[tuple[int, int | None, Any, int]]) -> list[float | None]:
-        """The losses of ``pending`` on the host: one stack and one copy for the tensors."""
+    def _host_losses(raw: list[Any]) -> list[float | None]:
+        """The losses on the host: one stack and one copy for those that are tensors."""
         # values are tensors, floats or None (isinstance(v, torch.Tensor) is slow: a metaclass)
-        out: list[float | None] = [v if v is None or type(v) is float else None
-                                   for _, _, v, _ in pending]
-        idx = [i for i, (_, _, v, _) in enumerate(pending) if v is not None and type(v) is not float]
+        idx = [i for i, v in enumerate(raw) if v is not None and type(v) is not float]
+        if not idx:
+            return raw
+        out: list[float | None] = [v if v is None or type(v) is float else None for v in raw]
         if idx:
-            ts = [pending[i][2] for i in idx]
+            ts = [raw[i] for i in idx]
             try:
                 vals = torch.stack(ts).double().cpu().tolist()
             except (RuntimeError, TypeError):  # mixed devices or dtypes: one at a time
