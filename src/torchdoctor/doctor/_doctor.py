@@ -241,11 +241,11 @@ class Doctor:
             except Exception as exc:
                 self._failure("on_after_backward", exc)
         try:
-            rec.close_step(loss, inputs, targets, outputs, after_backward=True)
+            rec.end_step(loss, inputs, targets, outputs)
         except Exception as exc:
             self._failure("step", exc)
-        self._grads_done = False
-        self._stashed_loss = None
+        if self._grads_done or self._stashed_loss is not None:  # Lightning-style events mixed in
+            self._grads_done, self._stashed_loss = False, None
         self._stale = True
 
     @_never_raises

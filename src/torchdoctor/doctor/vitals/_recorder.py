@@ -396,48 +396,71 @@ class Recorder:
                         self._put(row, "grad", [n], i)
 
     def close_step(self, loss: Any, inputs: Any = None, targets: Any = None,
-                   outputs: Any = None, *, after_backward: bool = False) -> None:
+                   outputs: Any = None) -> None:
         """End the current step: its loss, and on sampled steps the input/output/target statistics.
 
         Args:
             loss: a scalar tensor or number; a tensor of N values is recorded as its mean
                 (said once); anything else is recorded as no loss (said once).
-            after_backward: called right after backward, before the optimizer step (as
-                ``Doctor.step``): counts as :meth:`record_grads`'s mark for the zero_grad check,
-                so plain steps need no :meth:`record_grads` call.
         """
-        if after_backward:
-            self._opt_mark = self._opt_steps
-        if type(loss) is torch.Tensor and loss.dim() == 0:  # the usual case
-            # on the CPU the value itself (no tensor kept alive); elsewhere a detached
-            # reference, read with all others in one copy at the flush (no sync per step)
-            value: Any = loss.item() if loss.is_cpu else loss.detach()
+        value = loss.item() if type(loss) is torch.Tensor and loss.dim() == 0 and loss.is_cpu \
+            else self._loss_value(loss)
+        if self._slow:
+            self._close_timed(value, inputs, targets, outputs)
         else:
-            value = self._loss_value(loss)
-        if not self._slow:  # the plain step: no probe, no clock
-            losses = self._losses
-            if self.epoch != self._epoch_seen:
-                self._epoch_seen = self.epoch
-                self._epochs.append((len(losses), self.epoch))
-            losses.append(value)
-            self._upd_row = None  # an earlier sampled step that saw no optimizer step gets none
-            self.step = step = self.step + 1
-            armed = False
-            if step >= self._candidate:
-                self._candidate = self._next_candidate(step)
-                if self.schedule(step) and self.budget.allows(step, self._last_sample):
-                    t0 = time.perf_counter_ns()
-                    self.sampling = self._slow = armed = True
-                    self._arm()
-                    self._t_prev = t_end = time.perf_counter_ns()
-                    self.budget.charge(t_end - t0, step)
-            if not armed and not step % _PERIOD_EVERY:
-                self._slow = True  # time the next step's period
-                self._t_prev = time.perf_counter_ns()
-            if len(losses) >= self.interval:
-                self.on_full()
+            self._close_plain(value)
+
+    def end_step(self, loss: Any, inputs: Any = None, targets: Any = None,
+                 outputs: Any = None) -> None:
+        """:meth:`close_step` called right after backward, before the optimizer step (as
+        ``Doctor.step`` does): it also marks the backward for the zero_grad check, so plain
+        steps need no :meth:`record_grads` call. The hot path of the doctor."""
+        self._opt_mark = self._opt_steps
+        # on the CPU the loss value itself (no tensor kept alive); elsewhere a detached
+        # reference, read with all others in one copy at the flush (no sync per step)
+        value = loss.item() if type(loss) is torch.Tensor and loss.dim() == 0 and loss.is_cpu \
+            else self._loss_value(loss)
+        if self._slow:
+            self._close_timed(value, inputs, targets, outputs)
+        else:
+            self._close_plain(value)
+
+    def _close_plain(self, value: Any) -> None:
+        """A plain step: no probe, no clock."""
+        losses = self._losses
+        if self.epoch != self._epoch_seen:
+            self._epoch_seen = self.epoch
+            self._epochs.append((len(losses), self.epoch))
+        losses.append(value)
+        self.step = step = self.step + 1
+        if step >= self._candidate or not step % _PERIOD_EVERY:
+            self._plain_turn(step)
+        if len(losses) >= self.interval:
+            self._full()
+
+    def _full(self) -> None:
+        """``on_full``; a flush holding sampled rows counts as their cost (one copy, records)."""
+        if not self._n:
+            self.on_full()
             return
-        self._close_timed(value, inputs, targets, outputs)
+        t0 = time.perf_counter_ns()
+        self.on_full()
+        self.budget.charge(time.perf_counter_ns() - t0, self.step)
+
+    def _plain_turn(self, step: int) -> None:
+        """After a plain step: arm the next one when it is sampled, or time its period."""
+        if step >= self._candidate:
+            self._candidate = self._next_candidate(step)
+            if self.schedule(step) and self.budget.allows(step, self._last_sample):
+                t0 = time.perf_counter_ns()
+                self.sampling = self._slow = True
+                self._arm()
+                self._t_prev = t_end = time.perf_counter_ns()
+                self.budget.charge(t_end - t0, step)
+                return
+        if not step % _PERIOD_EVERY:
+            self._slow = True  # time the next step's period
+            self._t_prev = time.perf_counter_ns()
 
     def _close_timed(self, value: Any, inputs: Any, targets: Any, outputs: Any) -> None:
         """``close_step`` of a sampled step, of the step after one, or of a timed plain step.
@@ -487,7 +510,7 @@ class Recorder:
             if self._upd_row is not None and self.optimizer is not None:
                 self._flush_due = True  # after this step's optimizer step (update norms)
             else:
-                self.on_full()
+                self._full()
                 t_end = time.perf_counter_ns()
         self._slow = self.sampling or sampled or not self.step % _PERIOD_EVERY
         if self._slow:
@@ -495,6 +518,8 @@ class Recorder:
 
     def _loss_value(self, loss: Any) -> Any:
         if isinstance(loss, torch.Tensor):
+            if loss.dim() == 0:  # not on the CPU: read at the flush
+                return loss.detach()
             if loss.numel() == 1:
                 return loss.detach().reshape(())
             if loss.numel() == 0:
