@@ -105,7 +105,7 @@ class Recorder:
         self._warned: set[str] = set()
         self.vitals = Vitals()
         self.step = 0  # steps completed
-        self.epoch: int | None = None
+        self._epoch: int | None = None
         self._failed: set[str] = set()
         self._handles: list[Any] = []
         self._sample_handles: list[Any] = []
@@ -159,8 +159,7 @@ class Recorder:
         self._losses: list[Any] = []
         self._first = 0
         self._rows_of: dict[int, int] = {}
-        self._epochs: list[tuple[int, int | None]] = []
-        self._epoch_seen: int | None = -1
+        self._epochs: list[tuple[int, int | None]] = [(0, None)]  # (pending index, epoch)
         self._meta: list[dict[str, Any]] = []  # per row in use
         self._n = 0  # buffer rows in use
         self._cur: int | None = None  # row of the sampled step being built
@@ -176,6 +175,8 @@ class Recorder:
         self.sampling = bool(self.schedule(0))
         self._slow = self.sampling  # close_step takes the timed path (see _close_timed)
         self._candidate = self._next_candidate(0)
+        self._next_event = 0
+        self._plan()
         self._register()
 
     def _next_candidate(self, step: int) -> int:
@@ -208,6 +209,17 @@ class Recorder:
         return self.budget.step_seconds
 
     @property
+    def epoch(self) -> int | None:
+        """Epoch number given to the steps closed from now on."""
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, value: int | None) -> None:
+        if value != self._epoch:
+            self._epoch = value
+            self._epochs.append((len(self._losses), value))
+
+    @property
     def pending_steps(self) -> int:
         """Steps held since the last flush (the step being built included)."""
         return len(self._losses) + (1 if self._cur is not None else 0)
@@ -220,6 +232,7 @@ class Recorder:
         self._opt_steps = self._opt_mark = int(vitals.loop.get("optimizer_steps", 0))
         self.sampling = self._slow = bool(self.schedule(self.step))
         self._candidate = self._next_candidate(self.step)
+        self._plan()
         self._disarm()
         if self.sampling:
             self._arm()
@@ -403,40 +416,65 @@ class Recorder:
             loss: a scalar tensor or number; a tensor of N values is recorded as its mean
                 (said once); anything else is recorded as no loss (said once).
         """
-        value = loss.item() if type(loss) is torch.Tensor and loss.dim() == 0 and loss.is_cpu \
-            else self._loss_value(loss)
+        value = self._loss_value(loss)
         if self._slow:
-            self._close_timed(value, inputs, targets, outputs)
-        else:
-            self._close_plain(value)
+            self._close_timed(value, inputs, targets, outputs, mark=False)
+            return
+        self._losses.append(value)
+        self.step = step = self.step + 1
+        if step >= self._next_event:
+            self._event(step, mark=False)
 
     def end_step(self, loss: Any, inputs: Any = None, targets: Any = None,
                  outputs: Any = None) -> None:
         """:meth:`close_step` called right after backward, before the optimizer step (as
-        ``Doctor.step`` does): it also marks the backward for the zero_grad check, so plain
-        steps need no :meth:`record_grads` call. The hot path of the doctor."""
-        self._opt_mark = self._opt_steps
-        # on the CPU the loss value itself (no tensor kept alive); elsewhere a detached
-        # reference, read with all others in one copy at the flush (no sync per step)
-        value = loss.item() if type(loss) is torch.Tensor and loss.dim() == 0 and loss.is_cpu \
-            else self._loss_value(loss)
-        if self._slow:
-            self._close_timed(value, inputs, targets, outputs)
-        else:
-            self._close_plain(value)
+        ``Doctor.step`` does), so that the zero_grad check needs no call on plain steps.
 
-    def _close_plain(self, value: Any) -> None:
-        """A plain step: no probe, no clock."""
-        losses = self._losses
-        if self.epoch != self._epoch_seen:
-            self._epoch_seen = self.epoch
-            self._epochs.append((len(losses), self.epoch))
-        losses.append(value)
+        The hot path of the doctor: on a plain step, one append of the loss (its value on the
+        CPU, no tensor kept alive; elsewhere a detached reference read at the flush with all
+        the others in one copy) and one comparison with the next step that needs attention.
+        """
+        if self._slow or type(loss) is not torch.Tensor or loss.dim() or not loss.is_cpu:
+            value = self._loss_value(loss)
+            if self._slow:
+                self._close_timed(value, inputs, targets, outputs, mark=True)
+                return
+        else:
+            value = loss.item()
+        self._losses.append(value)
         self.step = step = self.step + 1
-        if step >= self._candidate or not step % _PERIOD_EVERY:
-            self._plain_turn(step)
-        if len(losses) >= self.interval:
+        if step >= self._next_event:
+            self._event(step, mark=True)
+
+    def _plan(self) -> None:
+        """The next step that needs attention: a schedule candidate, a timed period, a flush."""
+        self._next_event = min(self._candidate, (self.step // _PERIOD_EVERY + 1) * _PERIOD_EVERY,
+                               self._first + self.interval)
+
+    def _event(self, step: int, *, mark: bool) -> None:
+        """After plain step ``step - 1``: arm the next step when it is sampled, or time its
+        period; flush when ``interval`` steps are held.
+
+        Args:
+            mark: called before the optimizer step (``end_step``): the arming also marks the
+                backward for the zero_grad check.
+        """
+        if step >= self._candidate:
+            self._candidate = self._next_candidate(step)
+            if self.schedule(step) and self.budget.allows(step, self._last_sample):
+                t0 = time.perf_counter_ns()
+                if mark:
+                    self._opt_mark = self._opt_steps
+                self.sampling = self._slow = True
+                self._arm()
+                self._t_prev = t_end = time.perf_counter_ns()
+                self.budget.charge(t_end - t0, step)
+        if not self._slow and not step % _PERIOD_EVERY:
+            self._slow = True  # time the next step's period
+            self._t_prev = time.perf_counter_ns()
+        if len(self._losses) >= self.interval:
             self._full()
+        self._plan()
 
     def _full(self) -> None:
         """``on_full``; a flush holding sampled rows counts as their cost (one copy, records)."""
@@ -447,28 +485,16 @@ class Recorder:
         self.on_full()
         self.budget.charge(time.perf_counter_ns() - t0, self.step)
 
-    def _plain_turn(self, step: int) -> None:
-        """After a plain step: arm the next one when it is sampled, or time its period."""
-        if step >= self._candidate:
-            self._candidate = self._next_candidate(step)
-            if self.schedule(step) and self.budget.allows(step, self._last_sample):
-                t0 = time.perf_counter_ns()
-                self.sampling = self._slow = True
-                self._arm()
-                self._t_prev = t_end = time.perf_counter_ns()
-                self.budget.charge(t_end - t0, step)
-                return
-        if not step % _PERIOD_EVERY:
-            self._slow = True  # time the next step's period
-            self._t_prev = time.perf_counter_ns()
-
-    def _close_timed(self, value: Any, inputs: Any, targets: Any, outputs: Any) -> None:
+    def _close_timed(self, value: Any, inputs: Any, targets: Any, outputs: Any, *,
+                     mark: bool) -> None:
         """``close_step`` of a sampled step, of the step after one, or of a timed plain step.
 
         Cost of sampling, measured: the period between two ``close_step`` calls is one plain
         step; a sampled step's period and the next one (which holds its optimizer step) cost
         more by the probes' time, and the sampled work inside ``close_step`` is timed directly.
         """
+        if mark:
+            self._opt_mark = self._opt_steps
         row = -1
         self._upd_row = None
         now = time.perf_counter_ns()
@@ -490,9 +516,6 @@ class Recorder:
             self._disarm()
             self._last_sample = self.step
         losses = self._losses
-        if self.epoch != self._epoch_seen:
-            self._epoch_seen = self.epoch
-            self._epochs.append((len(losses), self.epoch))
         if row >= 0:
             self._rows_of[len(losses)] = row
         losses.append(value)
@@ -515,10 +538,13 @@ class Recorder:
         self._slow = self.sampling or sampled or not self.step % _PERIOD_EVERY
         if self._slow:
             self._t_prev = t_end
+        self._plan()
 
     def _loss_value(self, loss: Any) -> Any:
+        if type(loss) is torch.Tensor and loss.dim() == 0:  # isinstance on torch.Tensor is slow
+            return loss.item() if loss.is_cpu else loss.detach()  # elsewhere: read at the flush
         if isinstance(loss, torch.Tensor):
-            if loss.dim() == 0:  # not on the CPU: read at the flush
+            if loss.dim() == 0:
                 return loss.detach()
             if loss.numel() == 1:
                 return loss.detach().reshape(())
@@ -595,7 +621,7 @@ class Recorder:
         raw, first, rows_of, epochs = self._losses, self._first, self._rows_of, self._epochs
         self._losses, self._rows_of = [], {}
         self._first = self.step
-        self._epochs, self._epoch_seen = [], -1
+        self._epochs = [(0, self._epoch)]
         self._flush_due = False
         self.flushed_nonfinite = False
         self.vitals.loop.update(steps=self.step, optimizer_steps=self._opt_steps)
@@ -635,6 +661,7 @@ class Recorder:
             records.append(rec)
         self._reset(keep)
         self.vitals.extend(records, max_records=self.max_records)
+        self._plan()
         return records
 
     def _fill_rows(self, rows: list[list[float]], cur: int | None) -> tuple[list[Any], ...]:
