@@ -81,7 +81,7 @@ class Doctor:
         sample_budget: largest share of training time the sampled steps may take after the
             first :data:`FREE_STEPS` steps (sampled as ``sample_every`` says: most setup bugs
             show there); after them a model whose step is so short that the probes would cost
-            more is sampled less often (at least one step in 400). Default:
+            more is sampled less often (at least one step in 1000). Default:
             :data:`SAMPLE_BUDGET` when neither ``sample_every`` nor ``schedule`` is given,
             else ``None`` (exactly the steps asked for).
         log_dir: run directory for ``vitals.jsonl``, ``findings.json`` and ``metrics.jsonl``
@@ -162,7 +162,8 @@ class Doctor:
             sinks.append(ConsoleSink())
         self.sinks: list[Sink] = sinks
         self._findings: list[Finding] = []
-        self._stale = False
+        self._stale = False  # new data since the rules ran (besides new steps)
+        self._ruled_step = 0  # recorder.step when the rules last ran
         self._closed = False
         self._t0 = time.perf_counter()
         self._last_diag_end = self._t0
@@ -205,7 +206,7 @@ class Doctor:
     @property
     def findings(self) -> list[Finding]:
         """Current findings, most severe first (the rules run again if new data arrived)."""
-        if self._stale and not self._closed:
+        if (self._stale or self.recorder.step != self._ruled_step) and not self._closed:
             try:
                 self.flush(diagnose_now=True)
             except Exception as exc:
@@ -244,9 +245,6 @@ class Doctor:
             rec.end_step(loss, inputs, targets, outputs)
         except Exception as exc:
             self._failure("step", exc)
-        if self._grads_done or self._stashed_loss is not None:  # Lightning-style events mixed in
-            self._grads_done, self._stashed_loss = False, None
-        self._stale = True
 
     @_never_raises
     def observe(self, **metrics: Any) -> None:
@@ -486,6 +484,7 @@ class Doctor:
         except Exception as exc:  # keep the last findings; training goes on
             self._failure("diagnosis", exc)
             self._stale = False
+            self._ruled_step = self.recorder.step
             return
         if self.treatments:
             for f in found:
@@ -495,6 +494,7 @@ class Doctor:
         fresh = [f for f in found if f.key not in old or SEVERITY_RANK[f.severity] > SEVERITY_RANK[old[f.key]]]
         self._findings = found
         self._stale = False
+        self._ruled_step = self.recorder.step
         self._emit("on_findings", list(found), fresh)
         end = time.perf_counter()
         self._last_diag_cost, self._last_diag_end = end - t, end

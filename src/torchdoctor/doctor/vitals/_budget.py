@@ -24,7 +24,7 @@ class SamplingBudget:
             many steps back.
     """
 
-    def __init__(self, share: float | None, *, free: int = 5, max_gap: int = 400) -> None:
+    def __init__(self, share: float | None, *, free: int = 5, max_gap: int = 1000) -> None:
         self.share, self.free, self.max_gap = share, free, max_gap
         self.spent_ns = 0
         self.period_ns = 0.0

@@ -96,7 +96,7 @@ class Recorder:
                  interval: int, schedule: Callable[[int], bool],
                  on_full: Callable[[], None], max_records: int = 4000,
                  act_samples: int = 64, warn: Callable[[str], None] | None = None,
-                 budget: float | None = None, first_free: int = 5, max_gap: int = 400) -> None:
+                 budget: float | None = None, first_free: int = 5, max_gap: int = 1000) -> None:
         self.model, self.optimizer = model, optimizer
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
