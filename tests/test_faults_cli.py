@@ -115,7 +115,6 @@ SETS = [
     (["train.lr.x=1"], ["--set train.lr.x", "lr is not a section"]),
     (["model.norm=batch", "train.batch_size=1"], ["model.norm = batch", "at least 2 samples", "batch_size = 1"]),
     (["model.norm=batch", "train.batch_size=3"], ["model.norm = batch", "last batch of 1"]),
-    (["model.norm=switch", "train.batch_size=1"], ["model.norm = switch", "at least 2 samples"]),
     (["model.arch=cnn", "data.name=moons"], ["model.arch = cnn", "use arch mlp"]),
     (["train.task=regression"], ["train.loss = cross_entropy", "regression"]),
 ]
@@ -447,3 +446,15 @@ def test_report_of_bad_run_directories(tmp_path, finished_run) -> None:
     ok(r)
     html = (run / rundir.REPORT_FILE).read_text()
     assert "skipped 1 unreadable line" in html and "findings.json: unreadable" in html
+
+
+def test_usage_errors_of_the_console_script_are_one_line() -> None:
+    """Through the real entry point: the CLI framework's own errors in one line as well."""
+    from conftest import run_cli
+
+    for args, needle in [(["train", "--bogus"], "No such option: --bogus"),
+                         (["diagnose", "--epochs", "0"], "--epochs")]:
+        r = run_cli(*args)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+        assert needle in lines[0]

@@ -66,7 +66,7 @@ def _check_model_size(cfg: Config, d: DataBundle) -> None:
 def _check_batchnorm_batches(cfg: Config, n: int) -> None:
     """BatchNorm over (N, C) features needs at least 2 samples in every training batch."""
     m, t = cfg.model, cfg.train
-    if m.arch != "mlp" or m.norm not in ("batch", "switch"):
+    if m.arch != "mlp" or m.norm != "batch":
         return
     bs = n if t.optimizer == "gd" else min(t.batch_size, n)
     smallest = bs if n % bs == 0 else n % bs
