@@ -268,6 +268,14 @@ def test_out_holding_a_run_is_refused_and_untouched(tmp_path, finished_run) -> N
     assert snapshot(finished_run) == before
 
 
+def test_repair_out_refuses_a_training_run_or_a_file(tmp_path, finished_run) -> None:
+    before = snapshot(finished_run)
+    refused(cli("repair", DIGITS, *TINY, "--out", finished_run), "holds a training run")
+    assert snapshot(finished_run) == before
+    (tmp_path / "f").write_text("keep")
+    refused(cli("repair", DIGITS, *TINY, "--out", tmp_path / "f"), "is a file")
+
+
 def test_overwrite_replaces_the_run(tmp_path) -> None:
     out = tmp_path / "run"
     ok(_train(out, "--set", "train.epochs=3", doctor=True))

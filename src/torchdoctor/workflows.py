@@ -229,13 +229,28 @@ def _observed_run(cfg: Config, run_dir: Path, *, overwrite: bool = False) -> tup
 
 def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = None, rounds: int = 3,
                out: PathLike | None = None, log: Any = None) -> tuple[Any, Path]:
-    """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
+    """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html.
+
+    ``out`` may hold an earlier repair (replaced), not a training run (refused).
+    """
+    cfg = load_config(config, overrides or [])
+    if out is not None:
+        out_dir = rundir.prepare_dir(out)
+        trained = [n for n in rundir.holds_run(out_dir)
+                   if n in (rundir.METRICS_FILE, rundir.VITALS_FILE, rundir.CHECKPOINT_FILE)]
+        if trained:  # a training run: its config.yaml and report would be replaced
+            raise rundir.RunDirError(f"--out {rundir.show(str(out_dir))} holds a training run "
+                                     f"({', '.join(trained)}); choose another --out")
+    else:
+        out_dir = rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
+    with rundir.run_lock(out_dir):
+        return _repair_into(cfg, out_dir, rounds, log)
+
+
+def _repair_into(cfg: Config, out_dir: Path, rounds: int, log: Any) -> tuple[Any, Path]:
     from torchdoctor.autorepair import repair
     from torchdoctor.train.config import dump_config
 
-    cfg = load_config(config, overrides or [])
-    out_dir = Path(out) if out is not None else rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = repair(cfg, rounds=rounds, log=log)
     dump_config(result.before.config, out_dir / rundir.CONFIG_BEFORE_FILE)
     dump_config(result.after.config, out_dir / rundir.CONFIG_FILE)
