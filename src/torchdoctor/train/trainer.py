@@ -99,7 +99,9 @@ class Trainer:
 
     Args:
         cfg: the validated config.
-        out_dir: run directory; ``None`` keeps everything in memory (no files).
+        out_dir: run directory; ``None`` keeps everything in memory (no files). A directory
+            that already holds a run is refused by :meth:`fit` unless ``overwrite=True`` or the
+            trainer comes from :meth:`resume`.
         callbacks: objects with any of :data:`EVENTS`.
         data: a prepared :class:`DataBundle`. Default: :func:`~torchdoctor.train.targets.prepare_inputs`,
             which also draws the ``target:`` sample and the ``train.reweight`` weights.
