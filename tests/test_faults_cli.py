@@ -100,6 +100,10 @@ SETS = [
     (["model.bias_init=-1e39"], ["model.bias_init", "float32"]),
     (["model.init=normal", "model.init_std=1e39"], ["model.init_std", "float32"]),
     (["data.scale=1e40"], ["data.scale", "float32"]),
+    (["data.scale=1e30"], ["data.scale = 1e+30", "reach 1.6e+31", "allowed up to 1e+18"]),
+    (["seed=-0.5"], ["seed = -0.5", "whole number"]),
+    (["data=null"], ["data = null", "section"]),
+    (["a..b=1"], ["--set 'a..b=1'", "dotted path"]),
     (["train.lr=" + "9" * 400], ["train.lr = 999", "...", "float32"]),
     (["model.activation=" + "x" * 400], ["model.activation = 'xxx", "...", "allowed: relu"]),
     (["x" * 400 + "=1"], ["unknown key 'xxx", "..."]),
@@ -241,6 +245,11 @@ def test_bad_target_sample(tmp_path) -> None:
     r = cli("checkup", "--set", f"data.name=npz:{good}", "--target", f"npz:{only_x}", "--json")
     ok(r)
     assert json.loads(r.stdout)["stats"]["target"]["size"] == 60
+
+
+def test_synthetic_target_too_small_for_the_shift_checks_names_the_key() -> None:
+    refused(cli("checkup", "--set", "target.shift=label", "--set", "target.size=2"),
+            "target.size = 2", ">= 5 samples")
 
 
 def test_valid_npz_trains(tmp_path) -> None:

@@ -298,9 +298,13 @@ def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None =
                       target_probs=_proba(clf, flat(t.x.numpy()), d.num_classes),
                       source_prob_labels=d.y_val.numpy())
         y_t = t.y.numpy() if t.y is not None and d.task == "classification" else None
-        shift_findings, shift_stats = check_shift(
-            flat(d.x_train.numpy()), d.y_train.numpy() if d.task == "classification" else None,
-            flat(t.x.numpy()), y_t, seed=cfg.seed, **kw)
+        try:
+            shift_findings, shift_stats = check_shift(
+                flat(d.x_train.numpy()), d.y_train.numpy() if d.task == "classification" else None,
+                flat(t.x.numpy()), y_t, seed=cfg.seed, **kw)
+        except ValueError as exc:  # name the input the user gave, not the tool's parameter
+            where = f"--target {rundir.show(target)}" if target else f"target.size = {cfg.target.size}"
+            raise ValueError(f"{where}: {exc}") from None
         findings += shift_findings
         stats["target"] = {"source": t.source, "size": len(t.x)}
         stats["shift"] = shift_stats
