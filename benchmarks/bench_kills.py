@@ -104,7 +104,7 @@ def wm(self, rows):
     rows = list(rows)
     if self.path.name == rd.VITALS_FILE:
         n[0] += 1
-        if n[0] == 2 * K + 1:
+        if n[0] == K + 1:
             self._fh.write(rd.dumps(rows[0])[:25])
             self._fh.flush()
             die()

@@ -74,7 +74,7 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
         else:
             cfg = cfg if cfg is not None else load_config(config, overrides or [])
             if out is not None:
-                _check_out(Path(out), overwrite)
+                rundir.check_new_run_dir(out, overwrite=overwrite)
             trainer = Trainer(cfg, progress=progress)  # data and model checks; nothing written
             run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
             trainer.out_dir = run_dir
@@ -98,21 +98,6 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
     return result
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    """``--out`` before any work: not a file, and no run there unless ``overwrite``."""
-    where = f"--out {rundir.show(str(out))}"
-    try:
-        if out.exists() and not out.is_dir():
-            raise rundir.RunDirError(f"{where}: is a file; expected a directory")
-    except OSError as exc:
-        raise rundir.RunDirError(f"{where}: cannot be used ({exc.strerror})") from None
-    present = rundir.holds_run(out)
-    if present and not overwrite:
-        raise rundir.RunDirError(
-            f"{where} holds a run ({', '.join(present)}); continue it with --resume, replace "
-            "it with --overwrite, or choose another --out")
-
-
 def _check_resume_args(overrides: list[str] | None, out: PathLike | None, resume: PathLike,
                        overwrite: bool) -> Path:
     run_dir = Path(resume)
@@ -124,11 +109,7 @@ def _check_resume_args(overrides: list[str] | None, out: PathLike | None, resume
     if out is not None and os.path.realpath(out) != os.path.realpath(run_dir):
         raise ValueError(f"{where}: the run continues in its own directory; --out "
                          f"{rundir.show(str(out))} is another one (omit --out)")
-    if not run_dir.is_dir():
-        raise rundir.RunDirError(
-            f"{where}: {'is not a directory' if run_dir.exists() else 'does not exist'}; "
-            "expected the directory of a run")
-    return run_dir
+    return rundir.check_run_dir(run_dir)  # before the lock, which would create it
 
 
 def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
@@ -205,7 +186,7 @@ def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None 
     n = epochs if epochs is not None else min(cfg.train.epochs, max(3, math.ceil(DIAGNOSE_BUDGET * cfg.train.epochs)))
     budget_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": n})})
     if out is not None:
-        _check_out(Path(out), overwrite)
+        rundir.check_new_run_dir(out, overwrite=overwrite)
         trainer, doc = _observed_run(budget_cfg, Path(out), overwrite=overwrite)
     else:
         with tempfile.TemporaryDirectory(prefix="torchdoctor-diagnose-") as tmp:
