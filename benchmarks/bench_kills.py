@@ -104,7 +104,7 @@ def wm(self, rows):
     rows = list(rows)
     if self.path.name == rd.VITALS_FILE:
         n[0] += 1
-        if n[0] == 2 * K + 1:
+        if n[0] == K + 1:
             self._fh.write(rd.dumps(rows[0])[:25])
             self._fh.flush()
             die()
@@ -209,7 +209,8 @@ def main() -> int:
         for moment, (what, _) in MOMENTS.items():
             if moment in ("in-vitals-flush", "in-findings-write", "in-report") and not doctor:
                 continue
-            for k in (1, args.epochs // 2):
+            # findings.json is rewritten only when the findings change: its second write is early
+            for k in ((1, 2) if moment == "in-findings-write" else (1, args.epochs // 2)):
                 out = root / f"{moment}-{k}"
                 rc = train(out, args.epochs, doctor, moment=moment, k=k)
                 killed = rc == -9

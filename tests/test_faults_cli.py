@@ -100,6 +100,10 @@ SETS = [
     (["model.bias_init=-1e39"], ["model.bias_init", "float32"]),
     (["model.init=normal", "model.init_std=1e39"], ["model.init_std", "float32"]),
     (["data.scale=1e40"], ["data.scale", "float32"]),
+    (["data.scale=1e30"], ["data.scale = 1e+30", "reach 1.6e+31", "allowed up to 1e+18"]),
+    (["seed=-0.5"], ["seed = -0.5", "whole number"]),
+    (["data=null"], ["data = null", "section"]),
+    (["a..b=1"], ["--set 'a..b=1'", "dotted path"]),
     (["train.lr=" + "9" * 400], ["train.lr = 999", "...", "float32"]),
     (["model.activation=" + "x" * 400], ["model.activation = 'xxx", "...", "allowed: relu"]),
     (["x" * 400 + "=1"], ["unknown key 'xxx", "..."]),
@@ -115,7 +119,6 @@ SETS = [
     (["train.lr.x=1"], ["--set train.lr.x", "lr is not a section"]),
     (["model.norm=batch", "train.batch_size=1"], ["model.norm = batch", "at least 2 samples", "batch_size = 1"]),
     (["model.norm=batch", "train.batch_size=3"], ["model.norm = batch", "last batch of 1"]),
-    (["model.norm=switch", "train.batch_size=1"], ["model.norm = switch", "at least 2 samples"]),
     (["model.arch=cnn", "data.name=moons"], ["model.arch = cnn", "use arch mlp"]),
     (["train.task=regression"], ["train.loss = cross_entropy", "regression"]),
 ]
@@ -244,6 +247,11 @@ def test_bad_target_sample(tmp_path) -> None:
     assert json.loads(r.stdout)["stats"]["target"]["size"] == 60
 
 
+def test_synthetic_target_too_small_for_the_shift_checks_names_the_key() -> None:
+    refused(cli("checkup", "--set", "target.shift=label", "--set", "target.size=2"),
+            "target.size = 2", ">= 5 samples")
+
+
 def test_valid_npz_trains(tmp_path) -> None:
     p = _npz(tmp_path, y=np.where(np.arange(60) % 2, 5, 0))  # labels with a gap: 6 outputs
     ok(cli("train", "--set", f"data.name=npz:{p}", *TINY, "--out", tmp_path / "run", "--quiet", "--no-doctor"))
@@ -267,6 +275,14 @@ def test_out_holding_a_run_is_refused_and_untouched(tmp_path, finished_run) -> N
     refused(_train(finished_run), "holds a run", "--resume", "--overwrite")
     refused(cli("diagnose", DIGITS, *TINY, "--out", finished_run), "holds a run")
     assert snapshot(finished_run) == before
+
+
+def test_repair_out_refuses_a_training_run_or_a_file(tmp_path, finished_run) -> None:
+    before = snapshot(finished_run)
+    refused(cli("repair", DIGITS, *TINY, "--out", finished_run), "holds a training run")
+    assert snapshot(finished_run) == before
+    (tmp_path / "f").write_text("keep")
+    refused(cli("repair", DIGITS, *TINY, "--out", tmp_path / "f"), "is a file")
 
 
 def test_overwrite_replaces_the_run(tmp_path) -> None:
@@ -447,3 +463,15 @@ def test_report_of_bad_run_directories(tmp_path, finished_run) -> None:
     ok(r)
     html = (run / rundir.REPORT_FILE).read_text()
     assert "skipped 1 unreadable line" in html and "findings.json: unreadable" in html
+
+
+def test_usage_errors_of_the_console_script_are_one_line() -> None:
+    """Through the real entry point: the CLI framework's own errors in one line as well."""
+    from conftest import run_cli
+
+    for args, needle in [(["train", "--bogus"], "No such option: --bogus"),
+                         (["diagnose", "--epochs", "0"], "--epochs")]:
+        r = run_cli(*args)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+        assert needle in lines[0]

@@ -186,8 +186,18 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory (finished o
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors (unknown option, bad value) in one line too."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:  # noqa: BLE001 - the CLI framework's usage errors, found by shape
+        message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if not callable(message) or not isinstance(exit_code, int):
+            raise
+        text = " ".join(str(message()).split())
+        if text:  # empty: the help was shown (no arguments)
+            typer.echo(f"error: {text} (see --help)", err=True)
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

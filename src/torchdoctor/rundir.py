@@ -51,6 +51,8 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "dumps",
+    "check_new_run_dir",
+    "check_run_dir",
     "holds_run",
     "jsonable",
     "load_checkpoint",
@@ -305,6 +307,42 @@ def holds_run(path: str | os.PathLike[str]) -> list[str]:
         return [name for name in _RUN_MARKERS if (p / name).exists()]
     except OSError:
         return []
+
+
+def check_run_dir(path: str | os.PathLike[str], *, what: str = "--resume") -> Path:
+    """``path`` as an existing directory holding ``config.yaml``, or :class:`RunDirError`."""
+    p = Path(path)
+    where = f"{what} {show(str(p))}"
+    try:
+        if not p.is_dir():
+            raise RunDirError(f"{where}: {'is not a directory' if p.exists() else 'does not exist'}"
+                              "; expected the directory of a run")
+        if not (p / CONFIG_FILE).is_file():
+            raise RunDirError(f"{where}: no {CONFIG_FILE} there")
+    except OSError as exc:
+        raise RunDirError(f"{where}: cannot be used ({_os_reason(exc)})") from None
+    return p
+
+
+def check_new_run_dir(path: str | os.PathLike[str], *, overwrite: bool = False,
+                      what: str = "--out") -> list[str]:
+    """Check a directory for a new run without touching it; return the run files present.
+
+    Raises:
+        RunDirError: ``path`` is a file or unusable, or holds a run and not ``overwrite``.
+    """
+    p = Path(path)
+    where = f"{what} {show(str(p))}"
+    try:
+        if p.exists() and not p.is_dir():
+            raise RunDirError(f"{where}: is a file; expected a directory")
+    except OSError as exc:
+        raise RunDirError(f"{where}: cannot be used ({_os_reason(exc)})") from None
+    present = holds_run(p)
+    if present and not overwrite:
+        raise RunDirError(f"{where} holds a run ({', '.join(present)}); continue it with "
+                          "--resume, replace it with --overwrite, or choose another --out")
+    return present
 
 
 def prepare_dir(path: str | os.PathLike[str], *, what: str = "--out") -> Path:
