@@ -1,12 +1,15 @@
 """Overhead of the Doctor per training step, measured side by side in one process.
 
-Two models: a small CNN on sklearn's digits (1x8x8, batch 64) and a small ResNet on random
-3x32x32 inputs (batch 32). For each, three identical copies train in alternation: without a
-Doctor, with a Doctor at default settings, and with a Doctor sampling every probe on every step
-(``sample_every=1``, ``interval=1``: a flush per step). Each repeat times ``STEPS`` steps of each
-copy in rotating order; the printed ratios are medians over repeats of (with / without).
+Models: small MLPs (one hidden layer of width 32, 256 and 1024) and a small CNN on sklearn's
+digits (64 features or 1x8x8, batch 64), and a small ResNet on random 3x32x32 inputs (batch 32).
+The small MLPs are where the doctor's fixed cost per step shows: their step is ~1 ms. For each
+model, three identical copies train in alternation: without a Doctor, with a Doctor at default
+settings, and with a Doctor sampling every probe on every step (``sample_every=1``,
+``interval=1``: a flush per step). Each repeat times ``STEPS`` steps of each copy in rotating
+order (long enough to hold several sampled steps and flushes); the printed ratios are medians
+over repeats of (with / without), with the range of the middle half of the repeats.
 
-Run: ``.venv/bin/python benchmarks/bench_overhead.py [--repeats 15] [--steps 30]``
+Run: ``.venv/bin/python benchmarks/bench_overhead.py [--repeats 15] [--steps 200] [--only mlp]``
 """
 
 from __future__ import annotations
@@ -22,16 +25,31 @@ from torch import nn
 import torchdoctor as td
 
 
-def digits_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+def _digits() -> tuple[torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
-    X = torch.tensor(X, dtype=torch.float32).reshape(-1, 1, 8, 8)
-    X = (X - X.mean()) / X.std()
+    X = torch.tensor(X, dtype=torch.float32)
+    return (X - X.mean()) / X.std(), torch.tensor(y)
+
+
+def digits_mlp(width: int):
+    """A one-hidden-layer MLP of ``width`` units on the 64 digits features."""
+
+    def factory() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+        X, y = _digits()
+        return nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10)), X, y
+
+    return factory
+
+
+def digits_cnn() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    X, y = _digits()
+    X = X.reshape(-1, 1, 8, 8)
     model = nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 16, 64), nn.ReLU(), nn.Linear(64, 10))
-    return model, X, torch.tensor(y)
+    return model, X, y
 
 
 class Block(nn.Module):
@@ -92,7 +110,7 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
     base, X, y = factory()
     configs = {"off": None, "default": {}, "all probes": {"sample_every": 1, "interval": 1}}
     runners = {k: make_runner(copy.deepcopy(base), X, y, batch, kw) for k, kw in configs.items()}
-    for run, _ in runners.values():  # warm-up
+    for run, _ in runners.values():  # warm-up (and the doctor's first, always sampled, steps)
         run(steps)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in configs}
     order = list(configs)
@@ -100,13 +118,15 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
         for k in order[r % 3:] + order[:r % 3]:
             times[k].append(runners[k][0](steps))
 
-    def ratio(k: str, clock: int) -> float:
-        return statistics.median(a[clock] / b[clock] for a, b in zip(times[k], times["off"], strict=True))
+    def ratio(k: str, clock: int) -> str:
+        r = sorted(a[clock] / b[clock] for a, b in zip(times[k], times["off"], strict=True))
+        q = len(r) // 4
+        return f"{statistics.median(r):.3f}x [{r[q]:.2f}-{r[-1 - q]:.2f}]"
 
     per_step = statistics.median(t[0] for t in times["off"]) / steps * 1e3
-    print(f"{name:14s} step {per_step:6.2f} ms | default {ratio('default', 0):.3f}x "
-          f"(CPU {ratio('default', 1):.3f}x) | all probes every step {ratio('all probes', 0):.3f}x "
-          f"(CPU {ratio('all probes', 1):.3f}x)  ({repeats} repeats x {steps} steps)")
+    print(f"{name:14s} step {per_step:6.2f} ms | default {ratio('default', 0)} "
+          f"(CPU {ratio('default', 1)}) | all probes every step {ratio('all probes', 0)} "
+          f"(CPU {ratio('all probes', 1)})  ({repeats} repeats x {steps} steps)")
     for _, d in runners.values():
         if d is not None:
             d.close()
@@ -115,12 +135,19 @@ def bench(name: str, factory, batch: int, repeats: int, steps: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--only", choices=["mlp", "cnn", "resnet"], default=None,
+                    help="run one family of models only")
     a = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, 1 thread; ratio = time with Doctor / time without (median)")
-    bench("digits CNN", digits_cnn, 64, a.repeats, a.steps)
-    bench("ResNet 32x32", small_resnet, 32, a.repeats, a.steps)
+    if a.only in (None, "mlp"):
+        for width in (32, 256, 1024):
+            bench(f"MLP width {width}", digits_mlp(width), 64, a.repeats, a.steps)
+    if a.only in (None, "cnn"):
+        bench("digits CNN", digits_cnn, 64, a.repeats, a.steps)
+    if a.only in (None, "resnet"):
+        bench("ResNet 32x32", small_resnet, 32, a.repeats, a.steps)
 
 
 if __name__ == "__main__":

@@ -79,14 +79,14 @@ def test_bad_arguments_name_the_parameter(kwargs: dict, match: str) -> None:
         Doctor(model, opt, **kwargs)
 
 
-def test_bad_model_optimizer_and_metric() -> None:
+def test_bad_model_and_optimizer() -> None:
     model, opt = setup()
     with pytest.raises(ValueError, match="model must be a torch.nn.Module, got int"):
         Doctor(3, opt)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="optimizer must be a torch.optim.Optimizer or None, got str"):
         Doctor(model, "sgd")  # type: ignore[arg-type]
-    with Doctor(model, opt, console=False) as d, pytest.raises(ValueError, match="metric val_loss must be a real number"):
-        d.observe(val_loss="low")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="sinks must be torchdoctor.doctor.Sink instances, got str"):
+        Doctor(model, opt, sinks=["file"])  # type: ignore[list-item]
 
 
 def test_healthy_run_is_quiet_and_tracks_epochs() -> None:

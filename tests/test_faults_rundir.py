@@ -160,3 +160,11 @@ def test_bad_checkpoints_fail_in_one_line(tmp_path, kind: str, message: str) -> 
     with pytest.raises(rundir.RunDirError, match=message) as exc:
         rundir.load_checkpoint(p)
     assert "\n" not in str(exc.value)
+
+
+def test_stale_temporaries_of_run_files_are_removed_and_nothing_else(tmp_path) -> None:
+    for name in [".checkpoint.pt.123-abcd.tmp", ".findings.json.9-ff.tmp", "notes.tmp", ".other.1-2.tmp"]:
+        (tmp_path / name).write_text("x")
+    removed = rundir.remove_stale_temporaries(tmp_path)
+    assert sorted(removed) == [".checkpoint.pt.123-abcd.tmp", ".findings.json.9-ff.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.1-2.tmp", "notes.tmp"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchdoctor.repair import PATCHES, apply_patch, attach_patches, patch_for
 from torchdoctor.catalogue import REMEDIES, SPECS, remedies_for
 from torchdoctor.doctor.remedies import LIVE, attach_remedies, fit_rate_remedies, optimizer_name
 from torchdoctor.findings import Finding, Remedy
+from torchdoctor.repair import PATCHES, apply_patch, attach_patches, patch_for
 from torchdoctor.train.config import Config
 
 

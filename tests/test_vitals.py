@@ -32,48 +32,54 @@ def test_activation_stats_match_naive(shape: tuple[int, ...], family: str | None
     y = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, None: lambda t: t}[family](x)
     if family == "relu" and len(shape) == 4:
         y[:, 1] = 0.0  # one dead channel
-    stats, alive = S.activation_stats(y, family)
+    raw, peak = S.activation_stats(y, family)
+    stats = S.finish_activation([math.nan if v is None else float(v) for v in raw],
+                                y.numel(), shape[1])
     y64 = y.double()
-    assert stats[0].item() == pytest.approx(y64.mean().item(), abs=1e-5)
-    assert stats[1].item() == pytest.approx(y64.std(unbiased=False).item(), rel=1e-4)
+    assert stats[0] == pytest.approx(y64.mean().item(), abs=1e-5)
+    assert stats[1] == pytest.approx(y64.std(unbiased=False).item(), rel=1e-4)
     if family == "relu":
-        assert stats[2].item() == pytest.approx((y64 == 0).double().mean().item())
+        assert stats[2] == pytest.approx((y64 == 0).double().mean().item())
         per_unit = y64.transpose(0, 1).reshape(shape[1], -1)
         ref_alive = [bool((row > 0).any()) for row in per_unit]
-        assert alive is not None and alive.tolist() == ref_alive
-        assert stats[4].item() == pytest.approx(1 - sum(ref_alive) / len(ref_alive))
+        assert peak is not None and (peak > 0).tolist() == ref_alive
+        assert stats[4] == pytest.approx(1 - sum(ref_alive) / len(ref_alive))
     else:
-        assert alive is None and math.isnan(stats[4].item())
+        assert peak is None and math.isnan(stats[4])
     if family == "sigmoid":
         ref = ((y64 < 0.01) | (y64 > 0.99)).double().mean().item()
-        assert stats[3].item() == pytest.approx(ref)
+        assert stats[3] == pytest.approx(ref)
     elif family == "tanh":
-        assert stats[3].item() == pytest.approx((y64.abs() > 0.99).double().mean().item())
+        assert stats[3] == pytest.approx((y64.abs() > 0.99).double().mean().item())
     else:
-        assert math.isnan(stats[3].item())
+        assert math.isnan(stats[3])
+
+
+def values(stats: list) -> list[float]:
+    return [math.nan if v is None else float(v) for v in stats]
 
 
 def test_loss_candidates_match_torch_losses() -> None:
     g = torch.Generator().manual_seed(2)
     o, y = torch.randn(10, 5, generator=g), torch.randint(0, 5, (10,), generator=g)
-    c = dict(zip(S.LOSS_FIELDS, S.loss_candidates(o, y, 5).tolist(), strict=True))
+    c = dict(zip(S.LOSS_FIELDS, values(S.loss_candidates(o, y, 5)), strict=True))
     assert c["ce"] == pytest.approx(F.cross_entropy(o, y).item(), rel=1e-6)
     assert c["nll"] == pytest.approx(F.nll_loss(o, y).item(), rel=1e-6)
     assert c["mse"] == pytest.approx(F.mse_loss(o, F.one_hot(y, 5).float()).item(), rel=1e-6)
     t = torch.rand(10, 5, generator=g)
-    c = dict(zip(S.LOSS_FIELDS, S.loss_candidates(o, t, 0).tolist(), strict=True))
+    c = dict(zip(S.LOSS_FIELDS, values(S.loss_candidates(o, t, 0)), strict=True))
     assert c["bce_logits"] == pytest.approx(F.binary_cross_entropy_with_logits(o, t).item(), rel=1e-6)
     assert c["mse"] == pytest.approx(F.mse_loss(o, t).item(), rel=1e-6)
 
 
 def test_output_and_input_stats() -> None:
     o = torch.softmax(torch.randn(7, 4), dim=1)
-    lo, hi, rs, lse = S.output_stats(o).tolist()
+    lo, hi, rs, lse = values(S.output_stats(o))
     assert (lo >= 0, hi <= 1, rs < 1e-6) == (True, True, True)
-    lo, hi, rs, lse = S.output_stats(torch.log_softmax(torch.randn(7, 4), dim=1)).tolist()
+    lo, hi, rs, lse = values(S.output_stats(torch.log_softmax(torch.randn(7, 4), dim=1)))
     assert lse < 1e-6
     x = torch.arange(12.0).reshape(3, 4)
-    mean, std, absmax = S.input_stats(x).tolist()
+    mean, std, absmax = S.finish_input(values(S.input_stats(x)), x.numel())
     assert (mean, absmax) == (5.5, 11.0) and std == pytest.approx(x.std(unbiased=False).item())
 
 
@@ -186,7 +192,7 @@ def test_flush_keeps_the_open_step_and_bounded_memory() -> None:
                    max_records=100)
     for i in range(300):
         rec.close_step(torch.tensor(float(i)))
-        if rec._n == 4:
+        if rec.pending_steps == 4:
             rec.flush()
     assert len(rec.vitals.records) <= 100
     assert rec.vitals.records[-1]["loss"] == 299.0

@@ -7,8 +7,10 @@ With ``--json`` stdout holds exactly one JSON document.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
@@ -24,9 +26,25 @@ SET_HELP = "Override one config key: --set train.lr=0.1 (dotted path, YAML-typed
 
 
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with code 2."""
-    typer.echo(f"error: {message}", err=True)
+    """Print ``error: message`` on stderr (one line) and exit with code 2."""
+    one_line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    typer.echo(f"error: {one_line}", err=True)
     raise typer.Exit(2)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn bad input into ``fail``: ValueError (our checks), OSError (a path, a full disk),
+    MemoryError (a size our bounds let through)."""
+    try:
+        yield
+    except ValueError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        where = f"{rundir.show(str(exc.filename))}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or type(exc).__name__}")
+    except MemoryError:
+        fail("out of memory: lower the data or model size (model.width, model.depth, target.size)")
 
 
 def emit_json(doc: Any) -> None:
@@ -61,10 +79,10 @@ def train(
     from torchdoctor.workflows import TrainingInterrupted, run_training
 
     try:
-        result = run_training(config, overrides=set_, out=out, resume=resume, overwrite=overwrite,
-                              progress=_show_progress(quiet), doctor=not no_doctor, quiet=quiet)
-    except ValueError as exc:
-        fail(str(exc))
+        with user_errors():
+            result = run_training(config, overrides=set_, out=out, resume=resume,
+                                  overwrite=overwrite, progress=_show_progress(quiet),
+                                  doctor=not no_doctor, quiet=quiet)
     except TrainingInterrupted as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(130) from None
@@ -82,10 +100,8 @@ def demo(
     """Train the healthy default digits config and a deliberately broken one; write both reports."""
     from torchdoctor.workflows import run_demo
 
-    try:
+    with user_errors():
         run_demo(out, progress=_show_progress(quiet), quiet=quiet)
-    except ValueError as exc:
-        fail(str(exc))
 
 
 @app.command()
@@ -100,11 +116,9 @@ def diagnose(
     """A short budgeted training with the Doctor attached: findings, evidence and remedies."""
     from torchdoctor.workflows import run_diagnose
 
-    try:
+    with user_errors():
         findings, metrics = run_diagnose(config, overrides=set_, epochs=epochs, out=out,
                                          overwrite=overwrite)
-    except ValueError as exc:
-        fail(str(exc))
     if json_:
         emit_json({"findings": [f.to_dict() for f in findings], "metrics": metrics})
         return
@@ -125,10 +139,8 @@ def repair(
     from torchdoctor.workflows import run_repair
 
     log = None if json_ else typer.echo
-    try:
+    with user_errors():
         result, out_dir = run_repair(config, overrides=set_, rounds=rounds, out=out, log=log)
-    except ValueError as exc:
-        fail(str(exc))
     doc = result.to_json()
     if json_:
         emit_json(doc)
@@ -153,10 +165,8 @@ def checkup(
     """Data checks before training: scale, balance, leakage, covariate and label shift."""
     from torchdoctor.workflows import run_checkup
 
-    try:
+    with user_errors():
         findings, stats = run_checkup(config, overrides=set_, target=target)
-    except ValueError as exc:
-        fail(str(exc))
     if json_:
         emit_json({"findings": [f.to_dict() for f in findings], "stats": stats})
         return
@@ -170,16 +180,24 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory (finished o
     """Rebuild report.html from the logs of a run directory."""
     from torchdoctor.report import build_report
 
-    try:
+    with user_errors():
         path = build_report(run_dir)
-    except ValueError as exc:
-        fail(str(exc))
     typer.echo(str(path))
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors (unknown option, bad value) in one line too."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:  # noqa: BLE001 - the CLI framework's usage errors, found by shape
+        message, exit_code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+        if not callable(message) or not isinstance(exit_code, int):
+            raise
+        text = " ".join(str(message()).split())
+        if text:  # empty: the help was shown (no arguments)
+            typer.echo(f"error: {text} (see --help)", err=True)
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

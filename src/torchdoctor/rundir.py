@@ -51,12 +51,15 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "dumps",
+    "check_new_run_dir",
+    "check_run_dir",
     "holds_run",
     "jsonable",
     "load_checkpoint",
     "new_run_dir",
     "prepare_dir",
     "read_jsonl",
+    "remove_stale_temporaries",
     "rewind_jsonl",
     "rewrite_jsonl",
     "run_lock",
@@ -89,10 +92,16 @@ class RunDirError(ValueError):
 
 
 def show(value: Any, limit: int = _SHOW_MAX) -> str:
-    """``repr``-like text of ``value`` for a one-line message, cut to ``limit`` characters."""
+    """``repr``-like text of ``value`` for a one-line message, at most ``limit`` characters.
+
+    A longer text keeps its start and its end (a path's file name) around ``...``.
+    """
     text = repr(value) if isinstance(value, str) else str(value)
     text = " ".join(text.split())  # one line
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return text[:head] + "..." + text[len(text) - (limit - 3 - head):]
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -138,7 +147,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     """
     p = Path(path)
     # a unique sibling (same file system, so os.replace is atomic), with the usual permissions
-    tmp = p.with_name(f".{p.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = p.with_name(f".{p.name}.{os.getpid()}-{secrets.token_hex(4)}{_TMP_SUFFIX}")
     try:
         write(tmp)
         os.replace(tmp, p)
@@ -270,6 +279,25 @@ def new_run_dir(name: str, root: str | os.PathLike[str] = "runs") -> Path:
             k += 1
 
 
+_TMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[str]:
+    """Remove the temporary files a killed writer left in run directory ``path``.
+
+    Only names :func:`atomic_write` makes for the run's own files are touched; call it while
+    holding :func:`run_lock` (no live writer then). Returns the names removed.
+    """
+    p = Path(path)
+    removed = []
+    for name in (*_RUN_MARKERS, REPORT_FILE, CONFIG_BEFORE_FILE, REPAIR_FILE):
+        for tmp in p.glob(f".{name}.*{_TMP_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp.name)
+    return removed
+
+
 def holds_run(path: str | os.PathLike[str]) -> list[str]:
     """The run files present in directory ``path`` (empty: no run there, or not a directory)."""
     p = Path(path)
@@ -279,6 +307,42 @@ def holds_run(path: str | os.PathLike[str]) -> list[str]:
         return [name for name in _RUN_MARKERS if (p / name).exists()]
     except OSError:
         return []
+
+
+def check_run_dir(path: str | os.PathLike[str], *, what: str = "--resume") -> Path:
+    """``path`` as an existing directory holding ``config.yaml``, or :class:`RunDirError`."""
+    p = Path(path)
+    where = f"{what} {show(str(p))}"
+    try:
+        if not p.is_dir():
+            raise RunDirError(f"{where}: {'is not a directory' if p.exists() else 'does not exist'}"
+                              "; expected the directory of a run")
+        if not (p / CONFIG_FILE).is_file():
+            raise RunDirError(f"{where}: no {CONFIG_FILE} there")
+    except OSError as exc:
+        raise RunDirError(f"{where}: cannot be used ({_os_reason(exc)})") from None
+    return p
+
+
+def check_new_run_dir(path: str | os.PathLike[str], *, overwrite: bool = False,
+                      what: str = "--out") -> list[str]:
+    """Check a directory for a new run without touching it; return the run files present.
+
+    Raises:
+        RunDirError: ``path`` is a file or unusable, or holds a run and not ``overwrite``.
+    """
+    p = Path(path)
+    where = f"{what} {show(str(p))}"
+    try:
+        if p.exists() and not p.is_dir():
+            raise RunDirError(f"{where}: is a file; expected a directory")
+    except OSError as exc:
+        raise RunDirError(f"{where}: cannot be used ({_os_reason(exc)})") from None
+    present = holds_run(p)
+    if present and not overwrite:
+        raise RunDirError(f"{where} holds a run ({', '.join(present)}); continue it with "
+                          "--resume, replace it with --overwrite, or choose another --out")
+    return present
 
 
 def prepare_dir(path: str | os.PathLike[str], *, what: str = "--out") -> Path:

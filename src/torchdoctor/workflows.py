@@ -74,7 +74,7 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
         else:
             cfg = cfg if cfg is not None else load_config(config, overrides or [])
             if out is not None:
-                _check_out(Path(out), overwrite)
+                rundir.check_new_run_dir(out, overwrite=overwrite)
             trainer = Trainer(cfg, progress=progress)  # data and model checks; nothing written
             run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
             trainer.out_dir = run_dir
@@ -98,21 +98,6 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
     return result
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    """``--out`` before any work: not a file, and no run there unless ``overwrite``."""
-    where = f"--out {rundir.show(str(out))}"
-    try:
-        if out.exists() and not out.is_dir():
-            raise rundir.RunDirError(f"{where}: is a file; expected a directory")
-    except OSError as exc:
-        raise rundir.RunDirError(f"{where}: cannot be used ({exc.strerror})") from None
-    present = rundir.holds_run(out)
-    if present and not overwrite:
-        raise rundir.RunDirError(
-            f"{where} holds a run ({', '.join(present)}); continue it with --resume, replace "
-            "it with --overwrite, or choose another --out")
-
-
 def _check_resume_args(overrides: list[str] | None, out: PathLike | None, resume: PathLike,
                        overwrite: bool) -> Path:
     run_dir = Path(resume)
@@ -124,11 +109,7 @@ def _check_resume_args(overrides: list[str] | None, out: PathLike | None, resume
     if out is not None and os.path.realpath(out) != os.path.realpath(run_dir):
         raise ValueError(f"{where}: the run continues in its own directory; --out "
                          f"{rundir.show(str(out))} is another one (omit --out)")
-    if not run_dir.is_dir():
-        raise rundir.RunDirError(
-            f"{where}: {'is not a directory' if run_dir.exists() else 'does not exist'}; "
-            "expected the directory of a run")
-    return run_dir
+    return rundir.check_run_dir(run_dir)  # before the lock, which would create it
 
 
 def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
@@ -142,14 +123,15 @@ def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
-    from torchdoctor.repair import attach_patches
-    from torchdoctor.doctor import Doctor
+    from torchdoctor.doctor import SAMPLE_EVERY, Doctor
     from torchdoctor.integrations.trainer import DoctorCallback
+    from torchdoctor.repair import attach_patches
 
-    # our own trainer: the remedies also carry their config patches
+    # our own trainer: exact sampling (no time budget), so the same config gives the same
+    # findings; the remedies also carry their config patches
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
                  write_metrics=False, title=f"torchdoctor: {run_dir.name}",
-                 prescribe=attach_patches)
+                 sample_every=SAMPLE_EVERY, prescribe=attach_patches)
     trainer.callbacks.append(DoctorCallback(doc))
     return doc
 
@@ -208,7 +190,7 @@ def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None 
     n = epochs if epochs is not None else min(cfg.train.epochs, max(3, math.ceil(DIAGNOSE_BUDGET * cfg.train.epochs)))
     budget_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": n})})
     if out is not None:
-        _check_out(Path(out), overwrite)
+        rundir.check_new_run_dir(out, overwrite=overwrite)
         trainer, doc = _observed_run(budget_cfg, Path(out), overwrite=overwrite)
     else:
         with tempfile.TemporaryDirectory(prefix="torchdoctor-diagnose-") as tmp:
@@ -232,13 +214,28 @@ def _observed_run(cfg: Config, run_dir: Path, *, overwrite: bool = False) -> tup
 
 def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = None, rounds: int = 3,
                out: PathLike | None = None, log: Any = None) -> tuple[Any, Path]:
-    """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html."""
+    """``td.repair`` plus its run directory: repair.json, config_before/after.yaml, report.html.
+
+    ``out`` may hold an earlier repair (replaced), not a training run (refused).
+    """
+    cfg = load_config(config, overrides or [])
+    if out is not None:
+        out_dir = rundir.prepare_dir(out)
+        trained = [n for n in rundir.holds_run(out_dir)
+                   if n in (rundir.METRICS_FILE, rundir.VITALS_FILE, rundir.CHECKPOINT_FILE)]
+        if trained:  # a training run: its config.yaml and report would be replaced
+            raise rundir.RunDirError(f"--out {rundir.show(str(out_dir))} holds a training run "
+                                     f"({', '.join(trained)}); choose another --out")
+    else:
+        out_dir = rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
+    with rundir.run_lock(out_dir):
+        return _repair_into(cfg, out_dir, rounds, log)
+
+
+def _repair_into(cfg: Config, out_dir: Path, rounds: int, log: Any) -> tuple[Any, Path]:
     from torchdoctor.repair import repair
     from torchdoctor.train.config import dump_config
 
-    cfg = load_config(config, overrides or [])
-    out_dir = Path(out) if out is not None else rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = repair(cfg, rounds=rounds, log=log)
     dump_config(result.before.config, out_dir / rundir.CONFIG_BEFORE_FILE)
     dump_config(result.after.config, out_dir / rundir.CONFIG_FILE)
@@ -286,9 +283,13 @@ def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None =
                       target_probs=class_probabilities(clf, flat(t.x.numpy()), d.num_classes),
                       source_prob_labels=d.y_val.numpy())
         y_t = t.y.numpy() if t.y is not None and d.task == "classification" else None
-        shift_findings, shift_stats = check_shift(
-            flat(d.x_train.numpy()), d.y_train.numpy() if d.task == "classification" else None,
-            flat(t.x.numpy()), y_t, seed=cfg.seed, **kw)
+        try:
+            shift_findings, shift_stats = check_shift(
+                flat(d.x_train.numpy()), d.y_train.numpy() if d.task == "classification" else None,
+                flat(t.x.numpy()), y_t, seed=cfg.seed, **kw)
+        except ValueError as exc:  # name the input the user gave, not the tool's parameter
+            where = f"--target {rundir.show(target)}" if target else f"target.size = {cfg.target.size}"
+            raise ValueError(f"{where}: {exc}") from None
         findings += shift_findings
         stats["target"] = {"source": t.source, "size": len(t.x)}
         stats["shift"] = shift_stats

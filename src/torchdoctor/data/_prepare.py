@@ -17,6 +17,10 @@ import torch
 from torchdoctor.data._sources import RawDataset, load_raw
 from torchdoctor.rundir import show
 
+#: Largest |input| after ``data.scale``: the normalization statistics are float32, whose squares
+#: overflow beyond about 1.8e19.
+MAX_SCALED_INPUT = 1e18
+
 #: Share of the data held out as a pool for ``target:`` samples when a target is configured.
 TARGET_POOL_FRACTION = 0.3
 
@@ -96,16 +100,17 @@ class DataBundle:
     info: dict[str, Any] = field(default_factory=dict)
 
     def digest(self) -> str:
-        """SHA-256 (hex) of the prepared tensors (training, validation and pool, values and
-        shapes): equal digests mean the same data in the same split and order."""
+        """SHA-256 (hex) of the data, raw and prepared (training, validation and pool, values
+        and shapes): equal digests mean the same data in the same split and order."""
         import hashlib
 
         h = hashlib.sha256()
-        for t in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_pool, self.y_pool):
+        for t in (self.x_train_raw, self.x_val_raw, self.x_train, self.y_train, self.x_val,
+                  self.y_val, self.x_pool, self.y_pool):
             if t is None:
                 h.update(b"none")
                 continue
-            a = np.ascontiguousarray(t.detach().cpu().numpy())
+            a = np.ascontiguousarray(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t)
             h.update(f"{a.dtype}{a.shape}".encode())
             h.update(a.tobytes())
         return h.hexdigest()
@@ -135,6 +140,11 @@ def prepare(raw: RawDataset, data_cfg: Any, *, seed: int = 0, with_pool: bool = 
     rng = np.random.default_rng([seed, 7919])
     classification = raw.task == "classification"
     x_all, y_all = raw.x, raw.y
+    peak = float(np.abs(x_all).max()) * data_cfg.scale if x_all.size else 0.0
+    if peak > MAX_SCALED_INPUT:
+        raise ValueError(f"data.scale = {data_cfg.scale:g}: the scaled inputs of {show(raw.name)} "
+                         f"reach {peak:.3g}; allowed up to {MAX_SCALED_INPUT:g} (float32 "
+                         "statistics overflow beyond it)")
     idx = np.arange(len(x_all))
     pool_idx = None
     if with_pool:

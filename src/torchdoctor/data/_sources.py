@@ -170,8 +170,11 @@ def load_npz(path: str, *, labels: bool = True, min_classes: int = 2,
                 have = ", ".join(f.files) or "no arrays"
                 raise ValueError(f"{source}: missing array(s) {', '.join(missing)}; it has "
                                  f"{have if len(have) < 60 else have[:57] + '...'}")
-            x = np.asarray(f["x"])
-            y = np.asarray(f["y"]) if "y" in f.files else None
+            x, y = f["x"], f["y"] if "y" in f.files else None
+        for key, arr in (("x", x), ("y", y)):
+            if arr is not None and not isinstance(arr, np.ndarray):  # numpy hands back raw bytes
+                raise ValueError(f"{source}: member {key} is not a NumPy array (.npy) inside the "
+                                 "archive; expected numpy.savez output")
     except ValueError as exc:
         if str(exc).startswith(source):
             raise

@@ -7,17 +7,26 @@ its thresholds and its cures: :mod:`torchdoctor.catalogue` and ``docs/symptoms.m
 """
 
 from torchdoctor.catalogue import Thresholds
-from torchdoctor.doctor._doctor import Doctor
+from torchdoctor.doctor._doctor import FREE_STEPS, SAMPLE_BUDGET, SAMPLE_EVERY, Doctor
+from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
+from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import remedies_for
 from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding, Remedy
 
 __all__ = [
+    "ConsoleSink",
     "Doctor",
+    "FREE_STEPS",
     "Finding",
+    "LiveTreatment",
     "RULES",
     "Remedy",
+    "RunDirSink",
+    "SAMPLE_BUDGET",
+    "SAMPLE_EVERY",
+    "Sink",
     "Thresholds",
     "Vitals",
     "diagnose",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,13 +16,22 @@ import torch
 from torch import nn
 
 from torchdoctor.catalogue import Thresholds, thresholds_from
-from torchdoctor.doctor._rundir import RunFiles
+from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
+from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
 from torchdoctor.doctor.symptoms import diagnose
 from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
-__all__ = ["Doctor"]
+__all__ = ["FREE_STEPS", "SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
+
+#: Default stride of the sampled steps (after the first 5).
+SAMPLE_EVERY = 25
+#: Default share of training time the sampled steps may take: keeps the doctor's cost per
+#: step near 1.05x even on models whose step is ~0.1 ms (benchmarks/bench_overhead.py).
+SAMPLE_BUDGET = 0.01
+#: Steps sampled exactly by the schedule before the budget applies.
+FREE_STEPS = 250
 
 log = logging.getLogger("torchdoctor")
 
@@ -29,22 +39,14 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _never_raises(fn: _F) -> _F:
-    """Event methods never break training: an exception is logged once per method, then ignored.
-
-    ``ValueError`` (a bad argument from the caller) still propagates.
-    """
+    """Event methods never break training: an exception is logged once per method, then ignored."""
 
     @functools.wraps(fn)
     def wrapped(self: Doctor, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
-        except ValueError:
-            raise
         except Exception as exc:
-            if fn.__name__ not in self._failed_events:
-                self._failed_events.add(fn.__name__)
-                log.warning("torchdoctor: %s failed (%s: %s); training continues",
-                            fn.__name__, type(exc).__name__, exc)
+            self._failure(fn.__name__, exc)
             return None
 
     return wrapped  # type: ignore[return-value]
@@ -60,23 +62,38 @@ class Doctor:
         doctor.observe(val_loss=vl, val_accuracy=va)      # once per epoch
         doctor.findings; doctor.report("report.html"); doctor.close()
 
+    The Doctor never ends the training loop: a value it cannot use (a loss that is not a
+    scalar, a metric that is not a number, a file it cannot write, a probe or rule that fails)
+    is named once in a warning of the ``torchdoctor`` logger, and training goes on. Only bad
+    constructor arguments raise.
+
     Args:
         model: the module being trained. Hooks are registered on it (removed by :meth:`close`);
             it is never modified, except by a live treatment when ``treat=True``.
-        optimizer: its optimizer (step pre/post hooks give update ratios); optional.
-        interval: steps between two flushes of the device buffers to the host (>= 1).
+        optimizer: its optimizer (step hooks give update ratios and the zero_grad check);
+            optional. One that updates none of the model's parameters is named in a warning
+            and those checks are off.
+        interval: steps between two flushes of the device buffer to the host (>= 1).
         sample_every: full statistics (activations, gradient/parameter/update norms, inputs,
             outputs, targets, the stale-gradient check) on the first 5 steps and one step in
-            ``sample_every`` after;
-            ``1`` samples every step. Ignored when ``schedule`` is given.
+            ``sample_every`` after; ``1`` samples every step. Ignored when ``schedule`` is given.
+            Left unset: one step in :data:`SAMPLE_EVERY`, fewer when ``sample_budget`` says so.
         schedule: ``step -> bool`` choosing the sampled steps.
-        log_dir: run directory for ``vitals.jsonl`` (appended at each flush), ``findings.json``
-            (rewritten atomically when findings change) and ``metrics.jsonl``.
-        write_metrics: write ``metrics.jsonl`` from :meth:`observe` (turn off when a trainer
-            writes it).
+        sample_budget: largest share of training time the sampled steps may take after the
+            first :data:`FREE_STEPS` steps (sampled as ``sample_every`` says: most setup bugs
+            show there); after them a model whose step is so short that the probes would cost
+            more is sampled less often (at least one step in 1000). Default:
+            :data:`SAMPLE_BUDGET` when neither ``sample_every`` nor ``schedule`` is given,
+            else ``None`` (exactly the steps asked for).
+        log_dir: run directory for ``vitals.jsonl``, ``findings.json`` and ``metrics.jsonl``
+            (adds a :class:`~torchdoctor.doctor.RunDirSink`).
+        write_metrics: with ``log_dir``, write ``metrics.jsonl`` from :meth:`observe` (turn off
+            when a trainer writes it).
         treat: live treatment of safe cures: on ``nonfinite`` restore the last finite state of
-            model and optimizer and halve the learning rate.
-        console: print a rich line when a new finding appears.
+            model and optimizer and halve the learning rate (adds a
+            :class:`~torchdoctor.doctor.LiveTreatment`).
+        console: print a rich line when a new finding appears (adds a
+            :class:`~torchdoctor.doctor.ConsoleSink`).
         loss_fn: the loss module or function, when known (helps ``wrong_loss``); otherwise the
             loss is inferred by recomputing the usual losses on sampled steps.
         max_records: step records kept in memory (older ones are thinned).
@@ -88,36 +105,53 @@ class Doctor:
             documented in ``docs/symptoms.md``).
         prescribe: called with the findings after each diagnosis, before they are written or
             announced (torchdoctor's own trainer adds config patches to the remedies with it).
+        sinks: more receivers of records, epoch rows and findings
+            (:class:`~torchdoctor.doctor.Sink` subclasses).
 
     Raises:
         ValueError: a bad argument (the message names it).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
-                 interval: int = 50, sample_every: int = 25,
+                 interval: int = 50, sample_every: int | None = None,
                  schedule: Callable[[int], bool] | None = None,
                  log_dir: str | os.PathLike[str] | None = None, write_metrics: bool = True,
                  treat: bool = False, console: bool = True, loss_fn: Any = None,
                  max_records: int = 4000, diagnose_budget: float = 0.005,
                  title: str = "torchdoctor run",
                  thresholds: Thresholds | dict[str, float] | None = None,
-                 prescribe: Callable[[list[Finding]], Any] | None = None) -> None:
+                 prescribe: Callable[[list[Finding]], Any] | None = None,
+                 sinks: Sequence[Sink] | None = None,
+                 sample_budget: float | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+        budgeted = sample_every is None and schedule is None
+        sample_every = SAMPLE_EVERY if sample_every is None else sample_every
         for name, val, lo in (("interval", interval, 1), ("sample_every", sample_every, 1),
                               ("max_records", max_records, 100)):
             if not isinstance(val, int) or isinstance(val, bool) or val < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {val!r}")
         if schedule is not None and not callable(schedule):
             raise ValueError(f"schedule must be a callable step -> bool, got {schedule!r}")
-        if not 0 < diagnose_budget <= 1:
-            raise ValueError(f"diagnose_budget must be in (0, 1], got {diagnose_budget}")
+        for name, val in (("diagnose_budget", diagnose_budget), ("sample_budget", sample_budget)):
+            if val is None and name == "sample_budget":
+                continue
+            if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 < val <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {val!r}")
         if prescribe is not None and not callable(prescribe):
             raise ValueError(f"prescribe must be a callable findings -> None, got {prescribe!r}")
         self.thresholds = thresholds_from(thresholds)
         self.prescribe = prescribe
+        if sample_budget is None and budgeted:
+            sample_budget = SAMPLE_BUDGET
+        sinks = list(sinks) if sinks is not None else []
+        bad = [s for s in sinks if not isinstance(s, Sink)]
+        if bad:
+            raise ValueError(f"sinks must be torchdoctor.doctor.Sink instances, got {type(bad[0]).__name__}")
+        if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
+            raise ValueError(f"log_dir must be a path or None, got {type(log_dir).__name__}")
         self.model, self.optimizer = model, optimizer
         self.interval, self.sample_every = interval, sample_every
         self.treat, self.console, self.title = bool(treat), bool(console), title
@@ -125,19 +159,30 @@ class Doctor:
         self._failed_events: set[str] = set()
         self.recorder = Recorder(model, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
-                                 on_full=self._auto_flush, max_records=max_records)
+                                 on_full=self._auto_flush, max_records=max_records,
+                                 budget=sample_budget, first_free=FREE_STEPS)
         self.recorder.epoch = 0
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \
                 if isinstance(loss_fn, nn.Module) else getattr(loss_fn, "__name__", None)
-        self.files = RunFiles(log_dir, write_metrics=write_metrics) if log_dir is not None else None
-        self.treatments: list[dict[str, Any]] = []
+        self._check_optimizer()
+        self._treatment = LiveTreatment(model, optimizer) if treat else None
+        if self._treatment is not None:
+            sinks.insert(0, self._treatment)
+        if log_dir is not None:
+            sinks.append(RunDirSink(log_dir, write_metrics=write_metrics))
+        if console:
+            sinks.append(ConsoleSink())
+        self.sinks: list[Sink] = sinks
         self._findings: list[Finding] = []
-        self._stale = False
+        self._stale = False  # new data since the rules ran (besides new steps)
+        self._ruled_step = 0  # recorder.step when the rules last ran
         self._closed = False
         self._t0 = time.perf_counter()
         self._last_diag_end = self._t0
+        self._last_diag_step = 0
         self._last_diag_cost = 0.0
+        self._last_diag_records = 1
         self._explicit_epochs = False
         self._epoch = 0
         self._epoch_closed = False
@@ -145,7 +190,25 @@ class Doctor:
         self._unwritten_epoch: dict[str, Any] | None = None
         self._stashed_loss: torch.Tensor | None = None
         self._grads_done = False
-        self._safe: tuple[dict[str, Any], dict[str, Any] | None] | None = None
+
+    def _check_optimizer(self) -> None:
+        """Say once when the optimizer updates none of the model's trainable parameters."""
+        if self.optimizer is None:
+            return
+        mine = {id(p) for p in self.model.parameters() if p.requires_grad}
+        stepped = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
+        if mine and not mine & stepped:
+            self.recorder.warn_once(
+                "optimizer", f"the optimizer ({type(self.optimizer).__name__}) updates none of "
+                "the model's parameters: update ratios and the zero_grad check are off (pass "
+                "the optimizer built on this model's parameters)")
+
+    def _failure(self, where: str, exc: BaseException) -> None:
+        """An internal failure: said once per place, then ignored (training goes on)."""
+        if where not in self._failed_events:
+            self._failed_events.add(where)
+            log.warning("torchdoctor: %s failed (%s: %s); training continues",
+                        where, type(exc).__name__, exc)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -156,44 +219,64 @@ class Doctor:
     @property
     def findings(self) -> list[Finding]:
         """Current findings, most severe first (the rules run again if new data arrived)."""
-        if self._stale and not self._closed:
-            self.flush(diagnose_now=True)
+        if (self._stale or self.recorder.step != self._ruled_step) and not self._closed:
+            try:
+                self.flush(diagnose_now=True)
+            except Exception as exc:
+                self._failure("findings", exc)
         return list(self._findings)
 
     @property
     def step_count(self) -> int:
+        """Training steps recorded so far."""
         return self.recorder.step
 
+    @property
+    def treatments(self) -> list[dict[str, Any]]:
+        """Live treatments applied (``treat=True``): ``step``, ``action``, ``lr``."""
+        return self._treatment.treatments if self._treatment is not None else []
+
     # ------------------------------------------------------------------ user API
-    @_never_raises
     def step(self, loss: torch.Tensor | float | None, *, inputs: Any = None, targets: Any = None,
              outputs: Any = None) -> None:
         """Record one training step; call after ``loss.backward()``, before ``optimizer.step()``.
 
         Args:
-            loss: the (scalar) loss of the batch.
+            loss: the scalar loss of the batch (a tensor of N per-sample losses is recorded
+                as its mean, said once).
             inputs (Tensor[N, ...]): the batch fed to the model (optional).
             targets (Tensor[N] or Tensor[N, C]): its targets (optional).
             outputs (Tensor[N, C]): the model's outputs (optional).
         """
-        self.on_after_backward()
-        self.on_train_batch_end(loss, inputs=inputs, targets=targets, outputs=outputs)
+        rec = self.recorder  # the hot path: no wrapper, one short call on unsampled steps
+        if rec.sampling:
+            try:
+                rec.record_grads()
+            except Exception as exc:
+                self._failure("on_after_backward", exc)
+        try:
+            rec.end_step(loss, inputs, targets, outputs)
+        except Exception as exc:
+            self._failure("step", exc)
 
     @_never_raises
-    def observe(self, **metrics: float) -> None:
+    def observe(self, **metrics: Any) -> None:
         """Hand over epoch-level metrics (``val_loss``, ``val_accuracy``, ``train_loss``, ...).
 
-        Without Lightning-style epoch events, each call ends an epoch.
-
-        Raises:
-            ValueError: a metric is not a real number.
+        Without Lightning-style epoch events, each call ends an epoch. A value that is not a
+        real number (``None``, a string) is skipped; NaN and Inf are kept (they are what
+        happened); each is named once in a warning.
         """
         clean: dict[str, float] = {}
         for k, val in metrics.items():
             if isinstance(val, torch.Tensor) and val.numel() == 1:
                 val = val.item()
             if not isinstance(val, (int, float)) or isinstance(val, bool):
-                raise ValueError(f"metric {k} must be a real number, got {val!r}")
+                self.recorder.warn_once(f"metric:{k}", f"observe: {k} must be a real number, got "
+                                        f"{type(val).__name__} {str(val)[:40]!r}; it is ignored")
+                continue
+            if not math.isfinite(val):
+                self.recorder.warn_once(f"metric_nonfinite:{k}", f"observe: {k} is {val}")
             clean[k] = float(val)
         if self._explicit_epochs:
             if self._epoch_closed and self.vitals.epochs:
@@ -211,18 +294,35 @@ class Doctor:
 
     def diagnose(self) -> list[Finding]:
         """Flush, run every rule now and return the findings."""
-        self.flush(diagnose_now=True)
+        try:
+            self.flush(diagnose_now=True)
+        except Exception as exc:
+            self._failure("diagnose", exc)
         return list(self._findings)
 
     def report(self, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None) -> Path:
-        """Write the HTML report (``torchdoctor.report.write_html_report``); returns its path."""
+        """Write the HTML report (``torchdoctor.report.write_html_report``); returns its path.
+
+        Raises:
+            ValueError: ``path`` is not a path, or names a directory.
+            OSError: the file cannot be written (the message names it); nothing is left behind.
+        """
         from torchdoctor.report import write_html_report
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValueError(f"report path must be a str or os.PathLike, got {type(path).__name__}")
+        out = Path(path)
+        if out.is_dir():
+            raise ValueError(f"report path must name a file, got the directory {str(out)[:200]!r}")
         findings = self.findings
-        return write_html_report(
-            path, title=self.title, config=config, metrics=list(self.vitals.epochs),
-            vitals=list(self.vitals.records), findings=[f.to_dict() for f in findings],
-            summary=self.summary())
+        try:
+            return write_html_report(
+                out, title=self.title, config=config, metrics=list(self.vitals.epochs),
+                vitals=list(self.vitals.records), findings=[f.to_dict() for f in findings],
+                summary=self.summary())
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write the report to {str(out)[:200]!r}: "
+                          f"{exc.strerror or exc}") from exc
 
     def summary(self) -> dict[str, Any]:
         """Key facts of the run for the report."""
@@ -234,7 +334,7 @@ class Doctor:
                 "findings": len(self._findings), "treatments": len(self.treatments)}
 
     def close(self) -> None:
-        """Final flush and diagnosis, files closed, every hook removed. Idempotent."""
+        """Final flush and diagnosis, sinks closed, every hook removed. Idempotent; never raises."""
         if self._closed:
             return
         try:
@@ -242,10 +342,12 @@ class Doctor:
                 self._end_epoch()
             self._write_epoch()
             self.flush(diagnose_now=True)
+        except Exception as exc:
+            self._failure("close", exc)
         finally:
             self.recorder.remove()
-            if self.files is not None:
-                self.files.close()
+            for s in self.sinks:
+                self._emit_one(s, "close")
             self._closed = True
 
     def __enter__(self) -> Doctor:
@@ -312,9 +414,19 @@ class Doctor:
         self.flush(diagnose_now=True)
 
     # ------------------------------------------------------------------ internals
+    def _emit(self, method: str, *args: Any) -> None:
+        for s in self.sinks:
+            self._emit_one(s, method, *args)
+
+    def _emit_one(self, sink: Sink, method: str, *args: Any) -> None:
+        try:
+            getattr(sink, method)(*args)
+        except Exception as exc:  # a full disk, a closed console: said once, training goes on
+            self._failure(f"{type(sink).__name__}.{method}", exc)
+
     def _has_epoch_steps(self) -> bool:
         return any(r.get("epoch") == self._epoch for r in self.vitals.records[-self.interval * 4:]) \
-            or self.recorder._n > 0
+            or self.recorder.pending_steps > 0
 
     def _end_epoch(self) -> None:
         """Close the current epoch: flush, compute train loss/accuracy, append the epoch row."""
@@ -337,23 +449,22 @@ class Doctor:
         self._stale = True
 
     def _write_epoch(self) -> None:
-        if self._unwritten_epoch is not None and self.files is not None:
-            self.files.metrics(self._unwritten_epoch)
+        if self._unwritten_epoch is not None:
+            self._emit("on_epoch", self._unwritten_epoch)
         self._unwritten_epoch = None
 
     def flush(self, diagnose_now: bool | None = None) -> None:
-        """Copy the device buffers to the host; run the rules when asked or within budget.
+        """Copy the device buffer to the host, hand the records to the sinks, run the rules
+        when asked or within budget.
 
         Args:
             diagnose_now: ``True`` always runs the rules, ``False`` never, ``None`` (default)
                 when the time budget allows or a non-finite value just appeared.
         """
         records = self.recorder.flush()
-        if self.files is not None:
-            self.files.vitals(records)
-        bad = any(isinstance(r.get("loss"), str) or isinstance(r.get("grad_norm"), str) for r in records)
-        if self.treat and records:
-            self._treat(bad, records)
+        if records:
+            self._emit("on_records", records)
+        bad = self.recorder.flushed_nonfinite
         if diagnose_now or (diagnose_now is None and (bad or self._budget_ok())):
             self._run_rules()
 
@@ -362,7 +473,17 @@ class Doctor:
         self.flush()
 
     def _budget_ok(self) -> bool:
-        return (time.perf_counter() - self._last_diag_end) * self.diagnose_budget >= self._last_diag_cost
+        """Whether running the rules now keeps them within ``diagnose_budget`` of the training
+        time since their last run (steps times a step's duration; wall time before that is
+        known, which also counts pauses)."""
+        step_s = self.recorder.step_seconds
+        if step_s is not None:
+            elapsed = (self.recorder.step - self._last_diag_step) * step_s
+        else:
+            elapsed = time.perf_counter() - self._last_diag_end
+        # the rules' cost grows with the records held: scale the last run's cost to now
+        grown = max(1.0, len(self.vitals.records) / self._last_diag_records)
+        return elapsed * self.diagnose_budget >= self._last_diag_cost * grown
 
     def _maybe_diagnose(self) -> None:
         if self._budget_ok():
@@ -370,62 +491,34 @@ class Doctor:
 
     def _run_rules(self) -> None:
         t = time.perf_counter()
-        self.recorder.measure_weights()
-        found = fit_rate_remedies(attach_remedies(diagnose(self.vitals, thresholds=self.thresholds)),
-                                  self.optimizer)
+        try:
+            self.recorder.measure_weights()
+            found = fit_rate_remedies(
+                attach_remedies(diagnose(self.vitals, thresholds=self.thresholds)), self.optimizer)
+        except Exception as exc:  # keep the last findings; training goes on
+            self._failure("diagnosis", exc)
+            self._stale = False
+            self._ruled_step = self.recorder.step
+            return
         if self.prescribe is not None:
             try:
                 self.prescribe(found)
             except Exception as exc:  # an extra on the remedies never breaks training
-                log.warning("torchdoctor: prescribe failed (%s: %s)", type(exc).__name__, exc)
-        for f in found:
-            if f.code == "nonfinite" and self.treatments:
-                f.evidence["treatments"] = list(self.treatments)
+                self._failure("prescribe", exc)
+        if self.treatments:
+            for f in found:
+                if f.code == "nonfinite":
+                    f.evidence["treatments"] = list(self.treatments)
         old = {f.key: f.severity for f in self._findings}
         fresh = [f for f in found if f.key not in old or SEVERITY_RANK[f.severity] > SEVERITY_RANK[old[f.key]]]
         self._findings = found
         self._stale = False
-        if self.files is not None:
-            self.files.findings([f.to_dict() for f in found])
-        if self.console:
-            for f in fresh:
-                if f.severity != "info":
-                    self._announce(f)
+        self._ruled_step = self.recorder.step
+        self._emit("on_findings", list(found), fresh)
         end = time.perf_counter()
         self._last_diag_cost, self._last_diag_end = end - t, end
-
-    def _announce(self, f: Finding) -> None:
-        try:
-            from rich.console import Console
-
-            from torchdoctor.report import format_finding_line
-
-            Console(stderr=True, highlight=False).print(format_finding_line(f))
-        except Exception:  # the console line is a courtesy, never a failure
-            log.info("torchdoctor: %s %s %s", f.severity, f.code, f.message)
-
-    def _treat(self, bad: bool, records: list[dict[str, Any]]) -> None:
-        """Live treatment of ``nonfinite``: restore the last finite state, halve the rate."""
-        params_ok = all(torch.isfinite(p).all() for p in self.model.parameters())
-        if not bad and params_ok:
-            opt_state = copy.deepcopy(self.optimizer.state_dict()) if self.optimizer is not None else None
-            self._safe = (copy.deepcopy(self.model.state_dict()), opt_state)
-            return
-        if self._safe is None:
-            return
-        lrs = [g["lr"] for g in self.optimizer.param_groups] if self.optimizer is not None else []
-        self.model.load_state_dict(self._safe[0])
-        if self.optimizer is not None and self._safe[1] is not None:
-            self.optimizer.load_state_dict(self._safe[1])
-            for g, lr in zip(self.optimizer.param_groups, lrs, strict=True):
-                g["lr"] = lr * 0.5
-        for p in self.model.parameters():
-            p.grad = None
-        step = next((r["step"] for r in records if isinstance(r.get("loss"), str)), records[-1]["step"])
-        self.treatments.append({"step": step, "action": "rollback+halve_lr",
-                                "lr": [g["lr"] for g in self.optimizer.param_groups] if self.optimizer else []})
-        log.warning("torchdoctor: non-finite values at step %s: restored the last finite state "
-                    "and halved the learning rate", step)
+        self._last_diag_step = self.recorder.step
+        self._last_diag_records = max(1, len(self.vitals.records))
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
@@ -438,20 +531,24 @@ class Doctor:
                 "treatments": list(self.treatments), "pending_metrics": dict(self._pending_metrics)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (layers must match the model's)."""
+        """Restore what :meth:`state_dict` returned (layers must match the model's).
+
+        Raises:
+            ValueError: ``state`` is not a Doctor state of this version, or comes from another
+                model.
+        """
         if not isinstance(state, dict) or state.get("version") != 1:
             raise ValueError(f"state must be a Doctor.state_dict() of version 1, got {type(state).__name__}")
         v = Vitals.from_state_dict(state["vitals"])
         if list(v.layers) != list(self.vitals.layers):
             raise ValueError("state must come from a Doctor on the same model: layer names differ")
-        self.recorder.flush()
-        self.recorder.vitals = v
-        self.recorder.step = int(state["step"])
+        self.recorder.restore(v, int(state["step"]))
         self._epoch = int(state["epoch"])
         self.recorder.epoch = self._epoch
         self._explicit_epochs = bool(state.get("explicit_epochs", False))
         self._epoch_closed = bool(state.get("epoch_closed", False))
         self._findings = [Finding.from_dict(d) for d in state.get("findings", [])]
-        self.treatments = list(state.get("treatments", []))
+        if self._treatment is not None:
+            self._treatment.treatments[:] = list(state.get("treatments", []))
         self._pending_metrics = dict(state.get("pending_metrics", {}))
         self._stale = True

@@ -171,6 +171,11 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                           f"{exc.start}); save it as UTF-8") from None
     try:
         raw = _load_yaml(text)
+    except yaml.constructor.ConstructorError as exc:
+        if "recursive" in str(exc.problem):
+            raise ConfigError(f"{name}{_yaml_where(exc)}: a YAML alias refers to its own anchor "
+                              "(a recursive structure); not allowed in a config") from None
+        raise ConfigError(f"{name}{_yaml_where(exc)}: not valid YAML ({_yaml_problem(exc)})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}{_yaml_where(exc)}: not valid YAML ({_yaml_problem(exc)})") from None
     except RecursionError:
@@ -283,7 +288,7 @@ def _first_error(exc: ValidationError, raw: dict[str, Any]) -> str:
     ctx = err.get("ctx") or {}
     for bound in ("gt", "ge", "lt", "le"):
         if bound in ctx:
-            msg = msg.replace("{" + bound + "}", f"{ctx[bound]:g}")
+            msg = msg.replace("{" + bound + "}", _num(ctx[bound]))
     text = f"{key} = {shown}: {msg}"
     if allowed and etype not in _RANGE_TYPES and etype != "value_error":
         text += f" (allowed: {allowed})"

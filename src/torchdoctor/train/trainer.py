@@ -68,7 +68,7 @@ def _check_model_size(cfg: Config, d: DataBundle) -> None:
 def _check_batchnorm_batches(cfg: Config, n: int) -> None:
     """BatchNorm over (N, C) features needs at least 2 samples in every training batch."""
     m, t = cfg.model, cfg.train
-    if m.arch != "mlp" or m.norm not in ("batch", "switch"):
+    if m.arch != "mlp" or m.norm != "batch":
         return
     bs = n if t.optimizer == "gd" else min(t.batch_size, n)
     smallest = bs if n % bs == 0 else n % bs
@@ -101,7 +101,9 @@ class Trainer:
 
     Args:
         cfg: the validated config.
-        out_dir: run directory; ``None`` keeps everything in memory (no files).
+        out_dir: run directory; ``None`` keeps everything in memory (no files). A directory
+            that already holds a run is refused by :meth:`fit` unless ``overwrite=True`` or the
+            trainer comes from :meth:`resume`.
         callbacks: :class:`~torchdoctor.train.callbacks.Callback` objects (or any object
             with some of its hooks; an unknown ``on_...`` method is refused).
         data: a prepared :class:`DataBundle`. Default: :func:`~torchdoctor.train.targets.prepare_inputs`,
@@ -214,15 +216,9 @@ class Trainer:
         """
         from torchdoctor.train.config import load_config
 
-        run_dir = Path(run_dir)
+        run_dir = rundir.check_run_dir(run_dir)
         where = f"--resume {rundir.show(str(run_dir))}"
-        if not run_dir.is_dir():
-            raise rundir.RunDirError(
-                f"{where}: {'is not a directory' if run_dir.exists() else 'does not exist'}; "
-                "expected the directory of a run")
         cfg_path = run_dir / rundir.CONFIG_FILE
-        if not cfg_path.is_file():
-            raise rundir.RunDirError(f"{where}: no {rundir.CONFIG_FILE} there")
         ckpt = run_dir / rundir.CHECKPOINT_FILE
         state = rundir.load_checkpoint(ckpt) if ckpt.exists() else None
         trainer = cls(load_config(cfg_path), out_dir=run_dir, **kw)
@@ -271,15 +267,12 @@ class Trainer:
         if self.out_dir is None or self._dir_ready:
             return
         d = rundir.prepare_dir(self.out_dir)
+        rundir.remove_stale_temporaries(d)  # a killed writer's; we hold the lock
         if self._resuming:
             rundir.rewrite_jsonl(d / rundir.METRICS_FILE, self.history)
             rundir.rewind_jsonl(d / rundir.VITALS_FILE, self.step)
         else:
-            present = rundir.holds_run(d)
-            if present and not overwrite:
-                raise rundir.RunDirError(
-                    f"--out {rundir.show(str(d))} holds a run ({', '.join(present)}); continue "
-                    "it with --resume, replace it with --overwrite, or choose another --out")
+            present = rundir.check_new_run_dir(d, overwrite=overwrite)
             for name in (*present, rundir.REPORT_FILE):
                 (d / name).unlink(missing_ok=True)
         dump_config(self.cfg, d / rundir.CONFIG_FILE)

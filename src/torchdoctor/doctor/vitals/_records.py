@@ -1,22 +1,45 @@
-"""Step records: turn one host row of the recorder's buffers into a ``vitals.jsonl`` record.
+"""Step records: the buffer layout of the sampled statistics, and the record built from a row.
 
-Buffer conventions: gradient, parameter and update norms use ``-1`` for "not measured" (so a
-real NaN stays visible); every other statistic uses NaN for "not measured".
+:func:`vitals_layout` declares every block the recorder allocates; :func:`build_record` reads
+the same blocks back by name from :meth:`Layout.decode`, so the two cannot drift apart.
+Gradient, parameter and update norms use ``-1`` for "not measured" (so a real NaN stays
+visible); the class histogram uses 0; every other statistic uses NaN.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from torchdoctor.doctor.vitals import _stats as S
+from torchdoctor.doctor.vitals._layout import Block, Layout
 
-if TYPE_CHECKING:
-    from torchdoctor.doctor.vitals._recorder import Recorder
+__all__ = ["ACC_FIELDS", "build_record", "hist_block", "measured", "vitals_layout"]
 
-__all__ = ["NORM_BUFFERS", "build_record", "measured"]
+ACC_FIELDS = ("correct", "count")
+_GROUPS = (("inputs", S.IN_RAW), ("outputs", S.OUT_FIELDS), ("tstats", S.TGT_FIELDS),
+           ("losses", S.LOSS_FIELDS), ("acc", ACC_FIELDS), ("prev", ("norm",)))
 
-NORM_BUFFERS = ("grad", "pnorm", "upd")
+
+def vitals_layout(n_params: int, n_watched: int) -> Layout:
+    """The blocks of one sampled step.
+
+    Args:
+        n_params: parameters watched (``grad``, ``pnorm``, ``upd``: one norm each).
+        n_watched: watched modules (``act``: :data:`~torchdoctor.doctor.vitals._stats.ACT_RAW`
+            each).
+    """
+    return Layout([
+        Block("grad", (n_params,), -1.0), Block("pnorm", (n_params,), -1.0),
+        Block("upd", (n_params,), -1.0), Block("act", (n_watched, len(S.ACT_RAW))),
+        *(Block(name, (len(fields),)) for name, fields in _GROUPS),
+    ])
+
+
+def hist_block(num_classes: int) -> Block:
+    """The class-histogram block (appended once the number of classes is known)."""
+    return Block("hist", (num_classes,), 0.0)
 
 
 def _opt(v: float) -> float | None:
@@ -35,32 +58,41 @@ def measured(v: float | None) -> float | str | None:
     return v
 
 
-def build_record(self: Recorder, i: int, row: list[float], loss: float | None,
-                 alive: dict[int, list[int]] | None) -> dict[str, Any]:
-    """One step record from row ``i`` of the host copy of the buffers (``self``: the recorder)."""
-    meta = self._meta[i]
+def build_record(meta: dict[str, Any], loss: float | None, blocks: dict[str, list[float]] | None,
+                 *, param_layers: Sequence[str], layer_names: Sequence[str],
+                 alive: dict[int, list[int]] | None = None) -> dict[str, Any]:
+    """One step record (a ``vitals.jsonl`` line).
+
+    Args:
+        meta: ``step``, ``epoch`` and, on sampled steps, the host-side counts: ``act_n``
+            (``{module index: (values, units)}``), ``in_n`` (input values), ``acc_n``
+            (labels scored), and ``target_kind``.
+        loss: the step's loss on the host, or ``None``.
+        blocks: ``Layout.decode`` of the step's row (sampled steps), else ``None``.
+        param_layers: owning layer name of each watched parameter (``grad``/``pnorm``/``upd``
+            order).
+        layer_names: watched module names (``act`` order).
+        alive: per watched ReLU-family module, each unit's largest output over the window
+            (``<= 0``: never fired; last record of a flush only).
+    """
     rec: dict[str, Any] = {"step": meta.get("step"), "epoch": meta.get("epoch"),
                            "loss": measured(loss)}
-    prev = _opt(row[self._prev_col])
+    if blocks is None:
+        return rec
+    prev = _opt(blocks["prev"][0])
     if prev is not None:
         rec["prev_grad_norm"] = prev
-    if not meta.get("sampled"):
-        return rec
-    P, A, F = len(self._params), len(self._watched), len(S.ACT_FIELDS)
-    grad, pn, upd = row[0:P], row[P:2 * P], row[2 * P:3 * P]
-    k = 3 * P
-    act = row[k:k + A * F]
-    k += A * F
-    groups: dict[str, dict[str, float | None]] = {}
-    for key, fields in (("inputs", S.IN_FIELDS), ("outputs", S.OUT_FIELDS),
-                        ("tstats", S.TGT_FIELDS), ("losses", S.LOSS_FIELDS),
-                        ("acc", ("correct", "count")), ("prev", ("norm",))):
-        groups[key] = {f: _opt(v) for f, v in zip(fields, row[k:k + len(fields)], strict=True)}
-        k += len(fields)
-    hist = row[k:] if self._hist is not None else None
+    grad, pn, upd = blocks["grad"], blocks["pnorm"], blocks["upd"]
+    act, F = blocks["act"], len(S.ACT_RAW)
+    act_n = meta.get("act_n", {})
+    blocks = dict(blocks)
+    blocks["inputs"] = S.finish_input(blocks["inputs"], meta.get("in_n", 0))
+    groups = {key: {f: _opt(v) for f, v in zip(fields, blocks[key], strict=True)}
+              for key, fields in _GROUPS}
+    groups["inputs"] = {f: _opt(v) for f, v in zip(S.IN_FIELDS, blocks["inputs"], strict=True)}
     sq: dict[str, list[float]] = {}
-    for p in range(P):
-        acc = sq.setdefault(self._player[p], [0.0, 0.0, 0.0, 0, 0])
+    for p, layer in enumerate(param_layers):
+        acc = sq.setdefault(layer, [0.0, 0.0, 0.0, 0, 0])
         if not grad[p] < 0:  # -1 = no gradient; NaN is a real NaN
             acc[0] += grad[p] ** 2
             acc[3] += 1
@@ -69,7 +101,7 @@ def build_record(self: Recorder, i: int, row: list[float], loss: float | None,
             acc[2] += upd[p] ** 2
             acc[4] += 1
     layers: dict[str, dict[str, Any]] = {}
-    for j, (ln, _, _) in enumerate(self._watched):
+    for j, ln in enumerate(layer_names):
         d: dict[str, Any] = {}
         if ln in sq:
             g, p2, u2, ng, npn = sq[ln]
@@ -77,10 +109,12 @@ def build_record(self: Recorder, i: int, row: list[float], loss: float | None,
             d["param_norm"] = measured(math.sqrt(p2)) if npn else None
             d["update_ratio"] = (measured(math.sqrt(u2) / math.sqrt(p2))
                                  if npn and p2 > 0 else None)
-        for f, v in zip(S.ACT_FIELDS, act[j * F:(j + 1) * F], strict=True):
+        n, units = act_n.get(j, (0, 0))
+        for f, v in zip(S.ACT_FIELDS, S.finish_activation(act[j * F:(j + 1) * F], n, units),
+                        strict=True):
             d[f] = _opt(v)
         if alive is not None and j in alive:
-            d["window_dead"] = sum(1 for a in alive[j] if a == 0) / max(len(alive[j]), 1)
+            d["window_dead"] = sum(1 for a in alive[j] if not a > 0) / max(len(alive[j]), 1)
         layers[ln] = d
     ng = sum(v[3] for v in sq.values())
     rec["grad_norm"] = measured(math.sqrt(sum(v[0] for v in sq.values()))) if ng else None
@@ -93,10 +127,11 @@ def build_record(self: Recorder, i: int, row: list[float], loss: float | None,
         tg: dict[str, Any] = {"kind": kind}
         if any(v is not None for v in groups["tstats"].values()):
             tg.update(groups["tstats"])
-        if kind == "class" and hist is not None:
-            tg["hist"] = [int(h) for h in hist]
+        if kind == "class" and "hist" in blocks:
+            tg["hist"] = [int(h) for h in blocks["hist"]]
         rec["targets"] = tg
-    if groups["acc"]["count"]:
+    count = groups["acc"]["count"] or meta.get("acc_n")  # on the device, or known on the host
+    if count and groups["acc"]["correct"] is not None:
         rec["train_correct"] = groups["acc"]["correct"]
-        rec["train_count"] = groups["acc"]["count"]
+        rec["train_count"] = float(count)
     return rec
