@@ -48,6 +48,11 @@ SYMPTOM_CODES: dict[str, str] = {
     "constant_feature": "input features that never vary carry no information",
     # Added by the repair work (a setup cause of underfitting the notes' "model too small" names):
     "narrow_layer": "a hidden layer has fewer units than the model has outputs (a bottleneck)",
+    # Added for loops the first rules could not see (outputs, shapes, the optimizer step):
+    "no_update": "the optimizer changes no weights (or leaves layers unchanged) while training runs",
+    "output_range_mismatch": "the output layer cannot produce the targets' range (e.g. a sigmoid on targets up to 10)",
+    "loss_shape_mismatch": "outputs and targets of different shapes broadcast in the loss ((N, 1) vs (N,))",
+    "wrong_softmax_dim": "softmax/log_softmax taken over the wrong dimension (the batch instead of the classes)",
 }
 
 

@@ -82,6 +82,11 @@ class Doctor:
         diagnose_budget: largest share of wall time spent running rules during training
             (rules also run at every epoch end when within budget, and always on read).
         title: report title.
+        output_key: the prediction inside a container output (dict key, attribute, index, or a
+            callable ``outputs -> Tensor``); by default the entry named ``logits`` (or a
+            similar name), else the first floating tensor. Tuple/dict inputs and targets are
+            read the same way; what is used and skipped is logged once
+            (``doctor.vitals.loop["io"]``).
 
     Raises:
         ValueError: a bad argument (the message names it).
@@ -93,7 +98,7 @@ class Doctor:
                  log_dir: str | os.PathLike[str] | None = None, write_metrics: bool = True,
                  treat: bool = False, console: bool = True, loss_fn: Any = None,
                  max_records: int = 4000, diagnose_budget: float = 0.005,
-                 title: str = "torchdoctor run") -> None:
+                 title: str = "torchdoctor run", output_key: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -113,7 +118,8 @@ class Doctor:
         self._failed_events: set[str] = set()
         self.recorder = Recorder(model, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
-                                 on_full=self._auto_flush, max_records=max_records)
+                                 on_full=self._auto_flush, max_records=max_records,
+                                 output_key=output_key)
         self.recorder.epoch = 0
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \

@@ -3,7 +3,14 @@
 Each rule's thresholds are module constants whose docstrings name their source.
 """
 
-from torchdoctor.doctor.symptoms import _activations, _data, _gradients, _progress  # noqa: F401
+from torchdoctor.doctor.symptoms import (  # noqa: F401
+    _activations,
+    _data,
+    _gradients,
+    _io_shapes,
+    _no_update,
+    _progress,
+)
 from torchdoctor.doctor.symptoms._registry import RULES, diagnose, learning_failing, rule
 
 __all__ = ["RULES", "diagnose", "learning_failing", "rule"]

@@ -25,9 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchdoctor.doctor.vitals import _outputs as O
 from torchdoctor.doctor.vitals import _stats as S
 from torchdoctor.doctor.vitals._records import NORM_BUFFERS, build_record
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
+from torchdoctor.doctor.vitals._updates import grads_absent, optimizer_coverage
 
 __all__ = ["Recorder", "default_schedule"]
 
@@ -57,13 +59,17 @@ class Recorder:
         on_full: called (without arguments) when the buffer is full and the step complete.
         max_records: step records kept in memory (older ones are thinned beyond that).
         act_samples: activation statistics use at most this many samples of the batch.
+        output_key: which entry of a container output is the prediction
+            (:class:`~torchdoctor.doctor.vitals._outputs.Selector`).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, *,
                  interval: int, schedule: Callable[[int], bool],
                  on_full: Callable[[], None], max_records: int = 4000,
-                 act_samples: int = 64) -> None:
+                 act_samples: int = 64, output_key: O.Key | None = None) -> None:
         self.model, self.optimizer = model, optimizer
+        self.selector = O.Selector(output_key)
+        self._layouts: dict[tuple[Any, ...], str] = {}
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
         self.act_samples = act_samples
@@ -99,6 +105,7 @@ class Recorder:
         self.vitals.loop.update(
             steps=0, optimizer_steps=0, nograd_forwards=0, nograd_train_forwards=0,
             mode_sensitive=bool(self._sensitive), bn_batch_sizes=[], zero_grad_checks=0,
+            step_checks=0, steps_without_grads=0,
         )
         dev = self._params[0].device if self._params else torch.device("cpu")
         self.device = dev
@@ -114,6 +121,7 @@ class Recorder:
             "tstats": torch.full((interval, len(S.TGT_FIELDS)), nan, device=dev),
             "losses": torch.full((interval, len(S.LOSS_FIELDS)), nan, device=dev),
             "acc": torch.full((interval, 2), nan, device=dev),
+            "batch": torch.full((interval, len(O.BATCH_FIELDS)), nan, device=dev),
             "prev": torch.full((interval, 1), nan, device=dev),
         }
         self._prev_col = sum(v[0].numel() for v in self._buf.values()) - 1
@@ -236,6 +244,8 @@ class Recorder:
         self._snapped = False
         if row is None or not self._meta[row].get("sampled") or not self._params:
             return
+        self.vitals.loop["step_checks"] += 1
+        self.vitals.loop["steps_without_grads"] += grads_absent(self._params)
         if self._snap is None:
             self._snap = [torch.empty_like(p) for p in self._params]
         torch._foreach_copy_(self._snap, [p.detach() for p in self._params])
@@ -314,38 +324,57 @@ class Recorder:
             self.on_full()
 
     def _record_io(self, row: int, x: Any, t: Any, o: Any) -> None:
-        b = self._buf
+        b, sel = self._buf, self.selector
+        x, o, t = sel.select("inputs", x), sel.select("outputs", o), sel.select("targets", t)
+        if sel.said:
+            self.vitals.loop["io"] = dict(sel.said)
         if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
             b["inputs"][row].copy_(S.input_stats(x))
-        if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel():
-            b["outputs"][row].copy_(S.output_stats(o))
+        if not isinstance(o, torch.Tensor) or not o.is_floating_point() or not o.numel():
+            o = None
         if not isinstance(t, torch.Tensor) or t.numel() == 0:
+            t = None
+        batch = O.interpret(o, t, self._layouts)
+        if o is not None:
+            b["outputs"][row].copy_(S.output_stats(batch.scores if batch.kind == "dense" else o))
+        if t is None:
             return
-        cls = not t.is_floating_point() and t.dim() == 1
         meta = self._meta[row]
-        meta["target_kind"] = "class" if cls else ("float" if t.is_floating_point() else "other")
+        meta["batch_kind"] = batch.kind
+        meta["shapes"] = [list(o.shape) if o is not None else None, list(t.shape)]
+        stats = O.batch_stats(o, t, batch)
+        if stats is not None:
+            b["batch"][row].copy_(stats)
+        cls = (not t.is_floating_point() and t.dim() == 1) or batch.kind == "binary"
+        kind = "class" if cls else ("float" if t.is_floating_point() else "other")
+        if batch.kind == "dense":
+            kind = "sequence"
+        elif not cls and t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
+            kind = "float2d"
+        meta["target_kind"] = kind
         if t.is_floating_point():
             b["tstats"][row].copy_(S.target_stats(t))
         if cls:
             if self._num_classes is None:
-                if isinstance(o, torch.Tensor) and o.dim() == 2 and o.shape[0] == t.shape[0]:
-                    self._num_classes = int(o.shape[1])
+                if batch.num_classes is not None:
+                    self._num_classes = batch.num_classes
                 else:
                     self._num_classes = int(t.max()) + 1  # one sync, once
                 self._hist = torch.zeros((self.interval, self._num_classes), device=self.device)
             assert self._hist is not None
-            tl = t.detach().long().clamp(0, self._num_classes - 1)
-            self._hist[row].copy_(torch.bincount(tl, minlength=self._num_classes).float())
-        elif t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
-            meta["target_kind"] = "float2d"
-        if isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel():
-            b["losses"][row].copy_(S.loss_candidates(o, t, self._num_classes or 0))
-            if o.dim() == 2 and o.shape[1] > 1 and o.shape[0] == t.shape[0]:
-                lab = t if cls else (t.argmax(1) if t.dim() == 2 and t.shape == o.shape else None)
-                if lab is not None:
-                    correct = (o.detach().argmax(1) == lab).sum()
-                    b["acc"][row].copy_(torch.stack([correct.float(), torch.tensor(
-                        float(lab.shape[0]), device=correct.device)]))
+            counts = O.class_counts(batch, self._num_classes)
+            if counts is None:
+                tl = t.detach().long().clamp(0, self._num_classes - 1)
+                counts = torch.bincount(tl, minlength=self._num_classes)
+            self._hist[row].copy_(counts.float())
+        if o is not None:
+            if batch.kind == "dense" and batch.scores is not None and batch.labels is not None:
+                b["losses"][row].copy_(S.loss_candidates(batch.scores, batch.labels, batch.num_classes or 0))
+            else:
+                b["losses"][row].copy_(S.loss_candidates(o, t, self._num_classes or 0))
+            acc = O.accuracy(batch, o, t)
+            if acc is not None:
+                b["acc"][row].copy_(acc)
 
     # ------------------------------------------------------------------ flush
     def flush(self) -> list[dict[str, Any]]:
@@ -397,7 +426,11 @@ class Recorder:
         self._alive.clear()
 
     def measure_weights(self) -> None:
-        """Row spread of every Linear/Conv weight: ``||W - mean row|| / ||W||`` (0 = symmetric)."""
+        """Row spread of every Linear/Conv weight: ``||W - mean row|| / ||W||`` (0 = symmetric).
+
+        Also records which layers the optimizer does not update (``vitals.loop["optimizer"]``).
+        """
+        self.vitals.loop["optimizer"] = optimizer_coverage(self._params, self._player, self.optimizer)
         with torch.no_grad():
             for ln, mod, _ in self._watched:
                 w = getattr(mod, "weight", None)

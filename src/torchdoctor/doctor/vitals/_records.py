@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from torchdoctor.doctor.vitals import _stats as S
+from torchdoctor.doctor.vitals._outputs import BATCH_FIELDS
 
 if TYPE_CHECKING:
     from torchdoctor.doctor.vitals._recorder import Recorder
@@ -54,7 +55,7 @@ def build_record(self: Recorder, i: int, row: list[float], loss: float | None,
     groups: dict[str, dict[str, float | None]] = {}
     for key, fields in (("inputs", S.IN_FIELDS), ("outputs", S.OUT_FIELDS),
                         ("tstats", S.TGT_FIELDS), ("losses", S.LOSS_FIELDS),
-                        ("acc", ("correct", "count")), ("prev", ("norm",))):
+                        ("acc", ("correct", "count")), ("batch", BATCH_FIELDS), ("prev", ("norm",))):
         groups[key] = {f: _opt(v) for f, v in zip(fields, row[k:k + len(fields)], strict=True)}
         k += len(fields)
     hist = row[k:] if self._hist is not None else None
@@ -96,6 +97,10 @@ def build_record(self: Recorder, i: int, row: list[float], loss: float | None,
         if kind == "class" and hist is not None:
             tg["hist"] = [int(h) for h in hist]
         rec["targets"] = tg
+    if meta.get("batch_kind") is not None:
+        shapes = meta.get("shapes") or [None, None]
+        rec["batch"] = {"kind": meta["batch_kind"], "output_shape": shapes[0],
+                        "target_shape": shapes[1], **groups["batch"]}
     if groups["acc"]["count"]:
         rec["train_correct"] = groups["acc"]["correct"]
         rec["train_count"] = groups["acc"]["count"]
