@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._rundir import RunFiles
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
 from torchdoctor.doctor.symptoms import diagnose
@@ -371,13 +372,15 @@ class Doctor:
                 f.evidence["treatments"] = list(self.treatments)
         old = {f.key: f.severity for f in self._findings}
         fresh = [f for f in found if f.key not in old or SEVERITY_RANK[f.severity] > SEVERITY_RANK[old[f.key]]]
+        found, resolved = carry_resolved(self._findings, found, self.recorder.step)
+        fresh += resolved
         self._findings = found
         self._stale = False
         if self.files is not None:
             self.files.findings([f.to_dict() for f in found])
         if self.console:
             for f in fresh:
-                if f.severity != "info":
+                if f.severity != "info" or f.evidence.get("resolved"):
                     self._announce(f)
         end = time.perf_counter()
         self._last_diag_cost, self._last_diag_end = end - t, end

@@ -15,7 +15,7 @@ from torchdoctor.doctor.symptoms._registry import finding, gate, median, recent,
 from torchdoctor.doctor.vitals import Vitals, finite
 from torchdoctor.findings import Finding, Remedy
 
-__all__ = ["NORMALIZED_DEV", "RANGE_SHORTFALL", "SATURATION_GAP", "UNNORMALIZED_DEV"]
+__all__ = ["NORMALIZED_DEV", "RANGE_SHORTFALL", "SATURATION_GAP", "UNNORMALIZED_DEV", "task_kind"]
 
 #: Share of the targets' span that lies beyond what the outputs can reach, above which the
 #: output activation cannot fit the targets (own choice: a quarter of the span is far beyond
@@ -41,9 +41,18 @@ def _batch_recs(v: Vitals) -> list[dict[str, Any]]:
     return [r for r in v.records if isinstance(r.get("batch"), dict)]
 
 
+def task_kind(v: Vitals) -> str | None:
+    """The batch kind seen on most sampled steps (``class``, ``dense``, ``binary``,
+    ``multilabel``, ``soft``, ``regression``), or ``None`` without outputs and targets."""
+    kinds = [r["batch"].get("kind") for r in _batch_recs(v) if r["batch"].get("kind") != "unknown"]
+    if not kinds:
+        return None
+    top = max(set(kinds), key=kinds.count)
+    return top if kinds.count(top) * 2 > len(kinds) else None
+
+
 def _regression(v: Vitals) -> bool:
-    kinds = [r["batch"].get("kind") for r in _batch_recs(v)]
-    return bool(kinds) and kinds.count("regression") * 2 > len(kinds)
+    return task_kind(v) == "regression"
 
 
 def _last_layer(v: Vitals) -> tuple[str, str] | None:
