@@ -67,7 +67,9 @@ def output_range_mismatch(v: Vitals) -> list[Finding]:
     """Regression targets reach beyond what the output layer can produce by more than
     :data:`RANGE_SHORTFALL` of their span: a bounded last layer (sigmoid, tanh, ReLU ...) or
     outputs that never leave [0, 1] / [-1, 1] and press against the bound (within
-    :data:`SATURATION_GAP`). Seed 003 §14 cause 7: regression needs no last activation."""
+    :data:`SATURATION_GAP`). A bounded last module counts only when the outputs obey its
+    bound (it may be registered last and applied earlier). Seed 003 §14 cause 7: regression
+    needs no last activation."""
     if not _regression(v):
         return []
     recs = [r for r in v.records if r.get("outputs") and r.get("targets")
@@ -81,7 +83,9 @@ def output_range_mismatch(v: Vitals) -> list[Finding]:
         return []
     last = _last_layer(v)
     bound, why = None, ""
-    if last is not None and last[1] in _BOUNDED_LAST:
+    tol = 1e-3 * max(1.0, abs(o_lo), abs(o_hi))
+    if last is not None and last[1] in _BOUNDED_LAST and _BOUNDED_LAST[last[1]][0] - tol <= o_lo \
+            and o_hi <= _BOUNDED_LAST[last[1]][1] + tol:  # the outputs obey it: it is the last op
         bound, why = _BOUNDED_LAST[last[1]], f"the last layer {last[0]} ({last[1]})"
     else:
         late_hi = max(r["outputs"]["max"] for r in recent(recs))

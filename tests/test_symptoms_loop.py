@@ -1,0 +1,184 @@
+"""The rules added for loops the first rules could not see, on hand-made vitals: no_update
+(with its cause), output_range_mismatch, loss_shape_mismatch, wrong_softmax_dim, narrow_layer
+on bottlenecks; and the policy for findings that come and go. Every expectation follows from
+a documented threshold, not from the doctor's own output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from torchdoctor.doctor._history import carry_resolved
+from torchdoctor.doctor.symptoms import RULES
+from torchdoctor.doctor.symptoms import _io_shapes as IO
+from torchdoctor.doctor.symptoms import _no_update as NU
+from torchdoctor.doctor.vitals import LayerInfo, Vitals
+from torchdoctor.findings import Finding
+
+MLP = {"0": LayerInfo("Linear", "param", 0, 32), "1": LayerInfo("ReLU", "activation", 1),
+       "2": LayerInfo("Linear", "param", 2, 10)}
+COVERED = {"known": True, "unoptimized": [], "zero_lr": [], "lrs": [0.1], "layers": 2}
+
+
+def run(code: str, v: Vitals) -> list[Finding]:
+    return RULES[code](v)
+
+
+def timeline(n: int = 60, loss: float = 1.0, every: int = 5,
+             layer: dict[str, dict[str, Any]] | None = None, **loop: Any) -> Vitals:
+    """``n`` steps of constant loss; every ``every``-th step carries ``layer`` statistics."""
+    recs: list[dict[str, Any]] = []
+    for i in range(n):
+        r: dict[str, Any] = {"step": i, "epoch": 0, "loss": loss}
+        if layer is not None and i % every == 0:
+            r["layers"] = {k: dict(d) for k, d in layer.items()}
+            r["grad_norm"] = sum(d.get("grad_norm", 0.0) for d in layer.values())
+        recs.append(r)
+    base = {"steps": n, "optimizer_steps": n, "step_checks": 0, "steps_without_grads": 0,
+            "optimizer": COVERED}
+    return Vitals(layers=dict(MLP), records=recs, loop={**base, **loop})
+
+
+MOVING = {"0": {"grad_norm": 0.5, "update_ratio": 1e-3}, "2": {"grad_norm": 0.3, "update_ratio": 2e-3}}
+FROZEN = {"0": {"grad_norm": 0.5, "update_ratio": 0.0}, "2": {"grad_norm": 0.3, "update_ratio": 0.0}}
+
+
+def cause(v: Vitals) -> str | None:
+    found = run("no_update", v)
+    return found[0].evidence["cause"] if found else None
+
+
+def test_no_update_is_silent_on_a_training_that_moves() -> None:
+    assert run("no_update", timeline(layer=MOVING)) == []
+    warm = timeline(layer=MOVING)
+    warm.records[0]["layers"] = {k: dict(d, update_ratio=0.0) for k, d in MOVING.items()}  # lr 0 at step 0
+    assert run("no_update", warm) == []
+    accumulation = timeline(layer=MOVING, optimizer_steps=15)
+    assert run("no_update", accumulation) == []
+
+
+def test_no_update_step_never_called() -> None:
+    v = timeline(layer={"0": {"grad_norm": 0.5}, "2": {"grad_norm": 0.3}}, optimizer_steps=0)
+    assert cause(v) == "step_not_called"
+    assert run("no_update", v)[0].severity == "error"
+    few = timeline(n=NU.MIN_STEPS - 1, layer={"0": {"grad_norm": 0.5}}, optimizer_steps=0)
+    assert cause(few) is None
+    unknown = timeline(layer={"0": {"grad_norm": 0.5}}, optimizer_steps=0, optimizer={"known": False})
+    assert cause(unknown) is None  # no optimizer handed to the doctor: no claim
+
+
+def test_no_update_names_cleared_grads_missing_params_and_zero_rate() -> None:
+    assert cause(timeline(layer=FROZEN, step_checks=12, steps_without_grads=12)) == "grads_cleared"
+    old_model = {**COVERED, "unoptimized": ["0", "2"]}
+    assert cause(timeline(layer=FROZEN, optimizer=old_model)) == "not_in_optimizer"
+    assert cause(timeline(layer=FROZEN, optimizer={**COVERED, "zero_lr": ["0", "2"], "lrs": [0.0]})) == "zero_lr"
+    assert cause(timeline(layer=FROZEN)) == "grads_zeroed"
+
+
+def test_no_update_partial_head_is_an_error_and_backbone_a_warning() -> None:
+    head = {"0": MOVING["0"], "2": FROZEN["2"]}
+    found = run("no_update", timeline(layer=head, optimizer={**COVERED, "unoptimized": ["2"]}))
+    assert found[0].evidence["cause"] == "group_missing" and found[0].severity == "error"
+    assert found[0].layer == "2"
+    body = {"0": FROZEN["0"], "2": MOVING["2"]}
+    found = run("no_update", timeline(layer=body, optimizer={**COVERED, "unoptimized": ["0"]}))
+    assert found[0].severity == "warning"
+    assert run("no_update", timeline(layer=body)) == []  # frozen by unknown means: no claim
+
+
+def test_no_update_zero_loss_and_no_gradient() -> None:
+    zero = {"0": {"grad_norm": 0.0}, "2": {"grad_norm": 0.0}}
+    assert cause(timeline(loss=0.0, layer=zero)) == "zero_loss"
+    assert cause(timeline(loss=1.3, layer=zero)) == "no_gradient"
+
+
+def _regression(out: tuple[float, float], tgt: tuple[float, float], last: str | None, n: int = 6) -> Vitals:
+    layers = dict(MLP)
+    if last is not None:
+        layers["3"] = LayerInfo(last, "activation", 3)
+    recs = [{"step": i * 10, "epoch": 0, "loss": 1.0, "outputs": {"min": out[0], "max": out[1]},
+             "targets": {"kind": "float", "min": tgt[0], "max": tgt[1]},
+             "batch": {"kind": "regression"}} for i in range(n)]
+    return Vitals(layers=layers, records=recs)
+
+
+def test_output_range_mismatch() -> None:
+    found = run("output_range_mismatch", _regression((0.01, 0.999), (0.1, 9.8), "Sigmoid"))
+    assert found and found[0].layer == "3" and found[0].evidence["bound"] == [0.0, 1.0]
+    # shortfall (9.8 - 1) / 9.7 = 0.91 > 0.25; a target span inside the bound is fine:
+    assert run("output_range_mismatch", _regression((0.01, 0.99), (0.0, 1.0), "Sigmoid")) == []
+    # a linear last layer whose outputs cover the targets: nothing
+    assert run("output_range_mismatch", _regression((-2.1, 3.0), (-2.0, 3.1), None)) == []
+    # no visible layer, but outputs pressed against 1 while targets reach 10: functional sigmoid
+    assert run("output_range_mismatch", _regression((0.0, 0.9999), (0.0, 10.0), None))
+    # ReLU output on targets that are mostly negative
+    assert run("output_range_mismatch", _regression((0.0, 2.0), (-5.0, 1.0), "ReLU"))
+
+
+def _batches(loss: float, mse: float, n: int = 5) -> Vitals:
+    recs = [{"step": i, "epoch": 0, "loss": loss,
+             "batch": {"kind": "regression", "output_shape": [64, 1], "target_shape": [64],
+                       "mse_bcast": mse, "l1_bcast": 9.0}} for i in range(n)]
+    return Vitals(layers=dict(MLP), records=recs)
+
+
+def test_loss_shape_mismatch_needs_the_broadcast_loss_to_match() -> None:
+    found = run("loss_shape_mismatch", _batches(1.8, 1.8))
+    assert found and found[0].evidence["output_shape"] == [64, 1]
+    assert run("loss_shape_mismatch", _batches(0.4, 1.8)) == []  # the user squeezes in the loss
+
+
+def test_wrong_softmax_dim() -> None:
+    def v(cls: float, other: float) -> Vitals:
+        recs = [{"step": i, "epoch": 0, "loss": 1.0,
+                 "batch": {"kind": "class", "norm_class_dev": cls, "norm_other_dev": other}} for i in range(4)]
+        return Vitals(layers=dict(MLP), records=recs)
+
+    assert run("wrong_softmax_dim", v(cls=1.7, other=1e-7))
+    assert run("wrong_softmax_dim", v(cls=1e-7, other=2.0)) == []  # log_softmax over the classes
+    assert run("wrong_softmax_dim", v(cls=1.7, other=0.9)) == []  # raw logits
+
+
+def test_narrow_layer_leaves_regression_bottlenecks_alone() -> None:
+    ae = {"0": LayerInfo("Linear", "param", 0, 8), "1": LayerInfo("Linear", "param", 1, 64)}
+    recs = [{"step": i, "epoch": 0, "loss": 1.0, "batch": {"kind": "regression"}} for i in range(5)]
+    assert run("narrow_layer", Vitals(layers=ae, records=recs)) == []
+    for r in recs:
+        r["batch"]["kind"] = "class"
+    assert run("narrow_layer", Vitals(layers=ae, records=recs))
+
+
+# ---------------------------------------------------------------- findings that come and go
+def _f(code: str, severity: str, step: int = 25, layer: str | None = "4") -> Finding:
+    return Finding(code=code, severity=severity, message="m", layer=layer, step=step)  # type: ignore[arg-type]
+
+
+def test_a_vanished_warning_is_kept_as_resolved_info() -> None:
+    merged, resolved = carry_resolved([_f("dead_relu", "warning")], [], step=300)
+    assert [(f.code, f.severity) for f in merged] == [("dead_relu", "info")]
+    assert resolved == merged
+    ev = merged[0].evidence
+    assert ev["resolved"] and ev["peak_severity"] == "warning"
+    assert (ev["first_step"], ev["last_seen_step"]) == (25, 300)
+    assert merged[0].message.startswith("Resolved (steps 25-300)")
+    again, newly = carry_resolved(merged, [], step=400)  # stays, not resolved twice
+    assert again == merged and newly == []
+    back, _ = carry_resolved(merged, [_f("dead_relu", "warning", 450)], step=450)
+    assert [(f.code, f.severity) for f in back] == [("dead_relu", "warning")]
+
+
+@pytest.mark.parametrize(("old", "kept"), [("info", []), ("error", [("nonfinite", "error")])])
+def test_info_is_not_carried_and_nonfinite_never_resolves(old: str, kept: list[tuple[str, str]]) -> None:
+    merged, _ = carry_resolved([_f("nonfinite", old)], [], step=10)
+    assert [(f.code, f.severity) for f in merged] == kept
+
+
+def test_a_lowered_severity_keeps_its_peak() -> None:
+    merged, _ = carry_resolved([_f("exploding_gradient", "error")], [_f("exploding_gradient", "info")], 99)
+    assert merged[0].severity == "info" and merged[0].evidence["peak_severity"] == "error"
+
+
+def test_output_range_ignores_a_bounded_module_the_outputs_do_not_obey() -> None:
+    # a ReLU registered last but applied inside the body: outputs go negative, so it is not the last op
+    assert run("output_range_mismatch", _regression((-4.0, 2.0), (-5.0, 1.0), "ReLU")) == []
