@@ -226,7 +226,8 @@ class Doctor:
                 "duration_s": round(time.perf_counter() - self._t0, 3),
                 "device": str(self.recorder.device), "parameters": n_params,
                 "interval": self.interval, "sample_every": self.sample_every,
-                "findings": len(self._findings), "treatments": len(self.treatments)}
+                "findings": len(self._findings), "treatments": len(self.treatments),
+                **{f"{role} read": said for role, said in (self.vitals.loop.get("io") or {}).items()}}
 
     def close(self) -> None:
         """Final flush and diagnosis, files closed, every hook removed. Idempotent."""
