@@ -36,7 +36,7 @@ def test_unnormalized_input_recommends_mode():
     findings, stats = run_checkup(scaled, y)
     f = next(f for f in findings if f.code == "unnormalized_input")
     assert f.severity == "warning"
-    assert f.remedies[0].patch == {"data.normalize": "standard"}
+    assert [r.code for r in f.remedies] == ["normalize_inputs", "minmax_inputs", "add_normalization"]
     assert f.evidence["features_off_centre"] == 5 and f.evidence["features_bad_scale"] == 1
     assert stats["recommended_normalize"] == "standard"
     # the configured normalization takes care of raw inputs: info only
@@ -52,7 +52,7 @@ def test_eight_bit_pixels_recommend_unit():
     rng = np.random.default_rng(2)
     x = rng.integers(0, 256, size=(200, 16)).astype(np.float64)
     f = next(g for g in run_checkup(x, None, task="gan")[0] if g.code == "unnormalized_input")
-    assert f.evidence["recommended"] == "unit" and f.remedies[0].patch == {"data.normalize": "unit"}
+    assert f.evidence["recommended"] == "unit" and f.remedies[0].code == "scale_pixels"
 
 
 def test_class_imbalance_ratio_and_remedies():
@@ -60,12 +60,15 @@ def test_class_imbalance_ratio_and_remedies():
     y = np.r_[np.zeros(300, int), np.ones(30, int)]  # 10:1
     findings, stats = run_checkup(x, y)
     f = next(f for f in findings if f.code == "class_imbalance")
-    assert f.severity == "error" and f.evidence["ratio"] == pytest.approx(10.0)
+    # the doctor's threshold (10) and severity (warning), and the doctor's remedies
+    assert f.severity == "warning" and f.evidence["ratio"] == pytest.approx(10.0)
     np.testing.assert_allclose(f.evidence["class_weights"], [330 / 600, 330 / 60])
-    assert [r.code for r in f.remedies] == ["class_weights", "focal_loss", "resample"]
-    assert f.remedies[1].patch == {"train.loss": "focal"}
-    y4 = np.r_[np.zeros(120, int), np.ones(30, int), np.full(180, 2)]  # 6:1 -> warning
-    assert next(g for g in run_checkup(x, y4)[0] if g.code == "class_imbalance").severity == "warning"
+    assert [r.code for r in f.remedies] == ["class_weights", "use_focal_loss", "resample"]
+    assert all(not r.patch for r in f.remedies)  # the library gives cures, not config patches
+    y4 = np.r_[np.zeros(120, int), np.ones(30, int), np.full(180, 2)]  # 6:1: below 10
+    assert "class_imbalance" not in _codes(run_checkup(x, y4)[0])
+    lower = run_checkup(x, y4, thresholds={"imbalance_ratio": 5.0})[0]
+    assert next(g for g in lower if g.code == "class_imbalance").evidence["threshold"] == 5.0
     assert "class_imbalance" not in _codes(run_checkup(x, y, task="regression")[0])
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.symptoms import _activations as A
 from torchdoctor.doctor.symptoms import _data as D
@@ -18,6 +19,8 @@ from torchdoctor.doctor.symptoms import _gradients as G
 from torchdoctor.doctor.symptoms import _progress as P
 from torchdoctor.doctor.vitals import LayerInfo, Vitals
 from torchdoctor.findings import SYMPTOM_CODES
+
+T = Thresholds()  # the default thresholds
 
 MLP = {"0": LayerInfo("Linear", "param", 0, 32), "1": LayerInfo("ReLU", "activation", 1),
        "2": LayerInfo("Linear", "param", 2, 32), "3": LayerInfo("ReLU", "activation", 3),
@@ -92,7 +95,7 @@ def test_exploding_ratio_info_when_learning_works_error_when_not() -> None:
 
 
 def test_exploding_ratio_just_below_threshold_is_quiet() -> None:
-    sampled = {s: grads(G.EXPLODE_RATIO * 0.99, 1.0) for s in range(0, 100, 10)}
+    sampled = {s: grads(T.explode_ratio * 0.99, 1.0) for s in range(0, 100, 10)}
     assert G.exploding_gradient(vitals(sampled=sampled)) == []
 
 
@@ -143,7 +146,7 @@ def test_dead_relu_uses_window_then_per_batch() -> None:
 
 
 def test_dead_relu_at_threshold_is_quiet() -> None:
-    s = {10: {"layers": {"1": {"window_dead": A.DEAD_FRACTION}}}}
+    s = {10: {"layers": {"1": {"window_dead": T.dead_fraction}}}}
     assert A.dead_relu(vitals(sampled=s)) == []
 
 
@@ -266,7 +269,7 @@ def test_unshuffled_data_vs_small_shuffled_batches() -> None:
 # -- progress ----------------------------------------------------------------------------------
 def test_loss_plateau() -> None:
     (f,) = P.loss_plateau(vitals([2.30 - 1e-4 * i for i in range(100)]))
-    assert f.evidence["relative_drop"] < P.PLATEAU_DROP
+    assert f.evidence["relative_drop"] < T.plateau_drop
     assert P.loss_plateau(vitals(falling(100))) == []
     assert P.loss_plateau(vitals([2.3] * 40)) == []  # too short to tell
 
@@ -322,10 +325,10 @@ def test_diagnose_dedupes_keeps_most_severe_and_survives_a_failing_rule(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from torchdoctor.doctor.symptoms import _registry as R
 
-    def boom(v: Vitals) -> list:
+    def boom(v: Vitals, t: Thresholds) -> list:
         raise RuntimeError("boom")
 
-    def twice(v: Vitals) -> list:
+    def twice(v: Vitals, t: Thresholds) -> list:
         return [R.finding("dead_relu", "info", "a", layer="1"), R.finding("dead_relu", "error", "b", layer="1")]
 
     monkeypatch.setitem(R.RULES, "dead_relu", twice)
@@ -359,14 +362,15 @@ def test_narrow_layer_bottleneck_and_its_widening() -> None:
     (f,) = A.narrow_layer(vitals(layers=narrow))
     assert (f.layer, f.evidence["units"], f.evidence["outputs"]) == ("0", 2, 10)
     assert f.severity == "warning"  # the loss falls: only a warning
-    assert f.remedies[0].patch == {"model.width": 64}  # 4 per output, next power of two
+    assert f.evidence["suggested_width"] == 64  # 4 per output, next power of two
+    assert f.remedies[0].code == "widen_layers" and "64 units" in f.remedies[0].description
     stuck = vitals([2.3] * 100, layers=narrow)
     assert A.narrow_layer(stuck)[0].severity == "error"
     assert A.narrow_layer(vitals()) == []  # 32 hidden units for 10 outputs
     binary = {**narrow, "2": LayerInfo("Linear", "param", 2, 1)}
     assert A.narrow_layer(vitals(layers=binary)) == []
     three = {**narrow, "2": LayerInfo("Linear", "param", 2, 3)}
-    assert A.narrow_layer(vitals(layers=three))[0].remedies[0].patch == {"model.width": 16}
+    assert A.narrow_layer(vitals(layers=three))[0].evidence["suggested_width"] == 16
 
 
 def test_narrow_layer_ignores_conv_channels() -> None:

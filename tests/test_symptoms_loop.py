@@ -11,8 +11,7 @@ import pytest
 
 from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor.symptoms import RULES
-from torchdoctor.doctor.symptoms import _io_shapes as IO
-from torchdoctor.doctor.symptoms import _no_update as NU
+from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor.vitals import LayerInfo, Vitals
 from torchdoctor.findings import Finding
 
@@ -62,7 +61,7 @@ def test_no_update_step_never_called() -> None:
     v = timeline(layer={"0": {"grad_norm": 0.5}, "2": {"grad_norm": 0.3}}, optimizer_steps=0)
     assert cause(v) == "step_not_called"
     assert run("no_update", v)[0].severity == "error"
-    few = timeline(n=NU.MIN_STEPS - 1, layer={"0": {"grad_norm": 0.5}}, optimizer_steps=0)
+    few = timeline(n=int(Thresholds().no_update_min_steps) - 1, layer={"0": {"grad_norm": 0.5}}, optimizer_steps=0)
     assert cause(few) is None
     unknown = timeline(layer={"0": {"grad_norm": 0.5}}, optimizer_steps=0, optimizer={"known": False})
     assert cause(unknown) is None  # no optimizer handed to the doctor: no claim
@@ -74,6 +73,15 @@ def test_no_update_names_cleared_grads_missing_params_and_zero_rate() -> None:
     assert cause(timeline(layer=FROZEN, optimizer=old_model)) == "not_in_optimizer"
     assert cause(timeline(layer=FROZEN, optimizer={**COVERED, "zero_lr": ["0", "2"], "lrs": [0.0]})) == "zero_lr"
     assert cause(timeline(layer=FROZEN)) == "grads_zeroed"
+
+
+def test_no_update_share_threshold() -> None:
+    v = timeline(layer=MOVING)
+    sampled = [r for r in v.records if r.get("layers")]  # 12 checked steps
+    for r in sampled[:10]:  # 10/12 = 0.83 frozen: above the default share 0.8
+        r["layers"] = {k: dict(d, update_ratio=0.0) for k, d in r["layers"].items()}
+    assert cause(v) == "grads_zeroed"
+    assert RULES["no_update"](v, Thresholds(no_update_share=0.9)) == []
 
 
 def test_no_update_partial_head_is_an_error_and_backbone_a_warning() -> None:

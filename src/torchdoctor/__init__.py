@@ -2,7 +2,8 @@
 
 ``import torchdoctor as td`` is cheap: subpackages and heavy names load on first use.
 
-- ``td.Doctor``, ``td.Finding``, ``td.Remedy``: attach to a training loop, read findings.
+- ``td.Doctor``, ``td.Finding``, ``td.Remedy``: attach to a training loop, read findings;
+  ``td.Thresholds`` overrides the rules' thresholds; ``td.catalogue``: every symptom's spec.
 - ``td.nn``, ``td.init``, ``td.losses``, ``td.optim``, ``td.ops``: the pharmacy.
 - ``td.shift``: covariate and label shift detection, estimation and correction.
 - ``td.train``: the config-driven trainer; ``td.repair``: automatic repair.
@@ -17,9 +18,10 @@ from torchdoctor.findings import SYMPTOM_CODES, Finding, Remedy  # noqa: F401 (p
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"data", "doctor", "init", "losses", "nn", "ops", "optim", "report", "shift", "train"}
+_SUBMODULES = {"catalogue", "data", "doctor", "init", "losses", "nn", "ops", "optim", "report", "shift", "train"}
 _LAZY_ATTRS = {
     "Doctor": ("torchdoctor.doctor", "Doctor"),
+    "Thresholds": ("torchdoctor.catalogue", "Thresholds"),
     "load_config": ("torchdoctor.train.config", "load_config"),
     "Config": ("torchdoctor.train.config", "Config"),
     "Trainer": ("torchdoctor.train.trainer", "Trainer"),

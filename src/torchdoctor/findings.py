@@ -3,7 +3,8 @@
 A :class:`Finding` is one recognised symptom (a code from :data:`SYMPTOM_CODES`), with its
 severity, a human message, where and when it was seen, and the evidence (the numbers, the
 threshold and its source). :class:`Remedy` is one ranked cure: a sentence, a code snippet for a
-user's own loop, and a config patch (dotted keys of the YAML config) that ``repair`` applies.
+user's own loop, and a config patch (dotted keys of the YAML config) that ``repair`` applies;
+the patch is empty outside torchdoctor's own trainer (a Doctor in a user's loop gives none).
 
 This module sits at the bottom of the package so that the doctor, the data checkup and the
 shift tools can all produce the same objects.
@@ -14,46 +15,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from torchdoctor.catalogue import SPECS
+
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 
-#: Every symptom code a finding may carry, with its one-line meaning (DESIGN.md, Part 2).
-SYMPTOM_CODES: dict[str, str] = {
-    "nonfinite": "NaN or Inf in loss, gradients or parameters",
-    "exploding_gradient": "gradient norms grow without bound or are far too large",
-    "vanishing_gradient": "early layers receive vanishingly small gradients",
-    "dead_relu": "a large share of ReLU units never activate",
-    "saturated_activation": "sigmoid/tanh units stuck in their flat tails",
-    "activation_collapse": "activation scale shrinks (or blows up) layer after layer",
-    "symmetric_weights": "units of a layer are identical: symmetry never broken",
-    "unnormalized_input": "inputs far from zero-mean, unit-scale",
-    "wrong_output_activation": "probabilities or squashed outputs fed to a loss that expects logits, or similar",
-    "wrong_loss": "the loss does not fit the targets (MSE on one-hot class labels, BCE on multi-class...)",
-    "loss_plateau": "the loss stopped falling early (too-low rate, bad setup)",
-    "loss_oscillating": "the loss swings instead of falling (too-high rate)",
-    "small_batch_norm": "BatchNorm trained on batches too small for stable statistics",
-    "train_mode_in_eval": "evaluation forward passes run with the model in training mode",
-    "missing_zero_grad": "gradients accumulate across steps",
-    "overfitting": "validation loss rises while training loss falls",
-    "underfitting": "training accuracy stays low: model or regularization mismatch",
-    "class_imbalance": "classes are strongly unequal in the training data",
-    "unshuffled_data": "training batches follow the dataset order",
-    "covariate_shift": "target inputs differ in distribution from training inputs",
-    "label_shift": "target class proportions differ from training",
-    "gan_discriminator_wins": "discriminator loss -> 0; the generator gets no signal",
-    "gan_mode_collapse": "generated samples cover few modes of the data",
-    # Added beyond DESIGN.md's first table (data checkup):
-    "duplicate_samples": "the same samples appear in training and validation data (leakage)",
-    "constant_feature": "input features that never vary carry no information",
-    # Added by the repair work (a setup cause of underfitting the notes' "model too small" names):
-    "narrow_layer": "a hidden layer has fewer units than the model has outputs (a bottleneck)",
-    # Added for loops the first rules could not see (outputs, shapes, the optimizer step):
-    "no_update": "the optimizer changes no weights (or leaves layers unchanged) while training runs",
-    "output_range_mismatch": "the output layer cannot produce the targets' range (e.g. a sigmoid on targets up to 10)",
-    "loss_shape_mismatch": "outputs and targets of different shapes broadcast in the loss ((N, 1) vs (N,))",
-    "wrong_softmax_dim": "softmax/log_softmax taken over the wrong dimension (the batch instead of the classes)",
-}
+#: Every symptom code a finding may carry, with its one-line meaning, derived from the symptom
+#: specs (:mod:`torchdoctor.catalogue`; the catalogue is ``docs/symptoms.md``).
+SYMPTOM_CODES: dict[str, str] = {code: spec.meaning for code, spec in SPECS.items()}
 
 
 @dataclass(frozen=True)
@@ -63,8 +33,9 @@ class Remedy:
     Attributes:
         code: short identifier, e.g. ``"use_kaiming_init"``.
         description: one sentence a person reads.
-        patch: config patch as dotted keys, e.g. ``{"model.init": "kaiming_normal"}``;
-            empty when the cure cannot be expressed in the config.
+        patch: config patch as dotted keys, e.g. ``{"model.init": "kaiming_normal"}``, set
+            by torchdoctor's own trainer, ``diagnose`` and ``repair``; empty in a user's own
+            loop and when the cure cannot be expressed in the config.
         snippet: a few lines of PyTorch for a user's own loop.
     """
 
@@ -113,7 +84,7 @@ class Finding:
         return (self.code, self.layer)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in the shape of DESIGN.md's ``diagnose --json``."""
+        """JSON-ready dict, one finding of ``diagnose --json`` (see ``docs/cli.md``)."""
         return {
             "code": self.code,
             "severity": self.severity,

@@ -67,11 +67,14 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
 
 
 def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
+    from torchdoctor.autorepair import attach_patches
     from torchdoctor.doctor import Doctor
     from torchdoctor.doctor_callback import DoctorCallback
 
+    # our own trainer: the remedies also carry their config patches
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
-                 write_metrics=False, title=f"torchdoctor: {run_dir.name}")
+                 write_metrics=False, title=f"torchdoctor: {run_dir.name}",
+                 prescribe=attach_patches)
     trainer.callbacks.append(DoctorCallback(doc))
     return doc
 
@@ -211,5 +214,8 @@ def run_checkup(config: PathLike | None = None, *, overrides: list[str] | None =
         stats["shift"] = shift_stats
     if "reweight" in inputs.info:
         stats["reweight"] = inputs.info["reweight"]
+    from torchdoctor.autorepair import attach_patches
+
+    attach_patches(findings)  # checkup of our config: remedies carry their config patches
     findings.sort(key=lambda f: -SEVERITY_RANK[f.severity])
     return findings, rundir.jsonable(stats)

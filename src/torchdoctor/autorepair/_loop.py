@@ -32,6 +32,7 @@ from typing import Any
 from torchdoctor.autorepair._patch import apply_patch, config_diff, merge_patches
 from torchdoctor.autorepair._rate_probe import JUMP, probe_epochs, probe_rate
 from torchdoctor.autorepair._session import Session
+from torchdoctor.catalogue import outcome_codes, repair_order
 from torchdoctor.findings import Finding
 from torchdoctor.train.config import Config, config_from_dict, load_config
 from torchdoctor.train.targets import TrainInputs, prepare_inputs
@@ -60,7 +61,7 @@ class Candidate:
 
 @dataclass
 class RepairResult:
-    """Everything ``repair`` did. :meth:`to_json` gives DESIGN.md's ``repair --json``."""
+    """Everything ``repair`` did. :meth:`to_json` gives the ``repair --json`` document."""
 
     before: Session
     after: Session
@@ -108,22 +109,15 @@ def budget_epochs(cfg: Config, budget: float) -> int:
     return min(cfg.train.epochs, max(MIN_BUDGET_EPOCHS, math.ceil(budget * cfg.train.epochs)))
 
 
-#: Order in which findings are treated: a setup bug (a cause) before the symptoms it produces.
-#: A vanishing gradient caused by unnormalized inputs is cured by normalizing them. A stuck
-#: loss comes before a swinging one: both fire on a flat, noisy loss, whose cure is a higher rate.
-CAUSE_ORDER = (
-    "wrong_output_activation", "wrong_loss", "missing_zero_grad", "train_mode_in_eval",
-    "unnormalized_input", "unshuffled_data", "symmetric_weights", "small_batch_norm", "narrow_layer",
-    "nonfinite", "exploding_gradient", "vanishing_gradient", "dead_relu", "saturated_activation",
-    "activation_collapse", "loss_plateau", "loss_oscillating", "class_imbalance", "overfitting",
-    "underfitting",
-)
-
-
-#: Findings about the outcome (fit, progress of the loss), not a mechanism: they join the merged
-#: candidate only when nothing else was found. Early in a sick run the loss also plateaus and
-#: the model "underfits"; raising the rate on top of a vanishing-gradient cure breaks the cure.
-OUTCOME_CODES = frozenset({"underfitting", "overfitting", "loss_plateau", "loss_oscillating"})
+#: Order in which findings are treated: a setup bug (a cause) before the symptoms it produces,
+#: derived from the symptom specs' repair rank (:mod:`torchdoctor.catalogue`). A vanishing
+#: gradient caused by unnormalized inputs is cured by normalizing them.
+CAUSE_ORDER: tuple[str, ...] = repair_order()
+#: Findings about the outcome (fit, progress of the loss), not a mechanism (specs with role
+#: "outcome"): they join the merged candidate only when nothing else was found. Early in a sick
+#: run the loss also plateaus and the model "underfits"; raising the rate on top of a
+#: vanishing-gradient cure breaks the cure.
+OUTCOME_CODES: frozenset[str] = outcome_codes()
 #: Config keys whose growth makes every epoch (or the run) costlier.
 COST_KEYS = ("model.width", "model.depth", "train.epochs")
 
@@ -154,7 +148,7 @@ def grows_cost(patch: dict[str, Any], cfg: Config | None = None) -> bool:
 
 
 def _priority(f: Finding) -> tuple[int, int]:
-    rank = CAUSE_ORDER.index(f.code) if f.code in CAUSE_ORDER else len(CAUSE_ORDER)
+    rank = CAUSE_ORDER.index(f.code)  # every code has a spec, hence a rank
     return (rank, 0 if f.severity == "error" else 1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from torchdoctor.autorepair._remedy_patches import patch_dict
 from torchdoctor.train.config import Config, ConfigError, config_from_dict
 
 
@@ -46,11 +47,9 @@ def get_key(d: dict[str, Any], key: str) -> Any:
 def apply_patch(cfg: Config, patch: dict[str, Any]) -> PatchResult:
     """Apply a dotted-key patch to ``cfg``; never raises for a patch that does not fit.
 
-    Values are resolved by :func:`torchdoctor.doctor.remedies.apply_patch` (``"x<factor>"``
+    Values are resolved by :func:`~torchdoctor.autorepair._remedy_patches.patch_dict` (``"x<factor>"``
     multiplies; integers stay integers, at least 1); the result is validated as a whole.
     """
-    from torchdoctor.doctor.remedies import apply_patch as patch_dict
-
     raw = cfg.to_dict()
     for key in patch:
         try:

@@ -85,6 +85,7 @@ class Session:
         """Train the first ``budget_epochs`` epochs; fewer when an error of ``abort_codes``
         shows up (``aborted``) or when halfway the run is not ``min_gain`` better than
         ``reference``, the parent's score per epoch (``lagging``)."""
+        from torchdoctor.autorepair._remedy_patches import attach_patches
         from torchdoctor.doctor import Doctor
         from torchdoctor.doctor_callback import DoctorCallback
 
@@ -92,7 +93,8 @@ class Session:
         i = self.inputs
         self.trainer = Trainer(self.config, data=i.data, sample_weights=i.sample_weights,
                                eval_sets=i.eval_sets)
-        self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False)
+        self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False,
+                             prescribe=attach_patches)
         stop = _StopAt(budget_epochs, self.doctor, abort_codes, reference, min_gain)
         self.trainer.callbacks += [DoctorCallback(self.doctor), stop]
         self.trainer.fit()

@@ -2,11 +2,13 @@
 
 ``Doctor(model, optimizer)`` attaches probes; ``doctor.step(loss, ...)`` after each backward,
 ``doctor.observe(...)`` once per epoch; ``doctor.findings`` lists what is wrong, with the
-evidence and ranked remedies (:mod:`torchdoctor.doctor.remedies`).
+evidence and ranked remedies (:mod:`torchdoctor.doctor.remedies`). What each symptom means,
+its thresholds and its cures: :mod:`torchdoctor.catalogue` and ``docs/symptoms.md``.
 """
 
+from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor._doctor import Doctor
-from torchdoctor.doctor.remedies import apply_patch, remedies_for
+from torchdoctor.doctor.remedies import remedies_for
 from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.vitals import Vitals
 from torchdoctor.findings import Finding, Remedy
@@ -16,8 +18,8 @@ __all__ = [
     "Finding",
     "RULES",
     "Remedy",
+    "Thresholds",
     "Vitals",
-    "apply_patch",
     "diagnose",
     "remedies_for",
 ]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from torchdoctor.catalogue import Thresholds, thresholds_from
 from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._rundir import RunFiles
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
@@ -53,7 +54,7 @@ def _never_raises(fn: _F) -> _F:
 class Doctor:
     """Watches a training run: records vital signs, recognises symptoms, prescribes remedies.
 
-    Usage (DESIGN.md, Python API)::
+    Usage::
 
         doctor = td.Doctor(model, optimizer)
         ...  loss.backward(); doctor.step(loss, inputs=x, targets=y, outputs=out); optimizer.step()
@@ -83,6 +84,11 @@ class Doctor:
         diagnose_budget: largest share of wall time spent running rules during training
             (rules also run at every epoch end when within budget, and always on read).
         title: report title.
+        thresholds: the rules' thresholds: a :class:`~torchdoctor.catalogue.Thresholds`, or a
+            dict of field overrides such as ``{"dead_fraction": 0.7}`` (default: the values
+            documented in ``docs/symptoms.md``).
+        prescribe: called with the findings after each diagnosis, before they are written or
+            announced (torchdoctor's own trainer adds config patches to the remedies with it).
         output_key: the prediction inside a container output (dict key, attribute, index, or a
             callable ``outputs -> Tensor``); by default the entry named ``logits`` (or a
             similar name), else the first floating tensor. Tuple/dict inputs and targets are
@@ -99,7 +105,10 @@ class Doctor:
                  log_dir: str | os.PathLike[str] | None = None, write_metrics: bool = True,
                  treat: bool = False, console: bool = True, loss_fn: Any = None,
                  max_records: int = 4000, diagnose_budget: float = 0.005,
-                 title: str = "torchdoctor run", output_key: Any = None) -> None:
+                 title: str = "torchdoctor run",
+                 thresholds: Thresholds | dict[str, float] | None = None,
+                 prescribe: Callable[[list[Finding]], Any] | None = None,
+                 output_key: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -112,6 +121,10 @@ class Doctor:
             raise ValueError(f"schedule must be a callable step -> bool, got {schedule!r}")
         if not 0 < diagnose_budget <= 1:
             raise ValueError(f"diagnose_budget must be in (0, 1], got {diagnose_budget}")
+        if prescribe is not None and not callable(prescribe):
+            raise ValueError(f"prescribe must be a callable findings -> None, got {prescribe!r}")
+        self.thresholds = thresholds_from(thresholds)
+        self.prescribe = prescribe
         self.model, self.optimizer = model, optimizer
         self.interval, self.sample_every = interval, sample_every
         self.treat, self.console, self.title = bool(treat), bool(console), title
@@ -367,7 +380,10 @@ class Doctor:
     def _run_rules(self) -> None:
         t = time.perf_counter()
         self.recorder.measure_weights()
-        found = fit_rate_remedies(attach_remedies(diagnose(self.vitals)), self.optimizer)
+        found = fit_rate_remedies(attach_remedies(diagnose(self.vitals, thresholds=self.thresholds)),
+                                  self.optimizer)
+        if self.prescribe is not None:
+            self.prescribe(found)
         for f in found:
             if f.code == "nonfinite" and self.treatments:
                 f.evidence["treatments"] = list(self.treatments)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from torchdoctor.catalogue import Thresholds, thresholds_from
 from torchdoctor.data.checkup import _rules
 from torchdoctor.data.shift._validate import as_2d
 from torchdoctor.findings import SEVERITY_RANK, Finding
@@ -23,6 +24,7 @@ def run_checkup(
     raw: bool = True,
     normalize: str | None = None,
     near_tol: float = 0.01,
+    thresholds: Thresholds | dict[str, float] | None = None,
 ) -> tuple[list[Finding], dict]:
     """Inspect training (and validation) data; return findings and JSON-ready statistics.
 
@@ -39,6 +41,9 @@ def run_checkup(
         normalize: the configured ``data.normalize`` mode, if known.
         near_tol: a validation row within ``near_tol`` × (median distance from a training row
             to its nearest other training row) of a training row is a near-duplicate.
+        thresholds: the doctor's :class:`~torchdoctor.catalogue.Thresholds` (or a dict of
+            field overrides); ``unnormalized_input`` and ``class_imbalance`` use the same
+            values as the doctor's rules.
 
     Returns:
         ``(findings, stats)``: findings sorted by severity (``unnormalized_input``,
@@ -50,6 +55,7 @@ def run_checkup(
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if not near_tol >= 0:
         raise ValueError(f"near_tol must be >= 0, got {near_tol}")
+    t = thresholds_from(thresholds)
     xt = as_2d(x_train, "x_train")
     xv = None if x_val is None else as_2d(x_val, "x_val")
     if xv is not None and xv.shape[1] != xt.shape[1]:
@@ -58,32 +64,32 @@ def run_checkup(
     if yt is not None and yt.shape[0] != xt.shape[0]:
         raise ValueError(f"y_train must have {xt.shape[0]} rows like x_train, got {yt.shape[0]}")
 
-    st = _rules.feature_stats(xt)
+    st = _rules.feature_stats(xt, t)
     findings: list[Finding] = []
     stats: dict[str, Any] = {
         "n_train": xt.shape[0], "n_val": 0 if xv is None else xv.shape[0],
         "n_features": xt.shape[1], "raw": raw,
         "features": {k: (v.tolist() if isinstance(v, np.ndarray) else v)
                      for k, v in st.items() if k != "constant"},
-        "recommended_normalize": _rules.recommend_normalize(st),
+        "recommended_normalize": _rules.recommend_normalize(st, t),
     }
     stats["features"]["constant_count"] = int(st["constant"].sum())
-    f = _rules.unnormalized_input(st, raw=raw, normalize=normalize)
+    f = _rules.unnormalized_input(st, raw=raw, normalize=normalize, t=t)
     if f:
         findings.append(f)
     if task == "classification" and yt is not None:
-        f, info = _rules.class_imbalance(yt)
+        f, info = _rules.class_imbalance(yt, t)
         stats["classes"] = info
         if y_val is not None:
             missing = np.setdiff1d(np.unique(np.asarray(y_val)), np.unique(yt))
             info["val_classes_missing_in_train"] = missing.tolist()
         if f:
             findings.append(f)
-    f, info = _rules.duplicates(xt, xv, near_tol)
+    f, info = _rules.duplicates(xt, xv, near_tol, t)
     stats["duplicates"] = info
     if f:
         findings.append(f)
-    f = _rules.constant_features(st)
+    f = _rules.constant_features(st, t)
     if f:
         findings.append(f)
     findings.sort(key=lambda g: -SEVERITY_RANK[g.severity])

@@ -1,4 +1,8 @@
-"""Checkup rules: pure functions from arrays to findings, each with named thresholds and sources."""
+"""Checkup rules: pure functions from arrays to findings.
+
+They compare against the same :class:`~torchdoctor.catalogue.Thresholds` as the doctor's rules and
+give the same remedy codes (the symptom specs in :mod:`torchdoctor.catalogue`).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,20 @@ from typing import Any
 
 import numpy as np
 
-from torchdoctor.findings import Finding, Remedy
+from torchdoctor.catalogue import Thresholds, remedies_for
+from torchdoctor.findings import Finding
 
-#: |feature mean| above this (in units of the input) is "not centred" (LeCun et al. 1998,
-#: "Efficient BackProp" §4.3: inputs should average to ~0; seed 003 §14 cause 1).
-CENTRE_TOL = 1.0
-#: Feature std outside [1/SCALE_TOL, SCALE_TOL] is "not unit scale" (same source).
-SCALE_TOL = 10.0
-#: Max/min std across non-constant features above this: features on very different scales.
-SPREAD_TOL = 10.0
-#: |x| above this somewhere means an error rather than a warning: saturating scales.
-HUGE_VALUE = 1e3
-#: Largest/smallest class count from which the imbalance is a warning / an error
-#: (imbalanced-learn and He & Garcia 2009 call 1:10 "strong"; 1:3 is where losses start to tilt).
-IMBALANCE_WARN, IMBALANCE_ERROR = 3.0, 10.0
-#: Share of validation rows duplicated in training from which leakage is an error.
-LEAK_ERROR_SHARE = 0.05
-#: A feature with std <= CONST_TOL * (1 + |mean|) is constant.
-CONST_TOL = 1e-8
+__all__ = ["class_imbalance", "constant_features", "duplicates", "feature_stats",
+           "recommend_normalize", "unnormalized_input"]
+
+#: The default thresholds, shared with the doctor's rules (documented in ``docs/symptoms.md``).
+DEFAULT = Thresholds()
 
 
-def feature_stats(x: np.ndarray) -> dict[str, Any]:
-    """Per-feature centre and scale (D,) and their summaries."""
+def feature_stats(x: np.ndarray, t: Thresholds = DEFAULT) -> dict[str, Any]:
+    """Per-feature centre and scale (D,) and their summaries (constant: ``t.constant_tol``)."""
     mean, std = x.mean(axis=0), x.std(axis=0)
-    const = std <= CONST_TOL * (1.0 + np.abs(mean))
+    const = std <= t.constant_tol * (1.0 + np.abs(mean))
     live = std[~const]
     return {
         "mean": mean, "std": std, "constant": const,
@@ -42,73 +36,76 @@ def feature_stats(x: np.ndarray) -> dict[str, Any]:
     }
 
 
-def recommend_normalize(st: dict[str, Any]) -> str:
-    """``data.normalize`` mode for these statistics (DESIGN.md names)."""
-    if st["integer_valued"] and st["min"] >= 0 and 16 < st["max"] <= 255 and st["std_spread"] < SPREAD_TOL:
-        return "unit"  # 8-bit pixels: (x - 127.5) / 127.5, seed 000 §4
+def recommend_normalize(st: dict[str, Any], t: Thresholds = DEFAULT) -> str:
+    """Normalization mode for these statistics, a ``data.normalize`` value of the config
+    (``docs/config.md``): ``"unit"`` for 8-bit pixels, else ``"standard"``."""
+    if (st["integer_valued"] and st["min"] >= 0 and 16 < st["max"] <= 255
+            and st["std_spread"] < t.feature_scale_spread):
+        return "unit"  # 8-bit pixels: (x - 127.5) / 127.5
     return "standard"  # z-score per feature: handles unequal scales and offsets
 
 
-def unnormalized_input(st: dict[str, Any], *, raw: bool, normalize: str | None) -> Finding | None:
+#: Remedy code of each normalization mode.
+_MODE_REMEDY = {"standard": "normalize_inputs", "unit": "scale_pixels", "minmax": "minmax_inputs"}
+
+
+def unnormalized_input(st: dict[str, Any], *, raw: bool, normalize: str | None,
+                       t: Thresholds = DEFAULT) -> Finding | None:
+    """Features off centre (``|mean| > t.input_mean_max``), off unit scale (std outside
+    ``[t.input_scale_low, t.input_scale_high]``) or on unequal scales (std spread >
+    ``t.feature_scale_spread``). An error when some ``|x| > t.input_huge``; info when the
+    configured ``normalize`` takes care of raw inputs. Remedies: the symptom's, the
+    recommended mode first (8-bit pixels only get ``scale_pixels``)."""
     live = ~st["constant"]
-    off_centre = int((np.abs(st["mean"][live]) > CENTRE_TOL).sum())
-    bad_scale = int(((st["std"][live] > SCALE_TOL) | (st["std"][live] < 1.0 / SCALE_TOL)).sum())
-    spread = st["std_spread"] > SPREAD_TOL
+    off_centre = int((np.abs(st["mean"][live]) > t.input_mean_max).sum())
+    bad_scale = int(((st["std"][live] > t.input_scale_high)
+                     | (st["std"][live] < t.input_scale_low)).sum())
+    spread = st["std_spread"] > t.feature_scale_spread
     if not (off_centre or bad_scale or spread):
         return None
-    mode = recommend_normalize(st)
-    huge = max(abs(st["min"]), abs(st["max"])) > HUGE_VALUE
+    mode = recommend_normalize(st, t)
+    huge = max(abs(st["min"]), abs(st["max"])) > t.input_huge
     handled = raw and normalize not in (None, "none")
     severity = "info" if handled else ("error" if huge else "warning")
     msg = (f"Inputs are not zero-mean, unit-scale: {off_centre} feature(s) off centre (max |mean| "
-           f"{st['abs_mean_max']:.3g}), {bad_scale} with std outside [{1 / SCALE_TOL:g}, "
-           f"{SCALE_TOL:g}] (std {st['std_min']:.3g}–{st['std_max']:.3g}); use "
+           f"{st['abs_mean_max']:.3g}), {bad_scale} with std outside [{t.input_scale_low:g}, "
+           f"{t.input_scale_high:g}] (std {st['std_min']:.3g}–{st['std_max']:.3g}); use "
            f"normalize: {mode}.")
     if handled:
         msg += f" The configured normalize: {normalize} takes care of it."
-    remedies = [Remedy(f"normalize_{mode}", f"Normalize inputs ({mode}) with statistics of the "
-                       "training data only.", {"data.normalize": mode},
-                       "mean, std = x_train.mean(0), x_train.std(0) + 1e-8\n"
-                       "x = (x - mean) / std")]
-    if mode != "standard":
-        remedies.append(Remedy("normalize_standard", "Z-score each feature.",
-                               {"data.normalize": "standard"}))
+    first = _MODE_REMEDY[mode]
+    remedies = [r for r in remedies_for("unnormalized_input")
+                if r.code != "scale_pixels" or mode == "unit"]
+    remedies.sort(key=lambda r: r.code != first)
     return Finding("unnormalized_input", severity, msg, evidence={
         "abs_mean_max": st["abs_mean_max"], "std_min": st["std_min"], "std_max": st["std_max"],
         "std_spread": st["std_spread"], "features_off_centre": off_centre,
         "features_bad_scale": bad_scale, "value_range": [st["min"], st["max"]],
         "raw": raw, "recommended": mode,
-        "threshold": f"|mean| > {CENTRE_TOL}, std outside [{1 / SCALE_TOL:g}, {SCALE_TOL:g}], "
-                     f"std spread > {SPREAD_TOL}",
-        "source": "LeCun et al. 1998 Efficient BackProp §4.3; seed 003 §14"}, remedies=remedies)
+        "threshold": f"|mean| > {t.input_mean_max:g}, std outside [{t.input_scale_low:g}, "
+                     f"{t.input_scale_high:g}], std spread > {t.feature_scale_spread:g}",
+        "source": "LeCun et al. 1998, Efficient BackProp, section 4.3"}, remedies=remedies)
 
 
-def class_imbalance(y: np.ndarray) -> tuple[Finding | None, dict[str, Any]]:
+def class_imbalance(y: np.ndarray, t: Thresholds = DEFAULT) -> tuple[Finding | None, dict[str, Any]]:
+    """Largest / smallest class count at or above ``t.imbalance_ratio`` (the doctor's
+    threshold): a warning, with the inverse-frequency class weights in the evidence."""
     classes, counts = np.unique(y, return_counts=True)
     ratio = float(counts.max() / counts.min())
     info = {"classes": classes.tolist(), "counts": counts.tolist(), "ratio": ratio}
-    if ratio < IMBALANCE_WARN:
+    if ratio < t.imbalance_ratio:
         return None, info
     weights = counts.sum() / (classes.size * counts)
-    w_txt = ", ".join(f"{w:.3g}" for w in weights)
     small = classes[np.argmin(counts)].item()
     return Finding(
-        "class_imbalance", "error" if ratio >= IMBALANCE_ERROR else "warning",
+        "class_imbalance", "warning",
         f"Classes are unequal: largest/smallest count = {ratio:.1f} "
-        f"({counts.max()} vs {counts.min()}, smallest class {small!r}).",
-        evidence={**info, "class_weights": weights.tolist(),
-                  "threshold": f"ratio >= {IMBALANCE_WARN} warning, >= {IMBALANCE_ERROR} error",
-                  "source": "He & Garcia 2009 (imbalanced learning); seed 003 §12"},
-        remedies=[
-            Remedy("class_weights", "Weight the loss by inverse class frequency "
-                   "N / (K · n_k).", {"train.class_weight": "balanced"}, f"weight = torch.tensor([{w_txt}])\n"
-                   "loss_fn = torch.nn.CrossEntropyLoss(weight=weight)"),
-            Remedy("focal_loss", "Use the focal loss, which down-weights easy (majority) "
-                   "examples (Lin et al. 2017).", {"train.loss": "focal"}),
-            Remedy("resample", "Oversample rare classes with a weighted sampler.", {},
-                   "w = (1.0 / counts)[y_train]\nsampler = torch.utils.data.WeightedRandomSampler("
-                   "w, num_samples=len(w))"),
-        ]), info
+        f"({counts.max()} vs {counts.min()}, smallest class {small!r}; threshold "
+        f"{t.imbalance_ratio:g}).",
+        evidence={**info, "class_weights": weights.tolist(), "threshold": t.imbalance_ratio,
+                  "source": "SageMaker Debugger ClassImbalance threshold_imbalance; "
+                            "He & Garcia 2009 (imbalanced learning)"},
+        remedies=remedies_for("class_imbalance")), info
 
 
 def _row_keys(x: np.ndarray, decimals: int) -> np.ndarray:
@@ -116,8 +113,8 @@ def _row_keys(x: np.ndarray, decimals: int) -> np.ndarray:
     return r.view(np.dtype((np.void, r.dtype.itemsize * r.shape[1]))).ravel()
 
 
-def duplicates(x_train: np.ndarray, x_val: np.ndarray | None, near_tol: float
-               ) -> tuple[Finding | None, dict[str, Any]]:
+def duplicates(x_train: np.ndarray, x_val: np.ndarray | None, near_tol: float,
+               t: Thresholds = DEFAULT) -> tuple[Finding | None, dict[str, Any]]:
     """Exact (to 6 decimals) and near duplicates of validation rows in the training rows."""
     kt = _row_keys(x_train, 6)
     info: dict[str, Any] = {"train_internal_duplicates": int(kt.size - np.unique(kt).size)}
@@ -139,19 +136,17 @@ def duplicates(x_train: np.ndarray, x_val: np.ndarray | None, near_tol: float
     if n_exact + n_near == 0:
         return None, info
     return Finding(
-        "duplicate_samples", "error" if share >= LEAK_ERROR_SHARE else "warning",
+        "duplicate_samples", "error" if share >= t.leak_error_share else "warning",
         f"{n_exact} validation row(s) also occur in training and {n_near} more are near "
         f"copies ({100 * share:.1f}% of validation): validation scores are optimistic.",
         evidence={**info, "near_tol": near_tol,
                   "threshold": f"distance <= {near_tol} x median train nearest-neighbour "
-                               f"distance; error from {LEAK_ERROR_SHARE:.0%} of validation",
+                               f"distance; error from {t.leak_error_share:.0%} of validation",
                   "source": "Kaufman et al. 2012, Leakage in data mining"},
-        remedies=[Remedy("deduplicate", "Remove validation rows that duplicate training rows "
-                         "(or split by source/group so copies stay on one side).", {},
-                         "keep = ~np.isin(row_keys(x_val), row_keys(x_train))")]), info
+        remedies=remedies_for("duplicate_samples")), info
 
 
-def constant_features(st: dict[str, Any]) -> Finding | None:
+def constant_features(st: dict[str, Any], t: Thresholds = DEFAULT) -> Finding | None:
     const = np.flatnonzero(st["constant"])
     if const.size == 0:
         return None
@@ -161,7 +156,5 @@ def constant_features(st: dict[str, Any]) -> Finding | None:
         f"{const.size} of {st['constant'].size} input features never vary in training "
         f"(e.g. {const[:8].tolist()}); they carry no information.",
         evidence={"indices": const.tolist(), "count": int(const.size), "share": share,
-                  "threshold": f"std <= {CONST_TOL:g} x (1 + |mean|)", "source": "definition"},
-        remedies=[Remedy("drop_constant", "Drop constant features (they also get std 0 under "
-                         "z-scoring, which must not divide by 0).", {},
-                         "keep = x_train.std(0) > 0\nx = x[:, keep]")])
+                  "threshold": f"std <= {t.constant_tol:g} x (1 + |mean|)", "source": "definition"},
+        remedies=remedies_for("constant_feature"))

@@ -1,4 +1,4 @@
-"""Distribution shift: detect, estimate and correct covariate and label shift (seed 004).
+"""Distribution shift: detect, estimate and correct covariate and label shift (see docs/references.md).
 
 Public names are also available as ``torchdoctor.shift`` (``td.shift``).
 """

@@ -7,19 +7,15 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from torchdoctor.catalogue import remedies_for
 from torchdoctor.data.shift._covariate import detect_covariate_shift, importance_weights
 from torchdoctor.data.shift._label import estimate_label_shift
 from torchdoctor.data.shift._validate import as_2d, js_divergence
-from torchdoctor.findings import Finding, Remedy
+from torchdoctor.findings import Finding
 
 #: Out-of-fold AUC from which a detected covariate shift is an error rather than a warning.
 STRONG_SHIFT_AUC = 0.75
 REWEIGHT_KINDS = ("none", "covariate", "label")
-
-_REWEIGHT_SNIPPET = (
-    "w = torch.as_tensor(weights)[idx]          # per-sample weights, mean 1\n"
-    "loss = (F.cross_entropy(model(x), y, reduction='none') * w).mean()"
-)
 
 
 def _chi2_counts(a: np.ndarray, b: np.ndarray) -> float:
@@ -71,7 +67,7 @@ def check_shift(
     out: dict[str, Any] = {"covariate": res.to_dict()}
     findings: list[Finding] = []
     evidence = {**res.to_dict(), "threshold": f"p_value < alpha = {alpha}",
-                "source": "cross-fitted domain classifier, Rabanser et al. 2019; seed 004"}
+                "source": "cross-fitted domain classifier, Rabanser et al. 2019"}
     if res.shift_detected:
         findings.append(Finding(
             "covariate_shift", "error" if res.auc >= STRONG_SHIFT_AUC else "warning",
@@ -79,13 +75,7 @@ def check_shift(
             f"out-of-fold AUC {res.auc:.3f} (p = {res.p_value:.3g}; MMD p = {res.mmd_p_value:.3g}; "
             f"combined p = {res.combined_p_value:.3g}).",
             evidence=evidence,
-            remedies=[
-                Remedy("reweight_covariate", "Train with importance weights "
-                       "β = min(exp(h(x))·n_s/n_t, c) from the domain classifier (seed 004).",
-                       {"train.reweight": "covariate"}, _REWEIGHT_SNIPPET),
-                Remedy("collect_target_data", "Label some target data and add it to training; "
-                       "weighting cannot create support the training data lacks."),
-            ]))
+            remedies=remedies_for("covariate_shift")))
     if res.shift_detected and res.p_value >= alpha:
         findings[-1].severity = "warning"
         findings[-1].message += (" Only the kernel MMD test sees it: a non-linear difference "
@@ -135,9 +125,7 @@ def check_shift(
                 f"priors range {min(q):.3f}–{max(q):.3f} vs source {min(src):.3f}–{max(src):.3f}.",
                 evidence={**label, "threshold": f"p_value < alpha = {alpha}",
                           "source": "EM+BCTS, Alexandari et al. 2020; BBSE, Lipton et al. 2018"},
-                remedies=[Remedy("reweight_label", "Retrain with class weights q(y)/p(y) "
-                                 "estimated by EM+BCTS, or correct the predictions by the priors.",
-                                 {"train.reweight": "label"}, _REWEIGHT_SNIPPET)]))
+                remedies=remedies_for("label_shift")))
     return findings, out
 
 

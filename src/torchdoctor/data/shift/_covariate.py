@@ -1,4 +1,5 @@
-"""Covariate shift: the public detector, the function form, and importance weights (seed 004).
+"""Covariate shift: the public detector, the function form, and importance weights
+(Rabanser et al. 2019).
 
 Seed 004's correction: label source samples −1 and target samples +1, fit a logistic regression
 ``h``, weight training example ``i`` by ``β_i = min(exp(h(x_i)), c)``. ``exp(h(x))`` is the

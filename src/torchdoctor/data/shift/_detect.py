@@ -1,4 +1,4 @@
-"""Covariate-shift detection with a domain classifier (seed 004; Rabanser et al. 2019).
+"""Covariate-shift detection with a domain classifier (Rabanser et al. 2019).
 
 Label source rows 0 and target rows 1 and ask a classifier to tell them apart.
 

@@ -1,4 +1,5 @@
-"""Label shift: estimate the target class priors q(y) when P(x | y) is unchanged (seed 004).
+"""Label shift: estimate the target class priors q(y) when P(x | y) is unchanged
+(Lipton et al. 2018; Alexandari et al. 2020).
 
 - **BBSE** (Lipton, Wang & Smola 2018): with the source confusion matrix
   ``C[i, j] = P_s(ŷ = i, y = j)`` (held-out source data) and the target prediction rates

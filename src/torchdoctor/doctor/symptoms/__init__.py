@@ -1,6 +1,7 @@
-"""Symptom rules: pure functions ``Vitals -> list[Finding]``, one per symptom code.
+"""Symptom rules: pure functions ``(Vitals, Thresholds) -> list[Finding]``, one per code.
 
-Each rule's thresholds are module constants whose docstrings name their source.
+Each code's meaning, thresholds (with sources), remedies and repair priority are its spec in
+:mod:`torchdoctor.catalogue`; a rule compares its vitals against the ``Thresholds`` it is given.
 """
 
 from torchdoctor.doctor.symptoms import (  # noqa: F401

@@ -5,34 +5,12 @@ from __future__ import annotations
 
 import statistics
 
-from torchdoctor.doctor.symptoms._registry import finding, gate, median, recent, rule
+from torchdoctor.catalogue import Thresholds, remedies_for
+from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, gate, median, recent, rule
 from torchdoctor.doctor.vitals import Vitals, finite
-from torchdoctor.findings import Finding, Remedy
+from torchdoctor.findings import Finding
 
-__all__ = ["BN_MIN_BATCH", "COLLAPSE_RATIO", "DEAD_FRACTION", "SATURATED_FRACTION",
-           "SYMMETRY_SPREAD", "WIDTH_PER_OUTPUT"]
-
-#: Share of a ReLU layer's units that never fire over the sampled batches above which the
-#: layer is flagged (SageMaker Debugger ``DeadRelu`` default ``threshold_layer`` = 50 %).
-DEAD_FRACTION = 0.5
-#: Share of a sigmoid/tanh layer's outputs in the flat tails above which it is saturated
-#: (SageMaker Debugger ``SaturatedActivation`` default ``threshold_layer`` = 50 %).
-SATURATED_FRACTION = 0.5
-#: Ratio of activation std between the deepest and the first nonlinearity beyond which the
-#: scale collapsed (< 1/x) or blew up (> x). Own choice: two orders of magnitude (PyTorch's
-#: default init on a 3-layer ReLU MLP gives ~0.2, Xavier/He stay near 1; Glorot & Bengio 2010).
-COLLAPSE_RATIO = 100.0
-#: Relative spread of a weight matrix's rows, ||W - mean row|| / ||W||, below which the units
-#: are identical (own choice: random init gives ~1, constant init gives exactly 0).
-SYMMETRY_SPREAD = 1e-4
-#: Median training batch size seen by BatchNorm below which its statistics are unstable
-#: (Wu & He, "Group Normalization", ECCV 2018: BN error rises sharply below 8 per batch;
-#: seed 003 §22 "对小batchsize效果不好").
-BN_MIN_BATCH = 8
-#: Units per output a widened bottleneck gets (rounded up to a power of two, at least 16).
-#: Own choice; a layer narrower than the outputs caps the rank of the logits (the "softmax
-#: bottleneck", Yang et al. 2018) and seed 003 §14 cause 11 ("model too small").
-WIDTH_PER_OUTPUT = 4
+__all__: list[str] = []
 
 
 def _act_layers(v: Vitals, families: tuple[str, ...]) -> list[str]:
@@ -42,8 +20,8 @@ def _act_layers(v: Vitals, families: tuple[str, ...]) -> list[str]:
 
 
 @rule("dead_relu")
-def dead_relu(v: Vitals) -> list[Finding]:
-    """A ReLU layer where more than :data:`DEAD_FRACTION` of the units never fired (over the
+def dead_relu(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """A ReLU layer where more than ``dead_fraction`` of the units never fired (over the
     last flush window of sampled batches, else the median per batch). Warning; an error
     when learning also fails."""
     sampled = v.sampled()
@@ -55,39 +33,39 @@ def dead_relu(v: Vitals) -> list[Finding]:
                   if finite((r["layers"].get(name) or {}).get("window_dead"))]
         per_batch = [(r["layers"].get(name) or {}).get("frac_dead") for r in recent(sampled)]
         dead = window[-1] if window else median(per_batch)  # type: ignore[arg-type]
-        if dead is None or dead <= DEAD_FRACTION:
+        if dead is None or dead <= t.dead_fraction:
             continue
         units = v.layers[name].units
         out.append(finding(
-            "dead_relu", gate(v, "warning"),
-            f"{dead:.0%} of the units of layer {name} ({v.layers[name].kind}) never activate (threshold {DEAD_FRACTION:.0%}).",
+            "dead_relu", gate(v, "warning", t),
+            f"{dead:.0%} of the units of layer {name} ({v.layers[name].kind}) never activate (threshold {t.dead_fraction:.0%}).",
             layer=name, step=int(sampled[-1]["step"]), dead_fraction=dead, units=units,
-            threshold=DEAD_FRACTION, source="SageMaker Debugger DeadRelu threshold_layer"))
+            threshold=t.dead_fraction, source="SageMaker Debugger DeadRelu threshold_layer"))
     return out
 
 
 @rule("saturated_activation")
-def saturated_activation(v: Vitals) -> list[Finding]:
-    """A sigmoid/tanh layer with more than :data:`SATURATED_FRACTION` of its outputs in the
+def saturated_activation(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """A sigmoid/tanh layer with more than ``saturated_fraction`` of its outputs in the
     flat tails (median over recent sampled steps). Warning; error when learning fails."""
     sampled = v.sampled()
     out = []
     for name in _act_layers(v, ("sigmoid", "tanh")):
         fr = median([(r["layers"].get(name) or {}).get("frac_saturated") for r in recent(sampled)])
-        if fr is None or fr <= SATURATED_FRACTION:
+        if fr is None or fr <= t.saturated_fraction:
             continue
         out.append(finding(
-            "saturated_activation", gate(v, "warning"),
+            "saturated_activation", gate(v, "warning", t),
             f"{fr:.0%} of the outputs of layer {name} ({v.layers[name].kind}) sit in the flat tails "
-            f"(threshold {SATURATED_FRACTION:.0%}).",
+            f"(threshold {t.saturated_fraction:.0%}).",
             layer=name, step=int(sampled[-1]["step"]), saturated_fraction=fr,
-            threshold=SATURATED_FRACTION, source="SageMaker Debugger SaturatedActivation"))
+            threshold=t.saturated_fraction, source="SageMaker Debugger SaturatedActivation"))
     return out
 
 
 @rule("activation_collapse")
-def activation_collapse(v: Vitals) -> list[Finding]:
-    """Activation std shrinks (or grows) by more than :data:`COLLAPSE_RATIO` between the first
+def activation_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """Activation std shrinks (or grows) by more than ``collapse_ratio`` between the first
     nonlinearity and a deeper one (at least 3 nonlinearities), median over recent sampled
     steps with finite statistics."""
     names = _act_layers(v, ("relu", "leaky", "smooth", "sigmoid", "tanh"))
@@ -102,69 +80,67 @@ def activation_collapse(v: Vitals) -> list[Finding]:
         return []
     lo = min(pairs[1:], key=lambda t: t[1])
     hi = max(pairs[1:], key=lambda t: t[1])
-    if lo[1] / pairs[0][1] < 1 / COLLAPSE_RATIO:
+    if lo[1] / pairs[0][1] < 1 / t.collapse_ratio:
         verb, (deep, s_deep) = "shrinks", lo
-    elif hi[1] / pairs[0][1] > COLLAPSE_RATIO:
+    elif hi[1] / pairs[0][1] > t.collapse_ratio:
         verb, (deep, s_deep) = "grows", hi
     else:
         return []
     ratio = s_deep / pairs[0][1]
     return [finding(
-        "activation_collapse", gate(v, "warning"),
+        "activation_collapse", gate(v, "warning", t),
         f"Activation scale {verb} {ratio:.2g}x from layer {pairs[0][0]} (std {pairs[0][1]:.3g}) to "
-        f"layer {deep} (std {s_deep:.3g}); threshold {COLLAPSE_RATIO:g}x.",
+        f"layer {deep} (std {s_deep:.3g}); threshold {t.collapse_ratio:g}x.",
         layer=deep, step=int(rec[-1]["step"]) if rec else None, ratio=ratio,
-        stds={n: s for n, s in pairs}, threshold=COLLAPSE_RATIO, source="own; Glorot & Bengio 2010")]
+        stds={n: s for n, s in pairs}, threshold=t.collapse_ratio, source="own; Glorot & Bengio 2010")]
 
 
 @rule("symmetric_weights")
-def symmetric_weights(v: Vitals) -> list[Finding]:
-    """Every unit of a layer has the same weights (row spread < :data:`SYMMETRY_SPREAD`):
+def symmetric_weights(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """Every unit of a layer has the same weights (row spread < ``symmetry_spread``):
     they compute the same function and receive the same gradient forever. Always an error."""
     out = []
     for name, w in v.weights.items():
         spread = w.get("row_spread")
-        if not finite(spread) or spread >= SYMMETRY_SPREAD:
+        if not finite(spread) or spread >= t.symmetry_spread:
             continue
         out.append(finding(
             "symmetric_weights", "error",
             f"The {w.get('units')} units of {name} have identical weights (row spread "
-            f"{spread:.2g}, threshold {SYMMETRY_SPREAD:g}): symmetry was never broken.",
-            layer=name, row_spread=spread, units=w.get("units"), threshold=SYMMETRY_SPREAD,
-            source="own; seed 001/003 §15 (constant initialization)"))
+            f"{spread:.2g}, threshold {t.symmetry_spread:g}): symmetry was never broken.",
+            layer=name, row_spread=spread, units=w.get("units"), threshold=t.symmetry_spread,
+            source="own: a constant initialization never breaks symmetry"))
     return out
 
 
 @rule("small_batch_norm")
-def small_batch_norm(v: Vitals) -> list[Finding]:
-    """BatchNorm trained on a median batch below :data:`BN_MIN_BATCH` (at least 5 batches)."""
+def small_batch_norm(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """BatchNorm trained on a median batch below ``bn_min_batch`` (at least 5 batches)."""
     sizes = [int(s) for s in v.loop.get("bn_batch_sizes", [])]
     if len(sizes) < 5:
         return []
     med = statistics.median(sizes)
-    if med >= BN_MIN_BATCH:
+    if med >= t.bn_min_batch:
         return []
     names = [n for n, i in v.layers.items() if i.kind.startswith("BatchNorm")]
     return [finding(
         "small_batch_norm", "warning",
         f"BatchNorm normalizes over batches of {med:g} samples (median; threshold "
-        f"{BN_MIN_BATCH}): its statistics are too noisy.",
+        f"{t.bn_min_batch:g}): its statistics are too noisy.",
         layer=names[0] if names else None, median_batch=med, min_batch=min(sizes),
-        threshold=BN_MIN_BATCH, source="Wu & He 2018 (Group Normalization); seed 003 §22")]
+        threshold=t.bn_min_batch, source="Wu & He 2018 (Group Normalization)")]
 
 
 @rule("narrow_layer")
-def narrow_layer(v: Vitals) -> list[Finding]:
+def narrow_layer(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """A hidden ``Linear`` layer with fewer units than the last ``Linear`` layer's outputs (3 or
     more): every class must be told apart through that bottleneck. Error when learning fails.
     Conv layers are left out: C channels over H×W positions are C·H·W features, not C.
     Regression outputs (autoencoders, VAEs) are no classes: their bottleneck is the design."""
-    from torchdoctor.doctor.remedies import remedies_for
     from torchdoctor.doctor.symptoms._io_shapes import task_kind
 
     if task_kind(v) == "regression":
         return []
-
     widths = [(n, i.units) for n, i in v.layers.items() if i.kind == "Linear" and i.units is not None]
     if len(widths) < 2:
         return []
@@ -173,15 +149,13 @@ def narrow_layer(v: Vitals) -> list[Finding]:
     if outputs < 3 or not narrow:
         return []
     name, units = min(narrow, key=lambda x: x[1])
-    wide = max(16, 1 << (WIDTH_PER_OUTPUT * outputs - 1).bit_length())
+    wide = max(16, 1 << (int(t.width_per_output * outputs) - 1).bit_length())
     f = finding(
-        "narrow_layer", gate(v, "warning"),
+        "narrow_layer", gate(v, "warning", t),
         f"Layer {name} has {units} units for {outputs} outputs: a bottleneck narrower than the "
         f"number of classes limits what the model can fit.",
         layer=name, units=units, outputs=outputs, suggested_width=wide,
         source="own; Yang et al. 2018 (softmax bottleneck)")
-    f.remedies = [Remedy(
-        "widen_layers", f"Widen the hidden layers to {wide} units ({WIDTH_PER_OUTPUT}+ per output).",
-        {"model.width": wide}, f"nn.Linear(in_features, {wide})  # instead of {units} units"),
-        *remedies_for("narrow_layer")]
+    f.remedies = remedies_for("narrow_layer", width=f"{wide} units ({t.width_per_output:g}+ per output)",
+                              units=wide, note=f"instead of {units} units")
     return [f]

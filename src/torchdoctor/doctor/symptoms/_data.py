@@ -6,31 +6,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from torchdoctor.doctor.symptoms._registry import finding, median, rule
+from torchdoctor.catalogue import Thresholds, remedies_for
+from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, median, rule
 from torchdoctor.doctor.vitals import Vitals, finite
 from torchdoctor.findings import Finding
 
-__all__ = ["IMBALANCE_RATIO", "INPUT_RMS_HIGH", "INPUT_RMS_LOW", "LOSS_MATCH_RTOL",
-           "SHUFFLE_RATIO"]
+__all__: list[str] = []
 
-#: Root mean square of the inputs above which they are not normalized (own choice: a
-#: standardized input has RMS 1, min-max scaled [0, 1] data below 1, 8-bit pixels ~100).
-INPUT_RMS_HIGH = 10.0
-#: ... and below which the inputs are vanishingly small (own choice).
-INPUT_RMS_LOW = 1e-2
-#: A loss below this is impossible for cross-entropy, MSE, or NLL on log-probabilities: the
-#: outputs fed to NLL are not log-probabilities (own rule; seed 003 §14 cause 7).
-NEGATIVE_LOSS = -1e-3
-
-#: Relative tolerance for "the recorded loss equals this candidate loss" (own choice; float32
-#: recomputation agrees to ~1e-6).
-LOSS_MATCH_RTOL = 1e-4
-#: Largest / smallest class count at or above which classes are imbalanced (SageMaker
-#: Debugger ``ClassImbalance`` default ``threshold_imbalance`` = 10).
-IMBALANCE_RATIO = 10.0
-#: Mean classes per batch / classes expected from random batches below which training
-#: batches follow the dataset order (own choice; sorted data gives ~0.15, shuffled ~1).
-SHUFFLE_RATIO = 0.5
 
 
 def _io_records(v: Vitals, key: str) -> list[dict[str, Any]]:
@@ -38,9 +20,9 @@ def _io_records(v: Vitals, key: str) -> list[dict[str, Any]]:
 
 
 @rule("unnormalized_input")
-def unnormalized_input(v: Vitals) -> list[Finding]:
-    """Inputs far from zero-mean unit scale: RMS > :data:`INPUT_RMS_HIGH` or <
-    :data:`INPUT_RMS_LOW` (median over sampled steps; 003 §14 cause 1)."""
+def unnormalized_input(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """Inputs far from zero-mean unit scale: RMS > ``input_scale_high`` or <
+    ``input_scale_low`` (median over sampled steps; LeCun et al. 1998, Efficient BackProp)."""
     recs = _io_records(v, "inputs")
     if not recs:
         return []
@@ -50,22 +32,26 @@ def unnormalized_input(v: Vitals) -> list[Finding]:
     if mean is None or std is None:
         return []
     rms = math.sqrt(mean * mean + std * std)
-    if INPUT_RMS_LOW <= rms <= INPUT_RMS_HIGH:
+    if t.input_scale_low <= rms <= t.input_scale_high:
         return []
-    what = "large" if rms > INPUT_RMS_HIGH else "tiny"
-    return [finding(
+    what = "large" if rms > t.input_scale_high else "tiny"
+    f = finding(
         "unnormalized_input", "warning",
         f"Inputs are {what}: mean {mean:.3g}, std {std:.3g}, max |x| {absmax:.3g} (RMS {rms:.3g}; "
-        f"expected {INPUT_RMS_LOW:g}..{INPUT_RMS_HIGH:g}).",
+        f"expected {t.input_scale_low:g}..{t.input_scale_high:g}).",
         step=int(recs[0]["step"]), mean=mean, std=std, absmax=absmax, rms=rms,
-        threshold_high=INPUT_RMS_HIGH, threshold_low=INPUT_RMS_LOW, source="own; seed 003 §14")]
+        threshold_high=t.input_scale_high, threshold_low=t.input_scale_low,
+        source="own; LeCun et al. 1998 (Efficient BackProp)")
+    # the batch statistics cannot tell 8-bit pixels apart: scale_pixels is the checkup's pick
+    f.remedies = [r for r in remedies_for("unnormalized_input") if r.code != "scale_pixels"]
+    return [f]
 
 
-def _matches(loss: Any, cand: Any) -> bool:
-    return finite(loss) and finite(cand) and abs(loss - cand) <= LOSS_MATCH_RTOL * max(1.0, abs(loss)) + 1e-6
+def _matches(loss: Any, cand: Any, t: Thresholds) -> bool:
+    return finite(loss) and finite(cand) and abs(loss - cand) <= t.loss_match_rtol * max(1.0, abs(loss)) + 1e-6
 
 
-def _loss_used(v: Vitals) -> tuple[str | None, int, int]:
+def _loss_used(v: Vitals, t: Thresholds) -> tuple[str | None, int, int]:
     """Which candidate loss the recorded loss equals on most sampled steps: (name, hits, n)."""
     recs = [r for r in v.records if r.get("losses") and finite(r.get("loss"))]
     if not recs:
@@ -73,7 +59,7 @@ def _loss_used(v: Vitals) -> tuple[str | None, int, int]:
     counts: dict[str, int] = {}
     for r in recs:
         for name, val in r["losses"].items():
-            if _matches(r["loss"], val):
+            if _matches(r["loss"], val, t):
                 counts[name] = counts.get(name, 0) + 1
     if not counts:
         return None, 0, len(recs)
@@ -93,13 +79,13 @@ def _is_prob(o: dict[str, float | None]) -> bool:
 
 
 @rule("wrong_output_activation")
-def wrong_output_activation(v: Vitals) -> list[Finding]:
+def wrong_output_activation(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Outputs already squashed, fed to a loss that applies its own (log-)softmax/sigmoid:
     probabilities (rows in [0, 1] summing to 1) into ``cross_entropy``, probabilities into
     ``nll_loss`` (which expects log-probabilities), sigmoid outputs into
     ``binary_cross_entropy_with_logits``. The loss is recognized by recomputing the usual
-    losses on sampled steps (003 §14 cause 7)."""
-    used, hits, n = _loss_used(v)
+    losses on sampled steps."""
+    used, hits, n = _loss_used(v, t)
     name = v.loop.get("loss_name")
     o = _outputs(v)
     if o["min"] is None:
@@ -107,7 +93,8 @@ def wrong_output_activation(v: Vitals) -> list[Finding]:
     probs = _is_prob(o) and o["rowsum_dev"] is not None and o["rowsum_dev"] < 1e-3
     step = next((int(r["step"]) for r in v.records if r.get("outputs")), None)
     ev = dict(loss_matched=used, matched_steps=hits, sampled_steps=n, loss_fn=name,
-              output_min=o["min"], output_max=o["max"], rowsum_dev=o["rowsum_dev"], source="own; seed 003 §14")
+              output_min=o["min"], output_max=o["max"], rowsum_dev=o["rowsum_dev"],
+              source="own: the loss applies its own (log-)softmax/sigmoid (PyTorch documentation)")
     if probs and (used == "ce" or (used is None and name == "CrossEntropyLoss")):
         msg = ("Outputs are probabilities (rows sum to 1) but the loss is cross-entropy, which "
                "applies its own log-softmax: remove the softmax layer.")
@@ -116,12 +103,12 @@ def wrong_output_activation(v: Vitals) -> list[Finding]:
         msg = ("Outputs are probabilities but the loss is NLLLoss, which expects "
                "log-probabilities: use log_softmax (or CrossEntropyLoss on logits).")
         return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
-    neg = [float(r["loss"]) for r in v.records if finite(r.get("loss")) and r["loss"] < NEGATIVE_LOSS]
+    neg = [float(r["loss"]) for r in v.records if finite(r.get("loss")) and r["loss"] < t.negative_loss]
     if neg and (used == "nll" or name == "NLLLoss" or len(neg) * 2 > len(v.records)):
         msg = (f"The loss is negative (down to {min(neg):.3g}): a negative log-likelihood fed with "
                "outputs that are not log-probabilities (raw logits into NLLLoss) can fall without "
                "bound. End the model with log_softmax, or use cross-entropy on logits.")
-        ev.update(negative_loss_steps=len(neg), min_loss=min(neg), threshold=NEGATIVE_LOSS)
+        ev.update(negative_loss_steps=len(neg), min_loss=min(neg), threshold=t.negative_loss)
         return [finding("wrong_output_activation", "error", msg, step=step, **ev)]
     if _is_prob(o) and (used == "bce_logits" or (used is None and name == "BCEWithLogitsLoss")):
         msg = ("Outputs lie in [0, 1] but the loss is BCEWithLogits, which applies its own "
@@ -135,24 +122,24 @@ def wrong_output_activation(v: Vitals) -> list[Finding]:
 
 
 @rule("wrong_loss")
-def wrong_loss(v: Vitals) -> list[Finding]:
+def wrong_loss(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """A regression loss on class targets: MSE (or ``MSELoss``/``L1Loss``) on one-hot or
-    class-index targets, or BCE on multi-class one-hot targets (003 §25, MISSION G)."""
-    used, hits, n = _loss_used(v)
+    class-index targets, or BCE on multi-class one-hot targets."""
+    used, hits, n = _loss_used(v, t)
     name = v.loop.get("loss_name")
     trecs = [r["targets"] for r in v.records if r.get("targets")]
     if not trecs:
         return []
-    kinds = [t.get("kind") for t in trecs]
-    onehot = [t for t in trecs if t.get("kind") == "float2d" and t.get("min") == 0
-              and t.get("max") == 1 and finite(t.get("rowsum_dev")) and t["rowsum_dev"] < 1e-6
-              and t.get("nonbinary") == 0]
+    kinds = [tr.get("kind") for tr in trecs]
+    onehot = [tr for tr in trecs if tr.get("kind") == "float2d" and tr.get("min") == 0
+              and tr.get("max") == 1 and finite(tr.get("rowsum_dev")) and tr["rowsum_dev"] < 1e-6
+              and tr.get("nonbinary") == 0]
     is_onehot = len(onehot) * 2 > len(trecs)
     is_class = kinds.count("class") * 2 > len(kinds)
     step = next((int(r["step"]) for r in v.records if r.get("targets")), None)
     ev = dict(loss_matched=used, matched_steps=hits, sampled_steps=n, loss_fn=name,
               targets="one-hot" if is_onehot else ("class indices" if is_class else "other"),
-              source="own; MISSION G (cross-entropy vs MSE for classification)")
+              source="own: cross-entropy, not MSE, for classification (Golik et al. 2013)")
     regression = used == "mse" or name in ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss")
     if (is_onehot or is_class) and regression:
         return [finding(
@@ -168,14 +155,14 @@ def wrong_loss(v: Vitals) -> list[Finding]:
 
 
 def _hists(v: Vitals) -> list[list[int]]:
-    return [t["hist"] for t in (r.get("targets") or {} for r in v.records)
-            if isinstance(t, dict) and t.get("hist")]
+    return [tr["hist"] for tr in (r.get("targets") or {} for r in v.records)
+            if isinstance(tr, dict) and tr.get("hist")]
 
 
 @rule("class_imbalance")
-def class_imbalance(v: Vitals) -> list[Finding]:
+def class_imbalance(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Largest / smallest class count in the sampled training batches >=
-    :data:`IMBALANCE_RATIO` (at least 200 labels seen)."""
+    ``imbalance_ratio`` (at least 200 labels seen)."""
     hists = _hists(v)
     if not hists:
         return []
@@ -189,20 +176,20 @@ def class_imbalance(v: Vitals) -> list[Finding]:
         return []
     lo, hi = min(counts), max(counts)
     ratio = hi / lo if lo > 0 else float("inf")
-    if ratio < IMBALANCE_RATIO:
+    if ratio < t.imbalance_ratio:
         return []
     return [finding(
         "class_imbalance", "warning",
         f"Classes are imbalanced: largest/smallest count {ratio:.3g} in {n} sampled labels "
-        f"(threshold {IMBALANCE_RATIO:g}).",
-        ratio=ratio, counts=total, labels_seen=n, threshold=IMBALANCE_RATIO,
+        f"(threshold {t.imbalance_ratio:g}).",
+        ratio=ratio, counts=total, labels_seen=n, threshold=t.imbalance_ratio,
         source="SageMaker Debugger ClassImbalance threshold_imbalance")]
 
 
 @rule("unshuffled_data")
-def unshuffled_data(v: Vitals) -> list[Finding]:
+def unshuffled_data(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Batches hold far fewer classes than random batches would (mean distinct classes per
-    batch / expected under shuffling < :data:`SHUFFLE_RATIO`, at least 5 batches, 3 classes)."""
+    batch / expected under shuffling < ``shuffle_ratio``, at least 5 batches, 3 classes)."""
     hists = _hists(v)
     if len(hists) < 5:
         return []
@@ -221,10 +208,10 @@ def unshuffled_data(v: Vitals) -> list[Finding]:
     if len(observed) < 5 or sum(expected) <= 0:
         return []
     ratio = sum(observed) / sum(expected)
-    if ratio >= SHUFFLE_RATIO:
+    if ratio >= t.shuffle_ratio:
         return []
     return [finding(
         "unshuffled_data", "warning",
         f"Training batches hold {sum(observed) / len(observed):.2g} classes on average where "
         f"shuffled batches would hold {sum(expected) / len(expected):.2g}: the data is not shuffled.",
-        ratio=ratio, batches=len(observed), threshold=SHUFFLE_RATIO, source="own")]
+        ratio=ratio, batches=len(observed), threshold=t.shuffle_ratio, source="own")]

@@ -11,26 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchdoctor.doctor.symptoms._registry import finding, gate, median, recent, rule
+from torchdoctor.catalogue import Thresholds
+from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, gate, median, recent, rule
 from torchdoctor.doctor.vitals import Vitals, finite
-from torchdoctor.findings import Finding, Remedy
+from torchdoctor.findings import Finding
 
-__all__ = ["NORMALIZED_DEV", "RANGE_SHORTFALL", "SATURATION_GAP", "UNNORMALIZED_DEV", "task_kind"]
-
-#: Share of the targets' span that lies beyond what the outputs can reach, above which the
-#: output activation cannot fit the targets (own choice: a quarter of the span is far beyond
-#: noise; a sigmoid on targets in [0, 10] misses 90 %).
-RANGE_SHORTFALL = 0.25
-#: Distance of the outputs' extreme to the bound of a squashing range that counts as "pressed
-#: against the bound" when no bounded last layer is visible (own choice; sigmoid'(y) < 1 %).
-SATURATION_GAP = 0.01
-#: Mean |logsumexp - 0| (or |sum - 1|) below which outputs are normalized along a dim
-#: (own choice: float32 log_softmax gives ~1e-7; raw logits are off by > 0.1).
-NORMALIZED_DEV = 1e-3
-#: ... and above which they are not normalized along the class dim.
-UNNORMALIZED_DEV = 0.05
-#: Relative tolerance of "the recorded loss equals the broadcast loss" (float32 recomputation).
-_LOSS_RTOL = 1e-4
+__all__ = ["task_kind"]
 
 _BOUNDED_LAST = {"Sigmoid": (0.0, 1.0), "Hardsigmoid": (0.0, 1.0), "Softmax": (0.0, 1.0),
                  "Tanh": (-1.0, 1.0), "Hardtanh": (-1.0, 1.0), "Softsign": (-1.0, 1.0),
@@ -63,12 +49,12 @@ def _last_layer(v: Vitals) -> tuple[str, str] | None:
 
 
 @rule("output_range_mismatch")
-def output_range_mismatch(v: Vitals) -> list[Finding]:
+def output_range_mismatch(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Regression targets reach beyond what the output layer can produce by more than
-    :data:`RANGE_SHORTFALL` of their span: a bounded last layer (sigmoid, tanh, ReLU ...) or
+    ``t.range_shortfall`` of their span: a bounded last layer (sigmoid, tanh, ReLU ...) or
     outputs that never leave [0, 1] / [-1, 1] and press against the bound (within
-    :data:`SATURATION_GAP`). A bounded last module counts only when the outputs obey its
-    bound (it may be registered last and applied earlier). Seed 003 §14 cause 7: regression
+    ``t.saturation_gap``). A bounded last module counts only when the outputs obey its
+    bound (it may be registered last and applied earlier). A regression
     needs no last activation."""
     if not _regression(v):
         return []
@@ -91,7 +77,7 @@ def output_range_mismatch(v: Vitals) -> list[Finding]:
         late_hi = max(r["outputs"]["max"] for r in recent(recs))
         late_lo = min(r["outputs"]["min"] for r in recent(recs))
         for lo, hi in ((0.0, 1.0), (-1.0, 1.0)):
-            if o_lo >= lo and o_hi <= hi and (hi - late_hi < SATURATION_GAP or late_lo - lo < SATURATION_GAP):
+            if o_lo >= lo and o_hi <= hi and (hi - late_hi < t.saturation_gap or late_lo - lo < t.saturation_gap):
                 bound, why = (lo, hi), "the outputs (squashed by the model, pressed against the bound)"
                 break
     if bound is None:
@@ -99,69 +85,60 @@ def output_range_mismatch(v: Vitals) -> list[Finding]:
     span = t_hi - t_lo
     above, below = t_hi - bound[1], bound[0] - t_lo
     short = max(above, below)
-    if short <= RANGE_SHORTFALL * span:
+    if short <= t.range_shortfall * span:
         return []
     lo_s, hi_s = (f"{b:g}" for b in bound)
     msg = (f"Targets run from {t_lo:.3g} to {t_hi:.3g} but {why} can only produce values in "
            f"[{lo_s}, {hi_s}]: {short / span:.0%} of the target span is out of reach. Remove the "
            "output activation (regression needs none) or rescale the targets into its range.")
-    f = finding("output_range_mismatch", gate(v, "warning"), msg,
+    return [finding("output_range_mismatch", gate(v, "warning", t), msg,
                 layer=last[0] if last is not None and last[1] in _BOUNDED_LAST else None,
                 step=int(recs[0]["step"]), target_min=t_lo, target_max=t_hi, output_min=o_lo,
                 output_max=o_hi, bound=list(bound), shortfall=short / span,
-                threshold=RANGE_SHORTFALL, source="own; seed 003 §14 cause 7")
-    f.remedies = [Remedy("remove_output_activation", "Remove the activation after the last "
-                         "layer for regression (or rescale the targets into its range).",
-                         {"model.output_activation": "none"}, "nn.Linear(hidden, 1)  # no sigmoid")]
-    return [f]
+                threshold=t.range_shortfall, source="own choice")]
 
 
-def _close(a: Any, b: Any) -> bool:
-    return finite(a) and finite(b) and abs(a - b) <= _LOSS_RTOL * max(1.0, abs(a)) + 1e-6
+def _close(a: Any, b: Any, rtol: float) -> bool:
+    return finite(a) and finite(b) and abs(a - b) <= rtol * max(1.0, abs(a)) + 1e-6
 
 
 @rule("loss_shape_mismatch")
-def loss_shape_mismatch(v: Vitals) -> list[Finding]:
+def loss_shape_mismatch(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Outputs and targets of different shapes (same number of elements, e.g. ``(N, 1)`` and
     ``(N,)``) whose loss equals the broadcast MSE or L1 over an ``N x N`` grid, on most
     sampled steps (at least 2): every prediction is compared with every target."""
     recs = [r for r in _batch_recs(v) if finite(r["batch"].get("mse_bcast")) and finite(r.get("loss"))]
-    hits = [r for r in recs if _close(r["loss"], r["batch"]["mse_bcast"]) or _close(r["loss"], r["batch"]["l1_bcast"])]
+    rtol = t.loss_match_rtol
+    hits = [r for r in recs if _close(r["loss"], r["batch"]["mse_bcast"], rtol)
+            or _close(r["loss"], r["batch"]["l1_bcast"], rtol)]
     if len(hits) < 2 or len(hits) * 2 <= len(recs):
         return []
     b = hits[0]["batch"]
-    o, t = b.get("output_shape"), b.get("target_shape")
-    msg = (f"The loss compares outputs of shape {tuple(o or ())} with targets of shape {tuple(t or ())}: "
+    o, tg = b.get("output_shape"), b.get("target_shape")
+    msg = (f"The loss compares outputs of shape {tuple(o or ())} with targets of shape {tuple(tg or ())}: "
            "they broadcast to a grid, so every prediction is scored against every target of the "
            "batch. Make the shapes equal (out.squeeze(1) or y.unsqueeze(1)).")
-    f = finding("loss_shape_mismatch", "error", msg, step=int(hits[0]["step"]), output_shape=o,
-                target_shape=t, matched_steps=len(hits), sampled_steps=len(recs),
-                source="own; Islam et al. 2019 (shape faults)")
-    f.remedies = [Remedy("match_loss_shapes", "Give outputs and targets the same shape before "
-                         "the loss.", {}, "loss = loss_fn(out.squeeze(1), y)  # (N,) vs (N,)")]
-    return [f]
+    return [finding("loss_shape_mismatch", "error", msg, step=int(hits[0]["step"]), output_shape=o,
+                    target_shape=tg, matched_steps=len(hits), sampled_steps=len(recs),
+                    threshold=rtol, source="own choice; Islam et al. 2019 (shape faults)")]
 
 
 @rule("wrong_softmax_dim")
-def wrong_softmax_dim(v: Vitals) -> list[Finding]:
+def wrong_softmax_dim(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Outputs are (log-)probabilities along another dim than the classes (the batch, or the
-    time axis of a sequence): median deviation from normalized < :data:`NORMALIZED_DEV` along
-    that dim and > :data:`UNNORMALIZED_DEV` along the class dim (at least 3 sampled steps)."""
+    time axis of a sequence): median deviation from normalized < ``t.normalized_dev`` along
+    that dim and > ``t.unnormalized_dev`` along the class dim (at least 3 sampled steps)."""
     recs = [r for r in _batch_recs(v) if finite(r["batch"].get("norm_other_dev"))
             and finite(r["batch"].get("norm_class_dev"))]
     if len(recs) < 3:
         return []
     other = median([r["batch"]["norm_other_dev"] for r in recs])
     cls = median([r["batch"]["norm_class_dev"] for r in recs])
-    if other is None or cls is None or other >= NORMALIZED_DEV or cls <= UNNORMALIZED_DEV:
+    if other is None or cls is None or other >= t.normalized_dev or cls <= t.unnormalized_dev:
         return []
     msg = ("The outputs are normalized (softmax/log_softmax) along the wrong dimension: each "
            "column sums to 1 across the batch (or time steps) while each sample's row over the "
            f"classes does not (deviation {cls:.3g}). Use dim=-1 (the class dimension).")
-    f = finding("wrong_softmax_dim", "error", msg, step=int(recs[0]["step"]), other_dim_deviation=other,
-                class_dim_deviation=cls, threshold_normalized=NORMALIZED_DEV,
-                threshold_unnormalized=UNNORMALIZED_DEV, source="own; seed 003 §14 cause 7")
-    f.remedies = [Remedy("softmax_over_classes", "Normalize over the class dimension: "
-                         "log_softmax(logits, dim=-1), or drop it and use cross-entropy on logits.",
-                         {}, "return F.log_softmax(logits, dim=-1)")]
-    return [f]
+    return [finding("wrong_softmax_dim", "error", msg, step=int(recs[0]["step"]), other_dim_deviation=other,
+                    class_dim_deviation=cls, threshold_normalized=t.normalized_dev,
+                    threshold_unnormalized=t.unnormalized_dev, source="own choice")]

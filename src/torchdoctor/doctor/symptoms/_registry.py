@@ -1,8 +1,10 @@
 """The symptom registry and the helpers every rule shares.
 
-A rule is a pure function ``Vitals -> list[Finding]`` registered under its symptom code with
-:func:`rule`. :func:`diagnose` runs them all (a rule that raises is skipped with a logged
-warning) and deduplicates by ``(code, layer)``, keeping the most severe.
+A rule is a pure function ``(Vitals, Thresholds) -> list[Finding]`` registered under its symptom
+code with :func:`rule`; the code must have a spec in :mod:`torchdoctor.catalogue` (meaning,
+thresholds with sources, remedies, repair priority). :func:`diagnose` runs them all (a rule that
+raises is skipped with a logged warning) and deduplicates by ``(code, layer)``, keeping the most
+severe.
 """
 
 from __future__ import annotations
@@ -13,29 +15,33 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from torchdoctor.catalogue import SPECS, Thresholds, thresholds_from
 from torchdoctor.doctor.vitals import Vitals, finite, series
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
 __all__ = [
-    "MIN_PROGRESS", "RULES", "THETA", "diagnose", "epoch_values", "finding", "gate",
+    "DEFAULT", "RULES", "diagnose", "epoch_values", "finding", "gate",
     "learning_failing", "loss_drop", "losses", "median", "recent", "rule", "train_accuracy",
 ]
 
 log = logging.getLogger("torchdoctor")
 
-Rule = Callable[[Vitals], list[Finding]]
+Rule = Callable[[Vitals, Thresholds], list[Finding]]
 #: Registered rules by symptom code, in registration order.
 RULES: dict[str, Rule] = {}
-
-#: "Satisfied accuracy": below it training counts as failing (AUTOTRAINER's ``Theta`` = 0.7,
-#: Zhang et al., ICSE 2021, default parameters of ``utils/monitor.py``).
-THETA = 0.7
-#: Loss drop below which learning counts as failing (own choice: 10 % of the first loss).
-MIN_PROGRESS = 0.10
+#: The default thresholds (each documented with its source in ``docs/symptoms.md``).
+DEFAULT = Thresholds()
 
 
 def rule(code: str) -> Callable[[Rule], Rule]:
-    """Register ``fn`` as the rule of symptom ``code``."""
+    """Register ``fn`` as the rule of symptom ``code``.
+
+    Raises:
+        ValueError: ``code`` has no spec in :mod:`torchdoctor.catalogue`, or already a rule.
+    """
+    if code not in SPECS or SPECS[code].producer != "rule":
+        raise ValueError(f"code must have a spec with producer 'rule' in torchdoctor.catalogue, "
+                         f"got {code!r}")
 
     def deco(fn: Rule) -> Rule:
         if code in RULES:
@@ -46,12 +52,19 @@ def rule(code: str) -> Callable[[Rule], Rule]:
     return deco
 
 
-def diagnose(vitals: Vitals, codes: list[str] | None = None) -> list[Finding]:
+def diagnose(vitals: Vitals, codes: list[str] | None = None, *,
+             thresholds: Thresholds | dict[str, float] | None = None) -> list[Finding]:
     """Run the rules (all, or ``codes``) on ``vitals``; deduplicated, most severe first.
 
+    Args:
+        vitals: the recorded timeline.
+        codes: the rules to run (default: all).
+        thresholds: a :class:`Thresholds`, a dict of field overrides, or None (defaults).
+
     Raises:
-        ValueError: an entry of ``codes`` has no rule.
+        ValueError: an entry of ``codes`` has no rule, or a bad ``thresholds``.
     """
+    t = thresholds_from(thresholds)
     names = list(RULES) if codes is None else list(codes)
     unknown = [c for c in names if c not in RULES]
     if unknown:
@@ -59,7 +72,7 @@ def diagnose(vitals: Vitals, codes: list[str] | None = None) -> list[Finding]:
     best: dict[tuple[str, str | None], Finding] = {}
     for code in names:
         try:
-            found = RULES[code](vitals)
+            found = RULES[code](vitals, t)
         except Exception as exc:  # a rule must never break training
             log.warning("torchdoctor: rule %r failed (%s: %s)", code, type(exc).__name__, exc)
             continue
@@ -119,24 +132,24 @@ def train_accuracy(v: Vitals) -> float | None:
     return sum(r["train_correct"] for r in recs) / sum(r["train_count"] for r in recs)
 
 
-def learning_failing(v: Vitals) -> bool:
+def learning_failing(v: Vitals, t: Thresholds = DEFAULT) -> bool:
     """Is learning failing? (AUTOTRAINER's gate before a gradient symptom becomes an error.)
 
     True when a loss is non-finite, when after two epochs the training accuracy is below
-    :data:`THETA`, or when the loss fell by less than :data:`MIN_PROGRESS` of its first value.
+    ``t.theta``, or when the loss fell by less than ``t.min_progress`` of its first value.
     """
     if any(isinstance(r.get("loss"), str) for r in v.records):
         return True
     acc = epoch_values(v, "train_accuracy")
-    if len(acc) >= 2 and max(acc[-2:]) < THETA:
+    if len(acc) >= 2 and max(acc[-2:]) < t.theta:
         return True
     drop = loss_drop(v)
-    return drop is not None and drop < MIN_PROGRESS
+    return drop is not None and drop < t.min_progress
 
 
-def gate(v: Vitals, fallback: str = "info") -> str:
-    """``"error"`` when learning fails, else ``fallback``."""
-    return "error" if learning_failing(v) else fallback
+def gate(v: Vitals, fallback: str = "info", t: Thresholds = DEFAULT) -> str:
+    """``"error"`` when learning fails (:func:`learning_failing`), else ``fallback``."""
+    return "error" if learning_failing(v, t) else fallback
 
 
 def recent(records: list[dict[str, Any]], frac: float = 1 / 3, minimum: int = 3) -> list[dict[str, Any]]:
