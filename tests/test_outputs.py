@@ -235,3 +235,9 @@ def test_doctor_output_key_chooses_the_tensor() -> None:
     assert doctor.vitals.records[0]["batch"]["output_shape"] == [8, 16]
     with pytest.raises(ValueError, match="output_key must be"):
         td.Doctor(model, None, output_key=2.5)
+
+
+def test_broadcast_loss_is_not_reported_when_it_cannot_be_told_from_the_aligned_one() -> None:
+    o, t = torch.full((8, 1), 0.7), torch.randn(8, generator=_g(1))  # constant outputs
+    stats = batch_stats(o, t, interpret(o, t))
+    assert stats is None or (torch.isnan(stats[2]) and torch.isnan(stats[3]))

@@ -83,18 +83,18 @@ def output_range_mismatch(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     if bound is None:
         return []
     span = t_hi - t_lo
-    above, below = t_hi - bound[1], bound[0] - t_lo
-    short = max(above, below)
-    if short <= t.range_shortfall * span:
+    overlap = max(0.0, min(t_hi, bound[1]) - max(t_lo, bound[0]))
+    short = 1.0 - overlap / span  # share of the target span out of reach, in [0, 1]
+    if short <= t.range_shortfall:
         return []
     lo_s, hi_s = (f"{b:g}" for b in bound)
     msg = (f"Targets run from {t_lo:.3g} to {t_hi:.3g} but {why} can only produce values in "
-           f"[{lo_s}, {hi_s}]: {short / span:.0%} of the target span is out of reach. Remove the "
+           f"[{lo_s}, {hi_s}]: {short:.0%} of the target span is out of reach. Remove the "
            "output activation (regression needs none) or rescale the targets into its range.")
     return [finding("output_range_mismatch", gate(v, "warning", t), msg,
                 layer=last[0] if last is not None and last[1] in _BOUNDED_LAST else None,
                 step=int(recs[0]["step"]), target_min=t_lo, target_max=t_hi, output_min=o_lo,
-                output_max=o_hi, bound=list(bound), shortfall=short / span,
+                output_max=o_hi, bound=list(bound), shortfall=short,
                 threshold=t.range_shortfall, source="own choice")]
 
 

@@ -65,7 +65,8 @@ OUTPUT_KEYS = ("logits", "logit", "scores", "prediction", "predictions", "preds"
 TARGET_KEYS = ("labels", "label", "targets", "target", "y")
 #: Fields of :func:`batch_stats` (one buffer row): mean deviation from "normalized" along the
 #: class dim and the smallest along any other dim (batch, time), the broadcast MSE and L1
-#: of outputs vs targets of mismatching shapes (NaN when shapes agree).
+#: of outputs vs targets of mismatching shapes (NaN when the shapes agree, or when the
+#: broadcast loss equals the aligned one, as it does for constant outputs).
 BATCH_FIELDS = ("norm_class_dev", "norm_other_dev", "mse_bcast", "l1_bcast")
 
 Key = str | int | Callable[[Any], Any]
@@ -337,8 +338,12 @@ def batch_stats(o: torch.Tensor | None, t: torch.Tensor | None, b: Batch) -> tor
         except RuntimeError:
             shape = None
         if shape is not None and torch.Size(shape).numel() > o.numel():
-            diff = o.detach().float() - t.detach().float()
+            of, tf = o.detach().float(), t.detach().float()
+            diff, aligned = of - tf, of.reshape(tf.shape) - tf
             mse, l1 = (diff * diff).mean(), diff.abs().mean()
+            # constant outputs give the same loss either way: nothing to tell apart then
+            mse = torch.where((mse - (aligned * aligned).mean()).abs() > 1e-3 * mse + 1e-6, mse, nan)
+            l1 = torch.where((l1 - aligned.abs().mean()).abs() > 1e-3 * l1 + 1e-6, l1, nan)
     if all(x is nan for x in (cls, other, mse, l1)):
         return None
     return torch.stack([cls, other, mse, l1])
