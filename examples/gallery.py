@@ -8,8 +8,8 @@ half (rules may be tuned on it) and a held-out half (only measured)::
 
     held_out = int(sha256(file_name).hexdigest(), 16) % 2 == 1
 
-Run ``python examples/gallery.py [--jobs N] [--json OUT] [NAME ...]``; ``tests/test_gallery.py``
-imports this file to run the same checks.
+Run ``python examples/gallery.py [--jobs N] [--json OUT] [--markdown] [NAME ...]``;
+``tests/test_gallery.py`` imports this file to run the same checks.
 """
 
 from __future__ import annotations
@@ -126,11 +126,34 @@ def _table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _what(path: Path) -> str:
+    """The first docstring line of a script, without its ``Bug:``/``Healthy:`` prefix."""
+    first = (load(path).__doc__ or "").strip().splitlines()[0]
+    return first.split(":", 1)[1].strip() if first.split(":", 1)[0] in ("Bug", "Healthy") else first
+
+
+def markdown(results: list[Result]) -> str:
+    """The README tables: one row per script (bold = an expected code), then the scores."""
+    by_name = {f"{p.parent.name}/{p.stem}": p for p in scripts()}
+    out = []
+    for kind in KINDS:
+        out += ["", f"| script | half | {'bug' if kind == 'buggy' else 'what'} | expected | "
+                    "doctor reported (warning and above) |", "|---|---|---|---|---|"]
+        for r in (r for r in results if r.kind == kind):
+            path = by_name[r.name]
+            found = ", ".join(f"**{c}**" if c in r.expected else c for c in r.found) or "nothing (quiet)"
+            exp = ", ".join(f"`{c}`" for c in r.expected) or "none"
+            out.append(f"| [`{path.name}`]({kind}/{path.name}) | {r.split.replace('_', '-')} | "
+                       f"{_what(path)} | {exp} | {found} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="script stems to run (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument("--markdown", action="store_true", help="also print the README tables")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
@@ -141,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(run, paths))
     print(_table(results))
+    if args.markdown:
+        print(markdown(results))
     if args.json is not None:
         doc: dict[str, Any] = {"results": [asdict(r) for r in results], "summary": summary(results)}
         args.json.write_text(json.dumps(doc, indent=1))

@@ -3,7 +3,8 @@
 Meant: ``loss_fn(recon, x)``. Written: ``loss_fn(recon, recon.detach())``, a slip from code
 that detaches teacher outputs. The loss is exactly 0 on every step, every gradient is
 exactly 0, Adam applies updates of exactly 0, and the reconstruction never improves, while
-the loss curve looks "perfect". Seed 003 §14 cause 2 (not checking the outputs).
+the loss curve looks "perfect". Cause 2 (not checking the outputs) in
+``docs/non-convergence.md``.
 
 Run: ``python examples/buggy/autoencoder_loss_against_itself.py``
 """

@@ -2,8 +2,8 @@
 
 He initialization would use std sqrt(2/128) = 0.125; at 0.3 each layer multiplies the signal
 by ~2.4 (forward and backward), about 6,000x over ten layers, so the gradient norms of the
-early layers are enormous and SGD jumps around or diverges. Seed 004 (exploding gradients,
-layer-wise rate scaling) and seed 003 §14 cause 9 ("weights not initialized properly").
+early layers are enormous and SGD jumps around or diverges. Cause 9 ("weights not
+initialized properly") in ``docs/non-convergence.md``; He et al. (2015) for the right scale.
 
 Run: ``python examples/buggy/exploding_deep_large_init.py``
 """

@@ -3,8 +3,8 @@
 Each sequence is 24 barometer readings (mean 101 325 Pa, swings of a few hundred Pa whose
 frequency is the class) plus their time stamps in seconds; the model takes
 ``(readings, timestamps)`` as a tuple. Nothing is standardized: the GRU's gates saturate at
-once and the model barely learns. Seed 003 §14 causes 1 and 3 (forgot to normalize / no
-preprocessing).
+once and the model barely learns. Causes 1 and 3 in ``docs/non-convergence.md``
+(forgot to normalize / no preprocessing).
 
 Run: ``python examples/buggy/gru_raw_sensor_tuple_input.py``
 """

@@ -3,8 +3,8 @@
 Fine-tuning style: the body should train at a low rate and the classifier head at a higher
 one, so the optimizer gets parameter groups, but only the body's group is there. The head's
 weights get gradients on every step and never change: the body has to learn to fit a random
-head. Seed 003 §13 (optimizers); public bug studies list parameters missing from the
-optimizer (Islam et al., FSE 2019).
+head. Public bug studies list parameters missing from the optimizer
+(Islam et al., FSE 2019).
 
 Run: ``python examples/buggy/head_missing_from_optimizer.py``
 """

@@ -2,8 +2,8 @@
 
 The classes are not linearly separable; a single ``nn.Linear(2, 3)`` can draw only three
 straight boundaries and stays near 50 % training accuracy however long it trains. The model
-is too small for the task: seed 003 §12 (under-fitting: bigger model, more features) and
-§14 cause 11 ("wrong number of hidden units").
+is too small for the task: under-fitting, cause 11 ("wrong number of
+hidden units") in ``docs/non-convergence.md``.
 
 Run: ``python examples/buggy/linear_model_on_spirals.py``
 """

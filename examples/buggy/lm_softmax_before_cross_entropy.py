@@ -3,7 +3,7 @@
 The LSTM next-token model of the healthy gallery (sequences counting modulo 12 with a
 stride of 1 to 3), with ``nn.Softmax(dim=-1)`` after the output layer. The logits are
 ``(N, T, V)``: each position's row sums to 1, cross-entropy takes a log-softmax of those
-probabilities, and the gradients shrink to almost nothing. Seed 003 §14 cause 7.
+probabilities, and the gradients shrink to almost nothing. Cause 7 in ``docs/non-convergence.md``.
 
 Run: ``python examples/buggy/lm_softmax_before_cross_entropy.py``
 """

@@ -3,8 +3,8 @@
 The model ends in ``F.log_softmax(logits, dim=0)``: each class column is normalized across
 the samples of the batch instead of each sample's row across the classes. The rows are not
 log-probabilities, the loss couples unrelated samples, and the model learns far worse than it
-should (and predicts differently for the same sample in another batch). Seed 003 §14 cause 7
-(the wrong last-layer activation).
+should (and predicts differently for the same sample in another batch). Cause 7 (the wrong
+last-layer activation) in ``docs/non-convergence.md``.
 
 Run: ``python examples/buggy/log_softmax_over_batch.py``
 """

@@ -2,7 +2,7 @@
 
 With standardized inputs the pre-activations are of order 1, so a bias of -3 puts nearly
 every ReLU below zero for every sample: the units never fire, pass no gradient, and never
-recover. Seed 003 §14 cause 8 ("bad gradients: dead ReLUs", cure: LeakyReLU/ELU) and §18.
+recover. Cause 8 ("bad gradients") in ``docs/non-convergence.md``; cure: LeakyReLU/ELU.
 
 Run: ``python examples/buggy/negative_bias_dead_relu.py``
 """

@@ -2,7 +2,7 @@
 
 3000 samples from ``make_classification`` with class weights 98 % / 2 %; one output logit,
 float 0/1 targets, no ``pos_weight``, no resampling. The model reaches 98 % accuracy by
-answering "negative" and finds few of the positives. Seed 003 §21 (class balancing);
+answering "negative" and finds few of the positives. Class balancing: He & Garcia (2009);
 SageMaker Debugger's ``ClassImbalance`` rule.
 
 Run: ``python examples/buggy/rare_positives_bce.py``

@@ -2,7 +2,7 @@
 
 With 64 to 256 inputs per unit and unit-variance weights the pre-activations have a standard
 deviation of 8 to 16, so most tanh outputs are pinned at -1 or +1 where the derivative is
-~0. Seed 001 and 003 §15 (initialization; "activations saturate"), the classic CS231n
+~0. Cause 9 (bad initialization) in ``docs/non-convergence.md``; the classic CS231n
 illustration; AUTOTRAINER's saturated-activation problem.
 
 Run: ``python examples/buggy/saturated_tanh_large_init.py``

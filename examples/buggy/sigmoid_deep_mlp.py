@@ -1,8 +1,8 @@
 """Bug: a 10-layer MLP with sigmoid activations everywhere.
 
 The sigmoid's derivative is at most 0.25, so the gradient shrinks by that factor (times the
-weight scale) at every layer: the first layers barely learn while the last ones do. Seed 003
-§14 cause 10 ("too deep a network") with seed 001/003 §18 on sigmoid; the vanishing-gradient
+weight scale) at every layer: the first layers barely learn while the last ones do. Cause 10
+("too deep a network") in ``docs/non-convergence.md``; the vanishing-gradient
 problem AUTOTRAINER (Zhang et al., ICSE 2021) detects.
 
 Run: ``python examples/buggy/sigmoid_deep_mlp.py``

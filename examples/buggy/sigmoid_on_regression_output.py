@@ -2,7 +2,8 @@
 
 Ratings between 0 and 10 depend smoothly on 6 features; the model ends in ``nn.Sigmoid()``
 (copied from a classifier), so it can never predict above 1, and MSE stays large however long
-it trains. Seed 003 §14 cause 7: "for regression, usually no activation on the last layer".
+it trains. Cause 7 in ``docs/non-convergence.md``: for regression, no activation on the
+last layer.
 
 Run: ``python examples/buggy/sigmoid_on_regression_output.py``
 """

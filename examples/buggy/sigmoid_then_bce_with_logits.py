@@ -3,7 +3,7 @@
 Two moons, one output unit, float 0/1 targets of shape ``(N, 1)``. ``BCEWithLogitsLoss``
 applies its own sigmoid, so the model's outputs (already in (0, 1)) are squashed twice:
 predictions can only move between sigmoid(0) = 0.5 and sigmoid(1) = 0.73, the loss cannot go
-below ~0.5 and the gradients are small. Seed 003 §14 cause 7.
+below ~0.5 and the gradients are small. Cause 7 in ``docs/non-convergence.md``.
 
 Run: ``python examples/buggy/sigmoid_then_bce_with_logits.py``
 """

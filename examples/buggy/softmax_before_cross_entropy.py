@@ -2,7 +2,7 @@
 
 ``CrossEntropyLoss`` applies log-softmax itself, so the model's probabilities are squashed a
 second time: the loss cannot go below ~1.46 on 10 classes and the gradients shrink as the
-model grows confident. Seed 003 §14, cause 7 ("wrong activation in the last layer"); the
+model grows confident. Cause 7 ("wrong activation in the last layer") in ``docs/non-convergence.md``; the
 most frequent PyTorch loss misuse in UMLAUT's checks (Schoop et al., CHI 2021).
 
 Run: ``python examples/buggy/softmax_before_cross_entropy.py``

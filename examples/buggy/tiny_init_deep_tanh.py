@@ -1,9 +1,9 @@
 """Bug: an 8-layer tanh MLP initialized with N(0, 0.01^2) weights.
 
 Each layer multiplies the activation scale by about 0.01 * sqrt(fan_in) ~ 0.11, so after a
-few layers the activations are ~0 and so are the gradients of the early layers. Seed 001
-and 004 ("with naive initialization the activations shrink toward zero layer by layer"),
-seed 003 §15; the CS231n experiment.
+few layers the activations are ~0 and so are the gradients of the early layers. With naive
+initialization the activations shrink toward zero layer by layer (Glorot & Bengio 2010);
+the CS231n experiment.
 
 Run: ``python examples/buggy/tiny_init_deep_tanh.py``
 """

@@ -3,7 +3,8 @@
 The keyword-classification Transformer of the healthy gallery (two encoder layers, dropout
 0.3, forward returning a dataclass with ``logits``). The validation pass runs under
 ``torch.no_grad()`` but the model is left in training mode, so dropout keeps dropping during
-evaluation and the validation numbers are noisy and pessimistic. Seed 003 §16.
+evaluation and the validation numbers are noisy and pessimistic. UMLAUT's "missing
+eval()" check (Schoop et al., CHI 2021).
 
 Run: ``python examples/buggy/transformer_forgot_eval_mode.py``
 """

@@ -2,9 +2,9 @@
 
 The digits are rescaled to the usual 8-bit range (as images read from disk are) and used
 as is: inputs have mean ~77 and std ~96, so the first layer's pre-activations are huge
-and a learning rate that suits normalized data makes training erratic. Seed 003 §14,
-causes 1 and 3 ("forgot to normalize the data", "no preprocessing"); seed 001 on
-zero-centering and scaling.
+and a learning rate that suits normalized data makes training erratic. Causes 1
+and 3 ("forgot to normalize the data", "no preprocessing") in ``docs/non-convergence.md``;
+LeCun et al. (1998) on zero-centering and scaling.
 
 Run: ``python examples/buggy/unnormalized_pixels.py``
 """

@@ -2,7 +2,7 @@
 
 The counterpart of the saturated and collapsing tanh examples: Xavier's std
 sqrt(2/(fan_in+fan_out)) keeps the activation scale roughly constant from layer to layer, so
-tanh units neither saturate nor shrink toward zero (seed 003 §15, seed 004). The doctor must
+tanh units neither saturate nor shrink toward zero (Glorot & Bengio 2010). The doctor must
 stay silent.
 
 Run: ``python examples/healthy/tanh_xavier_mlp_digits.py``
