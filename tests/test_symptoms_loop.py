@@ -32,7 +32,8 @@ def timeline(n: int = 60, loss: float = 1.0, every: int = 5,
         r: dict[str, Any] = {"step": i, "epoch": 0, "loss": loss}
         if layer is not None and i % every == 0:
             r["layers"] = {k: dict(d) for k, d in layer.items()}
-            r["grad_norm"] = sum(d.get("grad_norm", 0.0) for d in layer.values())
+            norms = [d["grad_norm"] for d in layer.values() if "grad_norm" in d]
+            r["grad_norm"] = sum(norms) if norms else None  # None: no .grad at all
         recs.append(r)
     base = {"steps": n, "optimizer_steps": n, "step_checks": 0, "steps_without_grads": 0,
             "optimizer": COVERED}
@@ -84,14 +85,14 @@ def test_no_update_share_threshold() -> None:
     assert RULES["no_update"](v, Thresholds(no_update_share=0.9)) == []
 
 
-def test_no_update_partial_head_is_an_error_and_backbone_a_warning() -> None:
+def test_no_update_partial_head_is_an_error_and_backbone_info() -> None:
     head = {"0": MOVING["0"], "2": FROZEN["2"]}
     found = run("no_update", timeline(layer=head, optimizer={**COVERED, "unoptimized": ["2"]}))
     assert found[0].evidence["cause"] == "group_missing" and found[0].severity == "error"
     assert found[0].layer == "2"
     body = {"0": FROZEN["0"], "2": MOVING["2"]}
     found = run("no_update", timeline(layer=body, optimizer={**COVERED, "unoptimized": ["0"]}))
-    assert found[0].severity == "warning"
+    assert found[0].severity == "info"
     assert run("no_update", timeline(layer=body)) == []  # frozen by unknown means: no claim
 
 
@@ -190,3 +191,56 @@ def test_a_lowered_severity_keeps_its_peak() -> None:
 def test_output_range_ignores_a_bounded_module_the_outputs_do_not_obey() -> None:
     # a ReLU registered last but applied inside the body: outputs go negative, so it is not the last op
     assert run("output_range_mismatch", _regression((-4.0, 2.0), (-5.0, 1.0), "ReLU")) == []
+
+
+def test_no_update_without_any_gradient_names_the_missing_gradient() -> None:
+    absent = {"0": {"update_ratio": 0.0}, "2": {"update_ratio": 0.0}}  # .grad None after backward
+    v = timeline(loss=1.3, layer=absent, step_checks=12, steps_without_grads=12)
+    assert cause(v) == "no_gradient"
+    assert "missing" in run("no_update", v)[0].message
+    unused = {"0": MOVING["0"], "2": {"update_ratio": 0.0}}  # one layer outside the forward path
+    assert run("no_update", timeline(layer=unused, optimizer={**COVERED, "unoptimized": ["2"]})) == []
+
+
+# ---------------------------------------------------------------- through a real loop
+def _real_loop(optimizer_of: str, order: str = "usual", steps: int = 30) -> list[Finding]:
+    import torch
+    from torch import nn
+
+    import torchdoctor as td
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    params = {"all": model.parameters(), "head": model[2].parameters(), "body": model[0].parameters()}
+    opt = torch.optim.SGD(params[optimizer_of], lr=0.1)
+    doctor = td.Doctor(model, opt, sample_every=1, console=False)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        x, y = torch.randn(32, 8, generator=g), torch.randint(0, 3, (32,), generator=g)
+        out = model(x)
+        loss = nn.functional.cross_entropy(out, y)
+        if order == "usual":
+            opt.zero_grad()
+            loss.backward()
+            doctor.step(loss, inputs=x, targets=y, outputs=out)
+        else:  # zero_grad between backward and step
+            loss.backward()
+            doctor.step(loss, inputs=x, targets=y, outputs=out)
+            opt.zero_grad()
+        opt.step()
+    doctor.close()
+    return doctor.findings
+
+
+def test_real_loops_name_the_cause_of_no_update() -> None:
+    def by_code(fs: list[Finding]) -> dict[str, Finding]:
+        return {f.code: f for f in fs}
+
+    assert "no_update" not in by_code(_real_loop("all"))
+    cleared = by_code(_real_loop("all", order="between"))["no_update"]
+    assert (cleared.evidence["cause"], cleared.severity) == ("grads_cleared", "error")
+    head = by_code(_real_loop("body"))["no_update"]
+    assert (head.evidence["cause"], head.layer, head.severity) == ("group_missing", "2", "error")
+    frozen = by_code(_real_loop("head"))  # backbone frozen by leaving it out: said, not alarmed
+    assert frozen["no_update"].severity == "info" and frozen["no_update"].layer == "0"
+    assert "missing_zero_grad" not in frozen  # its .grad accumulates by design

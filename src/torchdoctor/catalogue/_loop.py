@@ -10,7 +10,7 @@ symptom(
     "steps while its gradient is not (the cause is named from what was seen at the step: no "
     ".grad at all, parameters in no optimizer group, a rate of 0); or the loss and every "
     "gradient are exactly 0. Layers left unchanged while others train: an error when the "
-    "output layer is among them, else a warning.",
+    "output layer is among them, else info (a backbone frozen by leaving it out is common).",
     remedies=("call_optimizer_step", "call_zero_grad", "build_optimizer_on_model",
               "add_param_group", "set_nonzero_lr", "check_loss_target", "differentiable_path"),
     role="cause", rank=105, thresholds=("no_update_min_steps", "no_update_share"))

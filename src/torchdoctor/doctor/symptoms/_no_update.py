@@ -48,9 +48,9 @@ CAUSES: dict[str, tuple[str, str]] = {
         "nothing to learn from (a target computed from the output itself, e.g. "
         "loss_fn(out, out.detach()), or a mask that drops every element).", "check_loss_target"),
     "no_gradient": (
-        "Every gradient is exactly 0 although the loss is not: no gradient reaches the parameters "
-        "(a non-differentiable step such as argmax, round or a comparison in the forward pass?).",
-        "differentiable_path"),
+        "No gradient reaches the parameters: after backward() every gradient is {how} although "
+        "the loss is not 0 (a non-differentiable step such as argmax, round, a comparison or "
+        "a detach between the parameters and the loss?).", "differentiable_path"),
 }
 
 
@@ -82,7 +82,7 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
         zero = sum(1 for _, x in ls if x == 0)
         cause = "zero_loss" if _share(zero, len(ls)) >= t.no_update_share else "no_gradient"
         return cause, [], {"share": _share(zero, len(ls)), "zero_loss_steps": zero, "steps": len(ls),
-                           "sampled_grad_norms": len(grads)}
+                           "sampled_grad_norms": len(grads), "how": "exactly 0"}
     if opt.get("known") and steps >= t.no_update_min_steps and int(loop.get("optimizer_steps", 0) or 0) == 0:
         return "step_not_called", [], {"steps": steps, "optimizer_steps": 0}
     upd = _update_steps(v)
@@ -95,16 +95,19 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
     for n in names:
         rows = [(layers[n].get("update_ratio"), layers[n].get("grad_norm")) for layers in upd
                 if finite((layers.get(n) or {}).get("update_ratio"))]
-        frozen = sum(1 for u, g in rows if u == 0 and finite(g) and g > 0)
+        frozen = sum(1 for u, g in rows if u == 0 and (g is None or (finite(g) and g > 0)))
         if len(rows) >= 3 and _share(frozen, len(rows)) >= t.no_update_share:
             still.append(n)
     if not still:
         return None
+    graded = [n for n in still if any(finite((layers.get(n) or {}).get("grad_norm")) for layers in upd)]
     ev = {"update_steps": len(upd), "step_checks": checks, "steps_without_grads": cleared,
           "unoptimized": opt.get("unoptimized", []), "zero_lr": opt.get("zero_lr", []),
           "lrs": opt.get("lrs", [])}
     unopt, zero_lr = set(opt.get("unoptimized", [])), set(opt.get("zero_lr", []))
     if len(still) == len(names):
+        if not graded and checks and _share(cleared, checks) >= t.no_update_share:
+            return "no_gradient", [], {**ev, "how": "missing (.grad is None)"}
         if checks and _share(cleared, checks) >= t.no_update_share:
             return "grads_cleared", [], {**ev, "share": _share(cleared, checks)}
         if unopt >= set(still):
@@ -112,6 +115,7 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
         if zero_lr >= set(still):
             return "zero_lr", still, ev
         return "grads_zeroed", [], {**ev, "share": 1.0}
+    still = graded  # a layer without any gradient is unused, not frozen: no claim about it
     missing = [n for n in still if n in unopt]
     if missing:
         return "group_missing", missing, ev
@@ -123,9 +127,9 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
 def no_update(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """The optimizer applies no update (or leaves some layers unchanged) while training runs:
     :func:`cause_of_no_update` names why, comparing against ``t.no_update_min_steps`` and
-    ``t.no_update_share``. An error when nothing changes or the output layer is left out; a
-    warning when only other layers are (frozen on purpose, maybe: ``requires_grad_(False)``
-    says so and saves their backward pass)."""
+    ``t.no_update_share``. An error when nothing changes or the output layer is left out;
+    ``info`` when only other layers are (freezing a backbone by leaving it out of the
+    optimizer is common; ``requires_grad_(False)`` says so and saves their backward pass)."""
     got = cause_of_no_update(v, t)
     if got is None:
         return []
@@ -133,10 +137,14 @@ def no_update(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     template, cure = CAUSES[cause]
     named = ", ".join(layers) or "every layer"
     msg = template.format(steps=ev.get("steps", v.loop.get("steps")), share=ev.get("share", 1.0),
-                          layers=named)
+                          layers=named, how=ev.get("how", "exactly 0"))
     params = [n for n, i in v.layers.items() if i.role == "param"]
     partial = bool(layers) and set(layers) != set(params)
-    severity = "warning" if partial and params and params[-1] not in layers else "error"
+    severity = "error"
+    if partial and params and params[-1] not in layers:  # frozen by leaving them out, maybe
+        severity = "info"
+        msg += (" If they are frozen on purpose, requires_grad_(False) says so, saves their "
+                "backward pass and stops their .grad from accumulating.")
     f = finding("no_update", severity, msg, layer=layers[0] if len(layers) == 1 else None,
                 cause=cause, layers=layers, threshold=t.no_update_share,
                 min_steps=t.no_update_min_steps,

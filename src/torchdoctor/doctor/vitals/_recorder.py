@@ -29,7 +29,7 @@ from torchdoctor.doctor.vitals import _outputs as O
 from torchdoctor.doctor.vitals import _stats as S
 from torchdoctor.doctor.vitals._records import NORM_BUFFERS, build_record
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
-from torchdoctor.doctor.vitals._updates import grads_absent, optimizer_coverage
+from torchdoctor.doctor.vitals._updates import grads_absent, in_optimizer, optimizer_coverage
 
 __all__ = ["Recorder", "default_schedule"]
 
@@ -158,8 +158,10 @@ class Recorder:
     def _register(self) -> None:
         self._handles.append(self.model.register_forward_pre_hook(self._guard("root", self._root_pre)))
         if self._params:
-            p0 = self._params[0]
-            self._handles.append(p0.register_hook(self._guard("zero_grad", self._grad_hook)))
+            # the stale-gradient probe watches a parameter the optimizer zeroes (one it leaves
+            # out, frozen by exclusion, keeps its .grad by design)
+            self._probe = next((p for p in self._params if in_optimizer(p, self.optimizer)), self._params[0])
+            self._handles.append(self._probe.register_hook(self._guard("zero_grad", self._grad_hook)))
         if self.optimizer is not None:
             opt = self.optimizer
             self._handles.append(opt.register_step_pre_hook(self._guard("optimizer", self._opt_pre)))
@@ -230,7 +232,7 @@ class Recorder:
         if not self._sampled:  # checked on sampled steps only: one norm less on the others
             return
         self.vitals.loop["zero_grad_checks"] += 1
-        prev = self._params[0].grad
+        prev = self._probe.grad
         if prev is not None:
             row = self.open_row()
             self._buf["prev"][row, 0].copy_(prev.detach().float().norm())

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["grads_absent", "optimizer_coverage"]
+__all__ = ["grads_absent", "in_optimizer", "optimizer_coverage"]
 
 
 def optimizer_coverage(params: list[torch.nn.Parameter], layers: list[str],
@@ -54,3 +54,10 @@ def optimizer_coverage(params: list[torch.nn.Parameter], layers: list[str],
 def grads_absent(params: list[torch.nn.Parameter]) -> bool:
     """``True`` when no parameter has a ``.grad`` (checked without touching the values)."""
     return bool(params) and all(p.grad is None for p in params)
+
+
+def in_optimizer(p: torch.nn.Parameter, optimizer: torch.optim.Optimizer | None) -> bool:
+    """Is ``p`` in one of ``optimizer``'s parameter groups? (``True`` without an optimizer.)"""
+    if optimizer is None:
+        return True
+    return any(q is p for g in optimizer.param_groups for q in g["params"])
