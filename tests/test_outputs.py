@@ -5,6 +5,7 @@ an obvious reference (a naive loop, ``torch.bincount``, PyTorch's own losses).""
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -15,13 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import torchdoctor as td
-from torchdoctor.doctor.vitals._outputs import (
+from torchdoctor.doctor.vitals import (
     Selector,
     accuracy,
     batch_stats,
     class_counts,
     interpret,
-    normalized_dim_devs,
+    other_dim_devs,
 )
 
 
@@ -162,17 +163,34 @@ def test_layout_of_float_targets_is_read_once_per_signature() -> None:
 
 
 # ---------------------------------------------------------------- normalization, broadcast
-def test_normalized_dims_find_a_log_softmax_over_the_batch() -> None:
-    z = torch.randn(16, 10, generator=_g())
-    cls, other = (float(v) for v in normalized_dim_devs(F.log_softmax(z, 0), 1))
-    assert other < 1e-5 and cls > 0.05
-    cls, other = (float(v) for v in normalized_dim_devs(F.log_softmax(z, 1), 1))
-    assert cls < 1e-5 and other > 0.05
-    cls, other = (float(v) for v in normalized_dim_devs(torch.softmax(z, 0), 1))
-    assert other < 1e-5 and cls > 0.05
+def _devs(o: torch.Tensor, class_dim: int) -> tuple[float, float, float, float]:
+    """Reference, one slice at a time: mean |sum(exp) - 1| and mean |sum - 1| along the classes
+    and along the best other dim."""
+    def dev(d: int) -> tuple[float, float]:
+        slices = o.movedim(d, -1).reshape(-1, o.shape[d])
+        e = [abs(sum(math.exp(v) for v in row.tolist()) - 1) for row in slices]
+        p = [abs(sum(row.tolist()) - 1) for row in slices]
+        return sum(e) / len(e), sum(p) / len(p)
+
+    others = [dev(d) for d in range(o.dim()) if d != class_dim and o.shape[d] >= 4]
+    return (*dev(class_dim), min(x for x, _ in others), min(y for _, y in others))
+
+
+@pytest.mark.parametrize(("make", "class_dim"), [
+    (lambda z: F.log_softmax(z, 0), 1), (lambda z: F.log_softmax(z, 1), 1),
+    (lambda z: torch.softmax(z, 0), 1), (lambda z: z, 1)])
+def test_other_dim_devs_match_a_direct_computation(make, class_dim: int) -> None:  # type: ignore[no-untyped-def]
+    o = make(torch.randn(16, 10, generator=_g()))
+    _, _, lse, sums = _devs(o, class_dim)
+    got = other_dim_devs(o, class_dim).tolist()
+    assert got == pytest.approx([lse, sums], rel=1e-5, abs=1e-6)
+
+
+def test_other_dim_devs_see_a_softmax_over_time_in_a_sequence() -> None:
     seq = torch.softmax(torch.randn(4, 12, 6, generator=_g()), 1)  # over time, not the vocabulary
-    cls, other = (float(v) for v in normalized_dim_devs(seq, 2))
-    assert other < 1e-5 and cls > 0.05
+    lse, sums = other_dim_devs(seq, 2).tolist()
+    assert sums < 1e-5 and lse > 0.05  # the time dim (12 steps) sums to 1; the batch (4) too small
+    assert torch.isnan(other_dim_devs(torch.randn(3, 5), 1)).all()  # a batch of 3: not judged
 
 
 def test_broadcast_losses_equal_pytorchs_broadcasting_mse() -> None:
@@ -182,6 +200,7 @@ def test_broadcast_losses_equal_pytorchs_broadcasting_mse() -> None:
         warnings.simplefilter("ignore")
         ref_mse, ref_l1 = F.mse_loss(o, t), F.l1_loss(o, t)
     assert torch.allclose(stats[2], ref_mse) and torch.allclose(stats[3], ref_l1)
+    assert torch.isnan(stats[:2]).all()  # regression: no class dim to compare with
     same = batch_stats(o, t.unsqueeze(1), interpret(o, t.unsqueeze(1)))
     assert same is None  # equal shapes: nothing to report
 

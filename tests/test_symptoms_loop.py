@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from torchdoctor.doctor._history import carry_resolved
+from torchdoctor.doctor import carry_resolved
 from torchdoctor.doctor.symptoms import RULES
 from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor.vitals import LayerInfo, Vitals
@@ -139,14 +139,20 @@ def test_loss_shape_mismatch_needs_the_broadcast_loss_to_match() -> None:
 
 
 def test_wrong_softmax_dim() -> None:
-    def v(cls: float, other: float) -> Vitals:
+    def v(cls: float, other: float, lo: float = -3.0, sums: tuple[float, float] = (5.0, 5.0)) -> Vitals:
         recs = [{"step": i, "epoch": 0, "loss": 1.0,
-                 "batch": {"kind": "class", "norm_class_dev": cls, "norm_other_dev": other}} for i in range(4)]
+                 "outputs": {"min": lo, "max": 0.0, "logsumexp_dev": cls, "rowsum_dev": sums[0]},
+                 "batch": {"kind": "class", "other_lse_dev": other, "other_sum_dev": sums[1]}}
+                for i in range(4)]
         return Vitals(layers=dict(MLP), records=recs)
 
-    assert run("wrong_softmax_dim", v(cls=1.7, other=1e-7))
+    assert run("wrong_softmax_dim", v(cls=1.7, other=1e-7))  # log_softmax over the batch
     assert run("wrong_softmax_dim", v(cls=1e-7, other=2.0)) == []  # log_softmax over the classes
     assert run("wrong_softmax_dim", v(cls=1.7, other=0.9)) == []  # raw logits
+    # softmax over the batch: non-negative outputs whose columns sum to 1
+    assert run("wrong_softmax_dim", v(cls=3.0, other=3.0, lo=0.0, sums=(0.8, 1e-7)))
+    # the same sums with negative outputs are no probabilities
+    assert run("wrong_softmax_dim", v(cls=3.0, other=3.0, lo=-0.1, sums=(0.8, 1e-7))) == []
 
 
 def test_narrow_layer_leaves_regression_bottlenecks_alone() -> None:

@@ -8,6 +8,7 @@ its thresholds and its cures: :mod:`torchdoctor.catalogue` and ``docs/symptoms.m
 
 from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor._doctor import Doctor
+from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor.remedies import remedies_for
 from torchdoctor.doctor.symptoms import RULES, diagnose
 from torchdoctor.doctor.vitals import Vitals
@@ -20,6 +21,7 @@ __all__ = [
     "Remedy",
     "Thresholds",
     "Vitals",
+    "carry_resolved",
     "diagnose",
     "remedies_for",
 ]

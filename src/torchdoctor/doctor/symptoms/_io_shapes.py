@@ -123,22 +123,37 @@ def loss_shape_mismatch(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
                     threshold=rtol, source="own choice; Islam et al. 2019 (shape faults)")]
 
 
+def _normalization_devs(r: dict[str, Any]) -> tuple[float, float] | None:
+    """``(class_dev, other_dev)`` of one record: how far the outputs are from (log-)probabilities
+    along the classes and along the best other dim (sums count only for non-negative outputs)."""
+    o, b = r.get("outputs") or {}, r.get("batch") or {}
+    if not (finite(o.get("logsumexp_dev")) and finite(b.get("other_lse_dev")) and finite(o.get("min"))):
+        return None
+    nonneg = o["min"] >= 0
+    inf = float("inf")
+
+    def best(lse: Any, s: Any) -> float:
+        return min(float(lse), float(s) if nonneg and finite(s) else inf)
+
+    return best(o["logsumexp_dev"], o.get("rowsum_dev")), best(b["other_lse_dev"], b.get("other_sum_dev"))
+
+
 @rule("wrong_softmax_dim")
 def wrong_softmax_dim(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """Outputs are (log-)probabilities along another dim than the classes (the batch, or the
     time axis of a sequence): median deviation from normalized < ``t.normalized_dev`` along
     that dim and > ``t.unnormalized_dev`` along the class dim (at least 3 sampled steps)."""
-    recs = [r for r in _batch_recs(v) if finite(r["batch"].get("norm_other_dev"))
-            and finite(r["batch"].get("norm_class_dev"))]
-    if len(recs) < 3:
+    devs = [(r, d) for r in _batch_recs(v) if (d := _normalization_devs(r)) is not None]
+    if len(devs) < 3:
         return []
-    other = median([r["batch"]["norm_other_dev"] for r in recs])
-    cls = median([r["batch"]["norm_class_dev"] for r in recs])
+    cls = median([d[0] for _, d in devs])
+    other = median([d[1] for _, d in devs])
     if other is None or cls is None or other >= t.normalized_dev or cls <= t.unnormalized_dev:
         return []
-    msg = ("The outputs are normalized (softmax/log_softmax) along the wrong dimension: each "
-           "column sums to 1 across the batch (or time steps) while each sample's row over the "
-           f"classes does not (deviation {cls:.3g}). Use dim=-1 (the class dimension).")
-    return [finding("wrong_softmax_dim", "error", msg, step=int(recs[0]["step"]), other_dim_deviation=other,
-                    class_dim_deviation=cls, threshold_normalized=t.normalized_dev,
+    msg = ("The outputs are normalized (softmax/log_softmax) along the wrong dimension: they sum "
+           "to 1 across the batch (or the time steps) while each row over the classes does not "
+           f"(deviation {cls:.3g}). Use dim=-1 (the class dimension).")
+    return [finding("wrong_softmax_dim", "error", msg, step=int(devs[0][0]["step"]),
+                    other_dim_deviation=other, class_dim_deviation=cls,
+                    threshold_normalized=t.normalized_dev,
                     threshold_unnormalized=t.unnormalized_dev, source="own choice")]

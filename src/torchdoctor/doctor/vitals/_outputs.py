@@ -50,10 +50,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 __all__ = [
     "BATCH_FIELDS", "OUTPUT_KEYS", "TARGET_KEYS", "Batch", "Selector", "accuracy", "batch_stats",
-    "class_counts", "interpret", "normalized_dim_devs",
+    "class_counts", "interpret", "other_dim_devs",
 ]
 
 log = logging.getLogger("torchdoctor")
@@ -63,11 +64,11 @@ OUTPUT_KEYS = ("logits", "logit", "scores", "prediction", "predictions", "preds"
                "output", "outputs", "out", "y_hat", "yhat", "recon", "reconstruction", "x_hat")
 #: Entry names preferred for the targets in a dict/dataclass target.
 TARGET_KEYS = ("labels", "label", "targets", "target", "y")
-#: Fields of :func:`batch_stats` (one buffer row): mean deviation from "normalized" along the
-#: class dim and the smallest along any other dim (batch, time), the broadcast MSE and L1
+#: Fields of :func:`batch_stats` (one buffer row): deviation from log-probabilities and from
+#: probabilities along the dims other than the classes (:func:`other_dim_devs`), the broadcast MSE and L1
 #: of outputs vs targets of mismatching shapes (NaN when the shapes agree, or when the
 #: broadcast loss equals the aligned one, as it does for constant outputs).
-BATCH_FIELDS = ("norm_class_dev", "norm_other_dev", "mse_bcast", "l1_bcast")
+BATCH_FIELDS = ("other_lse_dev", "other_sum_dev", "mse_bcast", "l1_bcast")
 
 Key = str | int | Callable[[Any], Any]
 _NAN = float("nan")
@@ -275,10 +276,13 @@ def accuracy(b: Batch, o: torch.Tensor, t: torch.Tensor) -> torch.Tensor | None:
     Binary and multi-label predictions threshold logits at 0, or outputs that all lie in
     [0, 1] (probabilities) at 0.5 (decided on the device, no host read).
     """
-    if b.kind in ("class", "dense", "soft") and b.scores is not None and b.labels is not None:
-        keep = (b.labels >= 0).float()
-        correct = ((b.scores.detach().argmax(1) == b.labels).float() * keep).sum()
-        return torch.stack([correct, keep.sum()])
+    if b.kind in ("class", "soft") and b.scores is not None and b.labels is not None:
+        correct = (b.scores.detach().argmax(1) == b.labels).sum().float()
+        return torch.stack([correct, (b.labels >= 0).sum().float()])
+    if b.kind == "dense" and b.scores is not None and b.labels is not None:
+        keep = b.labels >= 0  # ignore_index positions are negative
+        correct = ((b.scores.detach().argmax(1) == b.labels) & keep).sum().float()
+        return torch.stack([correct, keep.sum().float()])
     if b.kind in ("binary", "multilabel"):
         s = (b.scores if b.scores is not None else o).detach().float()
         truth = (b.labels.float() if b.kind == "binary" and b.labels is not None
@@ -294,44 +298,38 @@ def class_counts(b: Batch, num_classes: int) -> torch.Tensor | None:
     """Tensor[num_classes] of class counts (ignored positions left out), or ``None``."""
     if not b.counts or b.labels is None:
         return None
-    lab = b.labels.detach()
-    keep = (lab >= 0).float()
-    return torch.bincount(lab.clamp(0, num_classes - 1), weights=keep, minlength=num_classes)[:num_classes]
+    shifted = b.labels.detach().clamp(-1, num_classes - 1) + 1  # negatives (ignored) -> bin 0
+    return torch.bincount(shifted, minlength=num_classes + 1)[1:num_classes + 1]
 
 
-def normalized_dim_devs(o: torch.Tensor, class_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """How far ``o`` is from (log-)probabilities along the class dim, and along any other dim.
+def other_dim_devs(o: torch.Tensor, class_dim: int) -> torch.Tensor:
+    """How close ``o`` is to (log-)probabilities along a dimension other than the classes.
 
-    For a dim ``d``: ``min(mean |logsumexp_d(o)|, mean |sum_d(o) - 1|)`` (the second only when
-    ``o >= 0``): 0 when ``o`` is a log_softmax or a softmax over ``d``. Dims of size < 4 are
-    left out of "other" (a softmax over 1 element is trivially normalized).
+    For each dim ``d`` other than ``class_dim`` with at least 4 entries: ``mean |sum_d(exp o) - 1|``
+    (0 for a log_softmax over ``d``) and ``mean |sum_d(o) - 1|`` (0 for a softmax over ``d``);
+    the smallest of each over those dims. Along the class dim the output statistics hold the
+    same two checks (``logsumexp_dev``, ``rowsum_dev``).
 
     Returns:
-        ``(class_dev, other_dev)`` (0-d tensors; NaN when no other dim qualifies).
+        Tensor[2] ``(log_prob_dev, prob_dev)``, NaN when no other dim qualifies.
     """
     of = o.detach().float()
-    nonneg = of.amin() >= 0
-
-    def dev(d: int) -> torch.Tensor:
-        lse = torch.logsumexp(of, dim=d).abs().mean()
-        s = (of.sum(dim=d) - 1).abs().mean()
-        return torch.minimum(lse, torch.where(nonneg, s, torch.full_like(s, float("inf"))))
-
-    cls = dev(class_dim)
-    others = [dev(d) for d in range(of.dim()) if d != class_dim % of.dim() and of.shape[d] >= 4]
-    other = torch.stack(others).amin() if others else torch.full((), _NAN, device=o.device)
-    return cls, other
+    dims = [d for d in range(of.dim()) if d != class_dim % of.dim() and of.shape[d] >= 4]
+    if not dims:
+        return torch.full((2,), _NAN, device=o.device)
+    devs = [(torch.stack([of.exp().sum(d), of.sum(d)]) - 1).abs().flatten(1).mean(1) for d in dims]
+    return devs[0] if len(devs) == 1 else torch.stack(devs).amin(0)
 
 
 def batch_stats(o: torch.Tensor | None, t: torch.Tensor | None, b: Batch) -> torch.Tensor | None:
     """Tensor[4] in :data:`BATCH_FIELDS` order, or ``None`` when nothing applies."""
     if o is None or not o.is_floating_point() or o.numel() == 0:
         return None
-    dev = o.device
-    nan = torch.full((), _NAN, device=dev)
-    cls = other = mse = l1 = nan
+    nan = torch.full((), _NAN, device=o.device)
+    other = None
+    mse = l1 = nan
     if b.class_dim is not None and o.dim() >= 2 and o.shape[b.class_dim] >= 2:
-        cls, other = normalized_dim_devs(o, b.class_dim)
+        other = other_dim_devs(o, b.class_dim)
     if t is not None and t.shape != o.shape and t.numel() == o.numel() and o.numel() > 1:
         try:
             shape = torch.broadcast_shapes(o.shape, t.shape)
@@ -344,6 +342,10 @@ def batch_stats(o: torch.Tensor | None, t: torch.Tensor | None, b: Batch) -> tor
             # constant outputs give the same loss either way: nothing to tell apart then
             mse = torch.where((mse - (aligned * aligned).mean()).abs() > 1e-3 * mse + 1e-6, mse, nan)
             l1 = torch.where((l1 - aligned.abs().mean()).abs() > 1e-3 * l1 + 1e-6, l1, nan)
-    if all(x is nan for x in (cls, other, mse, l1)):
+    if other is None and mse is nan:
         return None
-    return torch.stack([cls, other, mse, l1])
+    if mse is nan:
+        return F.pad(other, (0, 2), value=_NAN)
+    if other is None:
+        other = torch.full((2,), _NAN, device=o.device)
+    return torch.cat([other, torch.stack([mse, l1])])
