@@ -36,7 +36,7 @@ def timeline(n: int = 60, loss: float = 1.0, every: int = 5,
             r["grad_norm"] = sum(norms) if norms else None  # None: no .grad at all
         recs.append(r)
     base = {"steps": n, "optimizer_steps": n, "step_checks": 0, "steps_without_grads": 0,
-            "optimizer": COVERED}
+            "steps_grads_cleared": 0, "optimizer": COVERED}
     return Vitals(layers=dict(MLP), records=recs, loop={**base, **loop})
 
 
@@ -69,7 +69,8 @@ def test_no_update_step_never_called() -> None:
 
 
 def test_no_update_names_cleared_grads_missing_params_and_zero_rate() -> None:
-    assert cause(timeline(layer=FROZEN, step_checks=12, steps_without_grads=12)) == "grads_cleared"
+    assert cause(timeline(layer=FROZEN, step_checks=12, steps_without_grads=12,
+                          steps_grads_cleared=12)) == "grads_cleared"
     old_model = {**COVERED, "unoptimized": ["0", "2"]}
     assert cause(timeline(layer=FROZEN, optimizer=old_model)) == "not_in_optimizer"
     assert cause(timeline(layer=FROZEN, optimizer={**COVERED, "zero_lr": ["0", "2"], "lrs": [0.0]})) == "zero_lr"
@@ -229,10 +230,14 @@ def _real_loop(optimizer_of: str, order: str = "usual", steps: int = 30) -> list
             opt.zero_grad()
             loss.backward()
             doctor.step(loss, inputs=x, targets=y, outputs=out)
-        else:  # zero_grad between backward and step
+        elif order == "between":  # zero_grad between backward and step
             loss.backward()
             doctor.step(loss, inputs=x, targets=y, outputs=out)
             opt.zero_grad()
+        else:  # the same, with the doctor told after the gradients are gone
+            loss.backward()
+            opt.zero_grad()
+            doctor.step(loss, inputs=x, targets=y, outputs=out)
         opt.step()
     doctor.close()
     return doctor.findings
@@ -243,8 +248,9 @@ def test_real_loops_name_the_cause_of_no_update() -> None:
         return {f.code: f for f in fs}
 
     assert "no_update" not in by_code(_real_loop("all"))
-    cleared = by_code(_real_loop("all", order="between"))["no_update"]
-    assert (cleared.evidence["cause"], cleared.severity) == ("grads_cleared", "error")
+    for order in ("between", "between_before_doctor"):
+        cleared = by_code(_real_loop("all", order=order))["no_update"]
+        assert (cleared.evidence["cause"], cleared.severity) == ("grads_cleared", "error"), order
     head = by_code(_real_loop("body"))["no_update"]
     assert (head.evidence["cause"], head.layer, head.severity) == ("group_missing", "2", "error")
     frozen = by_code(_real_loop("head"))  # backbone frozen by leaving it out: said, not alarmed

@@ -89,7 +89,8 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
     if len(upd) < 3:
         return None
     checks = int(loop.get("step_checks", 0) or 0)
-    cleared = int(loop.get("steps_without_grads", 0) or 0)
+    absent = int(loop.get("steps_without_grads", 0) or 0)  # no .grad at all at the step
+    cleared = int(loop.get("steps_grads_cleared", absent) or 0)  # ... though backward made one
     names = sorted({n for layers in upd for n, d in layers.items() if finite((d or {}).get("update_ratio"))})
     still: list[str] = []
     for n in names:
@@ -101,12 +102,13 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
     if not still:
         return None
     graded = [n for n in still if any(finite((layers.get(n) or {}).get("grad_norm")) for layers in upd)]
-    ev = {"update_steps": len(upd), "step_checks": checks, "steps_without_grads": cleared,
+    ev = {"update_steps": len(upd), "step_checks": checks, "steps_without_grads": absent,
+          "steps_grads_cleared": cleared,
           "unoptimized": opt.get("unoptimized", []), "zero_lr": opt.get("zero_lr", []),
           "lrs": opt.get("lrs", [])}
     unopt, zero_lr = set(opt.get("unoptimized", [])), set(opt.get("zero_lr", []))
     if len(still) == len(names):
-        if not graded and checks and _share(cleared, checks) >= t.no_update_share:
+        if not graded and checks and _share(absent - cleared, checks) >= t.no_update_share:
             return "no_gradient", [], {**ev, "how": "missing (.grad is None)"}
         if checks and _share(cleared, checks) >= t.no_update_share:
             return "grads_cleared", [], {**ev, "share": _share(cleared, checks)}

@@ -105,8 +105,9 @@ class Recorder:
         self.vitals.loop.update(
             steps=0, optimizer_steps=0, nograd_forwards=0, nograd_train_forwards=0,
             mode_sensitive=bool(self._sensitive), bn_batch_sizes=[], zero_grad_checks=0,
-            step_checks=0, steps_without_grads=0,
+            step_checks=0, steps_without_grads=0, steps_grads_cleared=0,
         )
+        self._grad_seen = False  # backward computed a gradient for the probe since the last step
         dev = self._params[0].device if self._params else torch.device("cpu")
         self.device = dev
         nan = float("nan")
@@ -226,6 +227,7 @@ class Recorder:
             loop["nograd_train_forwards"] += 1
 
     def _grad_hook(self, grad: torch.Tensor) -> None:
+        self._grad_seen = True
         if not self._after_opt:
             return
         self._after_opt = False
@@ -247,7 +249,9 @@ class Recorder:
         if row is None or not self._meta[row].get("sampled") or not self._params:
             return
         self.vitals.loop["step_checks"] += 1
-        self.vitals.loop["steps_without_grads"] += grads_absent(self._params)
+        if grads_absent(self._params):  # backward ran (the probe saw a gradient), .grad is gone
+            self.vitals.loop["steps_without_grads"] += 1
+            self.vitals.loop["steps_grads_cleared"] += self._grad_seen
         if self._snap is None:
             self._snap = [torch.empty_like(p) for p in self._params]
         torch._foreach_copy_(self._snap, [p.detach() for p in self._params])
@@ -255,6 +259,7 @@ class Recorder:
 
     def _opt_post(self, opt: Any, args: Any, kwargs: Any) -> None:
         self.vitals.loop["optimizer_steps"] += 1
+        self._grad_seen = False
         self._after_opt = True
         row = self._opt_row()
         if row is not None and self._snapped and self._snap is not None:

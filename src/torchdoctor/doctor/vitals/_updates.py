@@ -6,8 +6,10 @@ Two probes, both cheap and off the hot path:
   parameters that no optimizer parameter group holds, which sit in a group whose learning
   rate is 0, and the current rates.
 - :func:`grads_absent` (on sampled optimizer steps, in the step pre-hook): did the optimizer
-  step run with no gradient at all on the model's parameters (every ``.grad`` is ``None``:
-  ``zero_grad()`` ran between ``backward()`` and ``step()``)?
+  step run with no gradient at all on the model's parameters (every ``.grad`` is ``None``)?
+  The recorder also notes whether backward computed a gradient since the last step (a tensor
+  hook on one parameter): then ``zero_grad()`` ran between ``backward()`` and ``step()``;
+  otherwise no gradient reached the parameters.
 """
 
 from __future__ import annotations
