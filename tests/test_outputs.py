@@ -76,6 +76,10 @@ def test_selector_says_once_what_it_uses_and_skips(caplog: pytest.LogCaptureFixt
     assert len(lines) == 2, [r.getMessage() for r in lines]
     assert "using outputs[0]" in lines[0].getMessage() and "skipping [1]" in lines[0].getMessage()
     assert lines[1].levelno == logging.WARNING and "no usable tensor" in lines[1].getMessage()
+    with caplog.at_level(logging.INFO, logger="torchdoctor"):
+        caplog.clear()
+        assert s.select("inputs", {"input_ids": torch.ones(4, 9, dtype=torch.long)}) is None
+    assert [r.levelno for r in caplog.records] == [logging.INFO]  # token ids: expected, not a warning
 
 
 # ---------------------------------------------------------------- kinds, accuracy, counts

@@ -145,6 +145,10 @@ class Selector:
             return obj
         leaves = list(_leaves(obj))
         path, chosen = self._choose(role, obj, leaves)
+        if chosen is None and role == "inputs" and leaves and not any(t.is_floating_point() for _, t in leaves):
+            self._say(role, obj, f"{role} is a {_structure(obj)} of integer tensors (ids, not scaled "
+                      "values): input statistics skipped")
+            return None
         if chosen is None:
             what = ", ".join(f"{p or role} {_shape(t)}" for p, t in leaves) or "no tensor"
             self._say(role, obj, f"{role} is a {_structure(obj)} with {what}: no usable tensor, "
