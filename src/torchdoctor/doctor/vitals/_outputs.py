@@ -302,8 +302,10 @@ def class_counts(b: Batch, num_classes: int) -> torch.Tensor | None:
     """Tensor[num_classes] of class counts (ignored positions left out), or ``None``."""
     if not b.counts or b.labels is None:
         return None
-    shifted = b.labels.detach().clamp(-1, num_classes - 1) + 1  # negatives (ignored) -> bin 0
-    return torch.bincount(shifted, minlength=num_classes + 1)[1:num_classes + 1]
+    shifted = b.labels.detach().reshape(-1).clamp(-1, num_classes - 1) + 1  # ignored -> bin 0
+    # scatter_add, not bincount: bincount sizes its output from the data (a host sync on GPUs)
+    hist = torch.zeros(num_classes + 1, device=shifted.device)
+    return hist.scatter_add_(0, shifted, torch.ones_like(shifted, dtype=hist.dtype))[1:]
 
 
 def other_dim_devs(o: torch.Tensor, class_dim: int) -> torch.Tensor:
