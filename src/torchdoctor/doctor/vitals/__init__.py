@@ -2,12 +2,14 @@
 
 from torchdoctor.doctor.vitals._outputs import (
     Batch,
+    BatchView,
     Selector,
     accuracy,
     batch_stats,
     class_counts,
     interpret,
     other_dim_devs,
+    view,
 )
 from torchdoctor.doctor.vitals._recorder import Recorder, default_schedule
 from torchdoctor.doctor.vitals._records import measured
@@ -15,6 +17,7 @@ from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, serie
 
 __all__ = [
     "Batch",
+    "BatchView",
     "LayerInfo",
     "Recorder",
     "Selector",
@@ -28,4 +31,5 @@ __all__ = [
     "measured",
     "other_dim_devs",
     "series",
+    "view",
 ]

@@ -53,8 +53,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "BATCH_FIELDS", "OUTPUT_KEYS", "TARGET_KEYS", "Batch", "Selector", "accuracy", "batch_stats",
-    "class_counts", "interpret", "other_dim_devs",
+    "BATCH_FIELDS", "OUTPUT_KEYS", "TARGET_KEYS", "Batch", "BatchView", "Selector", "accuracy",
+    "batch_stats", "class_counts", "interpret", "other_dim_devs", "view",
 ]
 
 log = logging.getLogger("torchdoctor")
@@ -355,3 +355,58 @@ def batch_stats(o: torch.Tensor | None, t: torch.Tensor | None, b: Batch) -> tor
     if other is None:
         other = torch.full((2,), _NAN, device=o.device)
     return torch.cat([other, torch.stack([mse, l1])])
+
+
+@dataclass
+class BatchView:
+    """Everything a recorder needs of one sampled batch: which tensors to measure and how.
+
+    Attributes:
+        inputs (Tensor or None): the floating input batch for input statistics.
+        outputs (Tensor or None): the outputs for output statistics, with the classes on dim 1
+            (a dense ``(N, T, C)`` output comes as ``(N*T, C)``).
+        raw_outputs (Tensor or None): the selected outputs as given (for :func:`batch_stats`).
+        targets (Tensor or None): the selected targets.
+        loss_pair: ``(outputs, targets)`` to recompute the usual losses on, or ``None``.
+        batch: the interpretation (:func:`interpret`).
+        target_kind: the record's ``targets.kind``: ``class`` (class ids, including 0/1 targets
+            of a single-logit output), ``sequence`` (dense), ``float2d``, ``float``, ``other``;
+            ``None`` without targets.
+        shapes: ``[output shape, target shape]`` as given (after selection).
+    """
+
+    inputs: torch.Tensor | None
+    outputs: torch.Tensor | None
+    raw_outputs: torch.Tensor | None
+    targets: torch.Tensor | None
+    loss_pair: tuple[torch.Tensor, torch.Tensor] | None
+    batch: Batch
+    target_kind: str | None
+    shapes: list[list[int] | None]
+
+
+def view(selector: Selector, cache: dict[tuple[Any, ...], str], x: Any, t: Any, o: Any) -> BatchView:
+    """Select the tensors of one batch and interpret them (no host sync but the once-per-layout
+    read of :func:`interpret`)."""
+    x, o, t = selector.select("inputs", x), selector.select("outputs", o), selector.select("targets", t)
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel()):
+        x = None
+    if not (isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel()):
+        o = None
+    if not (isinstance(t, torch.Tensor) and t.numel()):
+        t = None
+    b = interpret(o, t, cache)
+    shown = b.scores if b.kind == "dense" else o
+    if t is None:
+        return BatchView(x, shown, o, None, None, b, None, [list(o.shape) if o is not None else None, None])
+    cls = (not t.is_floating_point() and t.dim() == 1) or b.kind == "binary"
+    kind = "class" if cls else ("float" if t.is_floating_point() else "other")
+    if b.kind == "dense":
+        kind = "sequence"
+    elif not cls and t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
+        kind = "float2d"
+    pair = None
+    if o is not None:
+        dense = b.kind == "dense" and b.scores is not None and b.labels is not None
+        pair = (b.scores, b.labels) if dense else (o, t)  # type: ignore[assignment]
+    return BatchView(x, shown, o, t, pair, b, kind, [list(o.shape) if o is not None else None, list(t.shape)])

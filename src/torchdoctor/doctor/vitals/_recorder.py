@@ -331,55 +331,38 @@ class Recorder:
             self.on_full()
 
     def _record_io(self, row: int, x: Any, t: Any, o: Any) -> None:
-        b, sel = self._buf, self.selector
-        x, o, t = sel.select("inputs", x), sel.select("outputs", o), sel.select("targets", t)
-        if sel.said:
-            self.vitals.loop["io"] = dict(sel.said)
-        if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
-            b["inputs"][row].copy_(S.input_stats(x))
-        if not isinstance(o, torch.Tensor) or not o.is_floating_point() or not o.numel():
-            o = None
-        if not isinstance(t, torch.Tensor) or t.numel() == 0:
-            t = None
-        batch = O.interpret(o, t, self._layouts)
-        if o is not None:
-            b["outputs"][row].copy_(S.output_stats(batch.scores if batch.kind == "dense" else o))
+        b = self._buf
+        v = O.view(self.selector, self._layouts, x, t, o)  # containers, kinds: said once
+        if self.selector.said:
+            self.vitals.loop["io"] = dict(self.selector.said)
+        if v.inputs is not None:
+            b["inputs"][row].copy_(S.input_stats(v.inputs))
+        if v.outputs is not None:
+            b["outputs"][row].copy_(S.output_stats(v.outputs))
+        t = v.targets
         if t is None:
             return
         meta = self._meta[row]
-        meta["batch_kind"] = batch.kind
-        meta["shapes"] = [list(o.shape) if o is not None else None, list(t.shape)]
-        stats = O.batch_stats(o, t, batch)
+        meta.update(batch_kind=v.batch.kind, shapes=v.shapes, target_kind=v.target_kind)
+        stats = O.batch_stats(v.raw_outputs, t, v.batch)
         if stats is not None:
             b["batch"][row].copy_(stats)
-        cls = (not t.is_floating_point() and t.dim() == 1) or batch.kind == "binary"
-        kind = "class" if cls else ("float" if t.is_floating_point() else "other")
-        if batch.kind == "dense":
-            kind = "sequence"
-        elif not cls and t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
-            kind = "float2d"
-        meta["target_kind"] = kind
         if t.is_floating_point():
             b["tstats"][row].copy_(S.target_stats(t))
-        if cls:
+        if v.target_kind == "class":
             if self._num_classes is None:
-                if batch.num_classes is not None:
-                    self._num_classes = batch.num_classes
-                else:
-                    self._num_classes = int(t.max()) + 1  # one sync, once
+                self._num_classes = v.batch.num_classes or int(t.max()) + 1  # one sync, once
                 self._hist = torch.zeros((self.interval, self._num_classes), device=self.device)
             assert self._hist is not None
-            counts = O.class_counts(batch, self._num_classes)
-            if counts is None:
-                tl = t.detach().long().clamp(0, self._num_classes - 1)
-                counts = torch.bincount(tl, minlength=self._num_classes)
+            counts = O.class_counts(v.batch, self._num_classes)
+            if counts is None:  # class ids without class scores (a class index regressed)
+                counts = torch.bincount(t.detach().long().clamp(0, self._num_classes - 1),
+                                        minlength=self._num_classes)
             self._hist[row].copy_(counts.float())
-        if o is not None:
-            if batch.kind == "dense" and batch.scores is not None and batch.labels is not None:
-                b["losses"][row].copy_(S.loss_candidates(batch.scores, batch.labels, batch.num_classes or 0))
-            else:
-                b["losses"][row].copy_(S.loss_candidates(o, t, self._num_classes or 0))
-            acc = O.accuracy(batch, o, t)
+        if v.loss_pair is not None:
+            lo, lt = v.loss_pair
+            b["losses"][row].copy_(S.loss_candidates(lo, lt, v.batch.num_classes or self._num_classes or 0))
+            acc = O.accuracy(v.batch, lo, lt)
             if acc is not None:
                 b["acc"][row].copy_(acc)
 
