@@ -23,6 +23,7 @@ from torchdoctor.doctor.vitals import (
     class_counts,
     interpret,
     other_dim_devs,
+    view,
 )
 
 
@@ -264,3 +265,18 @@ def test_broadcast_loss_is_not_reported_when_it_cannot_be_told_from_the_aligned_
     o, t = torch.full((8, 1), 0.7), torch.randn(8, generator=_g(1))  # constant outputs
     stats = batch_stats(o, t, interpret(o, t))
     assert stats is None or (torch.isnan(stats[2]) and torch.isnan(stats[3]))
+
+
+@pytest.mark.parametrize(("o", "t", "kind", "target_kind"), [
+    (torch.randn(8, 4), torch.randint(0, 4, (8,)), "class", "class"),
+    (torch.randn(8, 5, 4), torch.randint(0, 4, (8, 5)), "dense", "sequence"),
+    (torch.randn(8, 1), torch.tensor([0.0, 1] * 4).unsqueeze(1), "binary", "class"),
+    (torch.randn(8, 3), torch.tensor([[1.0, 1, 0]] * 8), "multilabel", "float2d"),
+    (torch.randn(8, 3), torch.full((8, 3), 1 / 3), "soft", "float2d"),
+    (torch.randn(8, 1), torch.randn(8, 1), "regression", "float"),
+])
+def test_view_names_the_kind_and_the_record_kind(o: torch.Tensor, t: torch.Tensor, kind: str,
+                                                 target_kind: str) -> None:
+    v = view(Selector(), {}, torch.randn(8, 2), t, {"logits": o})
+    assert (v.batch.kind, v.target_kind, v.shapes) == (kind, target_kind, [list(o.shape), list(t.shape)])
+    assert v.outputs.dim() == 2 or kind in ("binary", "regression")  # classes on dim 1 for stats

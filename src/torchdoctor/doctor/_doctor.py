@@ -180,9 +180,13 @@ class Doctor:
 
         Args:
             loss: the (scalar) loss of the batch.
-            inputs (Tensor[N, ...]): the batch fed to the model (optional).
-            targets (Tensor[N] or Tensor[N, C]): its targets (optional).
-            outputs (Tensor[N, C]): the model's outputs (optional).
+            inputs (Tensor[N, ...]): the batch fed to the model (optional); a tuple, list, dict
+                or dataclass of tensors too (its first floating tensor is used).
+            targets (Tensor[N], Tensor[N, T] or Tensor[N, C]): its targets (optional): class
+                ids, per-position class ids, 0/1 (single logit), multi-hot, soft or real values.
+            outputs (Tensor[N, C], Tensor[N, T, C], Tensor[N] ...): the model's outputs
+                (optional), or a container holding them (``output_key`` picks the entry;
+                ``docs/loops.md`` gives the rule).
         """
         self.on_after_backward()
         self.on_train_batch_end(loss, inputs=inputs, targets=targets, outputs=outputs)
