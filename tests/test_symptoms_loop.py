@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor import carry_resolved
 from torchdoctor.doctor.symptoms import RULES
-from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor.vitals import LayerInfo, Vitals
 from torchdoctor.findings import Finding
 

@@ -3,7 +3,6 @@
 from torchdoctor.doctor.vitals._outputs import (
     Batch,
     BatchView,
-    Selector,
     accuracy,
     batch_stats,
     class_counts,
@@ -13,6 +12,7 @@ from torchdoctor.doctor.vitals._outputs import (
 )
 from torchdoctor.doctor.vitals._recorder import Recorder, default_schedule
 from torchdoctor.doctor.vitals._records import measured
+from torchdoctor.doctor.vitals._select import Selector
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
 
 __all__ = [

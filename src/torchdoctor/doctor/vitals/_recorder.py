@@ -28,6 +28,7 @@ from torch import nn
 from torchdoctor.doctor.vitals import _outputs as O
 from torchdoctor.doctor.vitals import _stats as S
 from torchdoctor.doctor.vitals._records import NORM_BUFFERS, build_record
+from torchdoctor.doctor.vitals._select import Key, Selector
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
 from torchdoctor.doctor.vitals._updates import grads_absent, in_optimizer, optimizer_coverage
 
@@ -60,15 +61,15 @@ class Recorder:
         max_records: step records kept in memory (older ones are thinned beyond that).
         act_samples: activation statistics use at most this many samples of the batch.
         output_key: which entry of a container output is the prediction
-            (:class:`~torchdoctor.doctor.vitals._outputs.Selector`).
+            (:class:`~torchdoctor.doctor.vitals._select.Selector`).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, *,
                  interval: int, schedule: Callable[[int], bool],
                  on_full: Callable[[], None], max_records: int = 4000,
-                 act_samples: int = 64, output_key: O.Key | None = None) -> None:
+                 act_samples: int = 64, output_key: Key | None = None) -> None:
         self.model, self.optimizer = model, optimizer
-        self.selector = O.Selector(output_key)
+        self.selector = Selector(output_key)
         self._layouts: dict[tuple[Any, ...], str] = {}
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
