@@ -152,3 +152,20 @@ def test_every_cited_paper_is_in_the_references() -> None:
     for c in sorted(cited):
         name, year = c.split("|")
         assert re.search(rf"{name}[^\n]*{year}", refs), f"{name} {year} is not in docs/references.md"
+
+
+def test_prescribe_sees_every_diagnosis_and_its_failure_is_only_logged(caplog: pytest.LogCaptureFixture) -> None:
+    from torchdoctor.autorepair import attach_patches
+
+    seen: list[int] = []
+    findings = _narrow_run(prescribe=lambda fs: seen.append(len(attach_patches(fs))))
+    assert seen and next(f for f in findings if f.code == "narrow_layer").remedies[0].patch == {
+        "model.width": 64}  # our own trainer's way: patches from the repair side
+
+    def boom(fs: list) -> None:
+        raise RuntimeError("no")
+
+    assert _narrow_run(prescribe=boom)  # findings still come
+    assert "prescribe failed" in caplog.text
+    with pytest.raises(ValueError, match="prescribe must be a callable"):
+        td.Doctor(nn.Linear(2, 2), prescribe="patches")  # type: ignore[arg-type]

@@ -133,3 +133,15 @@ def test_bad_shapes():
         run_checkup(x, y[:5])
     with pytest.raises(ValueError, match="x_val must have 5 features"):
         run_checkup(x, y, x[:, :3])
+
+
+def test_checkup_uses_the_doctors_thresholds():
+    from torchdoctor.catalogue import Thresholds
+
+    x, y = _clean()
+    wide = (x - x.mean(0)) * np.array([1, 30, 1, 1, 1])  # a feature with std ~30 > 10
+    assert "unnormalized_input" in _codes(run_checkup(wide, y)[0])
+    relaxed = Thresholds(input_scale_high=100.0, feature_scale_spread=100.0)
+    assert "unnormalized_input" not in _codes(run_checkup(wide, y, thresholds=relaxed)[0])
+    with pytest.raises(ValueError, match="must name fields of Thresholds"):
+        run_checkup(x, y, thresholds={"scale_tol": 10})

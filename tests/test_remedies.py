@@ -96,3 +96,16 @@ def test_rate_remedies_fit_the_users_optimizer() -> None:
     unknown.remedies = remedies_for("loss_plateau")
     fit_rate_remedies([unknown], torch.optim.LBFGS(w))
     assert unknown.remedies == remedies_for("loss_plateau")  # unknown optimizer: all kept
+
+
+def test_remedy_text_fields_and_literal_braces() -> None:
+    from torchdoctor.catalogue import RemedyInfo, remedy
+
+    literal = RemedyInfo("x", "Use a dict.", "cfg = {'lr': 0.1}")
+    assert literal.text(width=3) == ("Use a dict.", "cfg = {'lr': 0.1}")
+    templ = RemedyInfo("y", "Widen to {width}.", "nn.Linear(d, {units})", {"width": "more", "units": "n"})
+    assert templ.text() == ("Widen to more.", "nn.Linear(d, n)")
+    assert templ.text(width="64 units", units=64) == ("Widen to 64 units.", "nn.Linear(d, 64)")
+    assert remedy("widen_layers", width="64 units").description == "Widen the hidden layers to 64 units."
+    with pytest.raises(ValueError, match="remedy code must be one of"):
+        remedy("no_such_cure")

@@ -90,7 +90,8 @@ def test_check_shift_findings_and_json():
     codes = {f.code for f in findings}
     assert "covariate_shift" in codes
     cov = next(f for f in findings if f.code == "covariate_shift")
-    assert cov.remedies[0].patch == {"train.reweight": "covariate"}
+    assert cov.remedies[0].code == "reweight_covariate"  # its config patch: checkup CLI only
+    assert not cov.remedies[0].patch
     json.dumps({"findings": [f.to_dict() for f in findings], "stats": _jsonable(stats)})
     same, _ = make_target_sample(x[600:], y[600:], shift="none", size=300, seed=7)
     f2, s2 = check_shift(xs, ys, same, n_permutations=200)
@@ -114,7 +115,7 @@ def test_check_shift_label_finding_from_probabilities():
                                   target_probs=probs(yt), source_prob_labels=yv,
                                   n_permutations=50)
     lab = next(f for f in findings if f.code == "label_shift")
-    assert lab.remedies[0].patch == {"train.reweight": "label"}
+    assert lab.remedies[0].code == "reweight_label" and not lab.remedies[0].patch
     assert stats["label"]["target_priors"][0] == pytest.approx(0.7, abs=0.08)
 
 

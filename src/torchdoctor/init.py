@@ -1,6 +1,6 @@
 """Weight initialization by scheme name: ``init_model(model, scheme, ...)``.
 
-The schemes are the config's ``model.init`` names (DESIGN.md) plus ``lecun_uniform``. Every
+The schemes are the config's ``model.init`` names (``docs/config.md``) plus ``lecun_uniform``. Every
 scheme is applied to the weights of ``nn.Linear``, ``nn.Conv{1,2,3}d`` and
 ``nn.ConvTranspose{1,2,3}d`` layers; normalization layers always get γ = 1, β = 0.
 
@@ -8,12 +8,12 @@ scheme is applied to the weights of ``nn.Linear``, ``nn.Conv{1,2,3}d`` and
 scheme              weight distribution                                            source
 ==================  ============================================================  =============
 ``default``         PyTorch's own init, left untouched                             --
-``constant``        every weight = ``std``                                         notes 001
-``zeros``           every weight = 0 (shows the symmetry problem)                  notes 003 §15
-``uniform``         U(−std, std)                                                   notes 001
-``normal``          N(0, std²)                                                     notes 001
+``constant``        every weight = ``std``                                         --
+``zeros``           every weight = 0 (shows the symmetry problem)                  --
+``uniform``         U(−std, std)                                                   --
+``normal``          N(0, std²)                                                     --
 ``xavier_uniform``  U(−a, a), a = gain·√(6 / (fan_in + fan_out))                   Glorot 2010
-``xavier_normal``   N(0, σ²), σ² = gain² · 2 / (fan_in + fan_out)                  notes 004
+``xavier_normal``   N(0, σ²), σ² = gain² · 2 / (fan_in + fan_out)                  Glorot 2010
 ``kaiming_uniform`` U(−a, a), a = gain·√(3 / fan_in)                               He 2015
 ``kaiming_normal``  N(0, σ²), σ² = gain² / fan_in  (= 2 / fan_in for ReLU)         He 2015
 ``lecun_uniform``   U(−a, a), a = √(3 / fan_in)                                    LeCun 1998
@@ -22,7 +22,7 @@ scheme              weight distribution                                         
 
 ``gain = torch.nn.init.calculate_gain(nonlinearity)`` (√2 for ReLU, 5/3 for tanh, ...); the
 LeCun schemes take no gain (they are the SELU init). With ``nonlinearity="linear"`` the Xavier
-and Kaiming variances are the plain closed forms of the notes.
+and Kaiming variances are the plain closed forms of the papers.
 
 Fans (:func:`fans`): for ``Conv`` with weight ``[out, in/groups, *k]`` a unit sees
 ``fan_in = in/groups · ∏k`` inputs and each input feeds ``fan_out = out/groups · ∏k`` outputs.

@@ -1,13 +1,13 @@
-"""Losses the notes name and PyTorch lacks (the pharmacy, MISSION.md section G and J).
+"""Losses PyTorch lacks: focal, distillation and GAN critic penalties.
 
-- :func:`sigmoid_focal_loss`: the notes' focal loss (seed 003 §4)
+- :func:`sigmoid_focal_loss`: the focal loss (Lin et al. 2017)
   ``FL = −α (1−p)^γ log p`` if ``y = 1``, ``−(1−α) p^γ log(1−p)`` if ``y = 0``,
   with torchvision's semantics (``alpha < 0`` disables the α weighting).
 - :func:`softmax_focal_loss`: the multi-class form ``−α_y (1 − p_y)^γ log p_y``.
 - :func:`distillation_loss`: Hinton et al.'s knowledge distillation,
   ``α·CE(student, y) + (1−α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T))``.
 - :func:`gradient_penalty` (WGAN-GP, Gulrajani et al. 2017) and :func:`r1_penalty`
-  (Mescheder et al. 2018): the GAN critic regularisers of seed 000 §6.
+  (Mescheder et al. 2018): GAN critic regularisers.
 
 Cross-entropy, label-smoothing cross-entropy, MSE and BCE are PyTorch's own
 (``F.cross_entropy(..., label_smoothing=...)``) and are not wrapped here.
@@ -58,7 +58,7 @@ def sigmoid_focal_loss(
     gamma: float = 2.0,
     reduction: str = "none",
 ) -> Tensor:
-    """Binary focal loss on logits (Lin et al. 2017; seed 003 §4), torchvision's semantics.
+    """Binary focal loss on logits (Lin et al. 2017), torchvision's semantics.
 
     ``loss = α_t (1 − p_t)^γ · BCE(inputs, targets)`` with ``p = σ(inputs)``,
     ``p_t = p y + (1 − p)(1 − y)`` and ``α_t = α y + (1 − α)(1 − y)``. With ``γ = 0`` and
@@ -153,7 +153,7 @@ def distillation_loss(
     T: float = 4.0,
     alpha: float = 0.5,
 ) -> Tensor:
-    """Knowledge distillation (Hinton et al. 2015; seed 003 §25).
+    """Knowledge distillation (Hinton et al. 2015).
 
     ``α · CE(student, targets) + (1 − α) · T² · KL(softmax(teacher/T) ‖ softmax(student/T))``
     with the KL averaged over the batch (``reduction="batchmean"``, the true KL per sample).

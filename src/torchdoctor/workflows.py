@@ -16,7 +16,7 @@ from torchdoctor.train.trainer import Trainer, TrainResult
 PathLike = str | os.PathLike[str]
 
 #: The demo's deliberately broken config: the digits MLP made deep, with sigmoid units and a
-#: tiny-std init — the vanishing-gradient case the notes warn about (seed 001, 003 §14).
+#: tiny-std init — the vanishing-gradient case of Glorot & Bengio 2010.
 DEMO_BROKEN_OVERRIDES = [
     "model.depth=8", "model.activation=sigmoid", "model.init=normal", "model.init_std=0.01",
     "train.epochs=10",

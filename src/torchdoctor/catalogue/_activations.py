@@ -2,6 +2,8 @@
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "dead_relu", "a large share of ReLU units never activate",
     "More than dead_fraction of a ReLU layer's units never fired over the last window of "

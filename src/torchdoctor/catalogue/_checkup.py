@@ -2,6 +2,8 @@
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "covariate_shift", "target inputs differ in distribution from training inputs",
     "A domain classifier tells target from training inputs (out-of-fold AUC, permutation "

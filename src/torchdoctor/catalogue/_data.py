@@ -3,6 +3,8 @@
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "unnormalized_input", "inputs far from zero-mean, unit-scale",
     "Doctor: the RMS of the inputs (median over sampled steps) is above input_scale_high or "

@@ -71,8 +71,13 @@ def symptoms_markdown() -> str:
     lines.append("")
     for s in SPECS.values():
         lines += _section(s, defaults)
-    unused = sorted(f.name for f in dataclasses.fields(Thresholds)
-                    if not any(f.name in s.thresholds for s in SPECS.values()))
-    if unused:
-        lines += ["## Thresholds no symptom uses", "", ", ".join(f"`{n}`" for n in unused), ""]
+    lines += ["## All thresholds", "",
+              "Fields of `td.Thresholds`, with the codes that use them.", "",
+              "| threshold | default | used by | meaning | source |", "|---|---|---|---|---|"]
+    for f in dataclasses.fields(Thresholds):
+        doc, source = threshold_doc(f.name)
+        users = ", ".join(f"`{s.code}`" for s in SPECS.values() if f.name in s.thresholds)
+        lines.append(f"| `{f.name}` | {getattr(defaults, f.name):g} | {users or 'none'} | "
+                     f"{_cell(doc)} | {_cell(source)} |")
+    lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

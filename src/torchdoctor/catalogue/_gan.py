@@ -2,6 +2,8 @@
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "gan_discriminator_wins", "discriminator loss -> 0; the generator gets no signal",
     "Reserved: the discriminator's loss falls towards 0 and stays there.",

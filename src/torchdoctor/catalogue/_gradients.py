@@ -2,6 +2,8 @@
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "nonfinite", "NaN or Inf in loss, gradients or parameters",
     "The loss, the global gradient norm or a layer's parameter norm is NaN or Inf on a recorded "

@@ -2,6 +2,8 @@
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "loss_plateau", "the loss stopped falling early (too-low rate, bad setup)",
     "The loss changed by less than plateau_drop of its first value (either way) over at least "

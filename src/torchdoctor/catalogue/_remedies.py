@@ -35,7 +35,10 @@ class RemedyInfo:
 
     def text(self, **values: Any) -> tuple[str, str]:
         """``(description, snippet)`` with the ``{name}`` fields filled from ``values``
-        (else :attr:`defaults`)."""
+        (else :attr:`defaults`); text without declared fields is returned as written, so a
+        snippet may hold literal braces (``{"a": 1}``)."""
+        if not self.defaults:
+            return self.description, self.snippet
         fill = {**self.defaults, **values}
         return self.description.format_map(fill), self.snippet.format_map(fill)
 
@@ -46,7 +49,14 @@ REMEDIES: dict[str, RemedyInfo] = {}
 def _add(code: str, description: str, snippet: str = "", **defaults: Any) -> None:
     if code in REMEDIES:
         raise ValueError(f"remedy code must be registered once, got a second {code!r}")
-    REMEDIES[code] = RemedyInfo(code, description, snippet, defaults)
+    info = RemedyInfo(code, description, snippet, defaults)
+    if defaults:
+        try:  # every {name} field needs a default
+            info.text()
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"remedy {code!r}: every {{name}} field needs a default, "
+                             f"got {exc!r}") from None
+    REMEDIES[code] = info
 
 
 def remedy_info(code: str) -> RemedyInfo:

@@ -1,4 +1,4 @@
-"""Datasets: the registry (DESIGN.md ``data.name``), preparation, checkup and shift tools.
+"""Datasets: the registry (the config's ``data.name``), preparation, checkup and shift tools.
 
 >>> from torchdoctor.data import load
 >>> bundle = load(cfg.data, seed=cfg.seed)

@@ -387,7 +387,10 @@ class Doctor:
         found = fit_rate_remedies(attach_remedies(diagnose(self.vitals, thresholds=self.thresholds)),
                                   self.optimizer)
         if self.prescribe is not None:
-            self.prescribe(found)
+            try:
+                self.prescribe(found)
+            except Exception as exc:  # an extra on the remedies never breaks training
+                log.warning("torchdoctor: prescribe failed (%s: %s)", type(exc).__name__, exc)
         for f in found:
             if f.code == "nonfinite" and self.treatments:
                 f.evidence["treatments"] = list(self.treatments)

@@ -8,7 +8,7 @@ gelu, tanh, sigmoid, maxout). Layers PyTorch lacks: :class:`SwitchNorm1d`,
 ``torch.nn.utils.parametrizations.spectral_norm(layer)``; ``torchdoctor.ops`` has the power
 iteration ``largest_singular_value``.
 
-Which normalization (notes 001, 002, 000 §4; :func:`recommend_norm`):
+Which normalization (sources in :func:`recommend_norm`):
 
 ===========  ==================================  ============================================
 kind         statistics over (input N×C×H×W)     use it for

@@ -135,7 +135,8 @@ def make_activation(name: str, **kw: Any) -> nn.Module:
 def replace_activation(model: nn.Module, name: str, **kw: Any) -> nn.Module:
     """Replace every activation module of ``model`` (in place) by ``make_activation(name)``.
 
-    Typical use: ReLU → LeakyReLU or ELU against dead ReLUs (notes 003 §18). Activations called
+    Typical use: ReLU → LeakyReLU or ELU against dead ReLUs (Maas et al. 2013;
+    Clevert et al. 2016). Activations called
     functionally inside ``forward`` (``F.relu``) are not modules and stay as they are.
 
     Args:

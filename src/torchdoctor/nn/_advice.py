@@ -1,9 +1,10 @@
-"""Which normalization for which batch size and task: the notes' advice as a function.
+"""Which normalization for which batch size and task: the usual advice as a function.
 
-Sources: notes 001 and 002 (BN depends on the batch size and is weak for small batches and
+Sources: Ioffe & Szegedy 2015, Ba et al. 2016, Ulyanov et al. 2016 (BN depends on the batch size and is weak for small batches and
 RNNs; LN is batch-independent and suits RNNs and batch size 1; IN suits generative models such
 as style transfer; GN works at any batch size and does better than LN/IN on vision models);
-notes 000 §4 (GANs: BatchNorm on all-real or all-fake batches, else InstanceNorm); Wu & He,
+Chintala et al. 2016, "How to Train a GAN" (GANs: BatchNorm on all-real or all-fake
+batches, else InstanceNorm); Wu & He,
 "Group Normalization" (2018), Fig. 1: BatchNorm's ImageNet error rises steeply once fewer than
 16 images per batch (per device) are normalized together.
 """
@@ -28,7 +29,7 @@ NORM_TASKS: dict[str, tuple[str, str]] = {
 
 
 def recommend_norm(batch_size: int, task: str = "classification") -> str:
-    """The normalization kind (a :func:`torchdoctor.nn.make_norm` name) the notes advise.
+    """The normalization kind (a :func:`torchdoctor.nn.make_norm` name) the sources above advise.
 
     ==================================================  ==================  ==============
     task                                                batch >= 16         batch < 16

@@ -1,4 +1,4 @@
-"""Convolution blocks of the notes (003 §2 §9 §23): depthwise-separable conv and FPN.
+"""Convolution blocks: depthwise-separable conv (Chollet 2017) and FPN (Lin et al. 2017).
 
 Depthwise-separable convolution factorizes a ``k×k`` conv from ``C_in`` to ``C_out`` channels
 into a depthwise ``k×k`` conv (one filter per input channel, ``groups = C_in``) and a pointwise

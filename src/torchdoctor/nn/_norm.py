@@ -16,7 +16,7 @@ switch     learned mix of IN, LN and BN statistics               ``SwitchNorm{1,
 (columns for ``spatial_dims`` = 0, 1, 2, 3; ``switch`` supports 0–2.)
 
 ``layer`` is ``GroupNorm`` with one group: on ``[N, C]`` it equals ``nn.LayerNorm(C)``, on
-``[N, C, H, W]`` it normalizes each sample over C·H·W as the notes define LayerNorm, with one
+``[N, C, H, W]`` it normalizes each sample over C·H·W as Ba et al. 2016 define LayerNorm, with one
 γ, β per channel (``nn.LayerNorm([C, H, W])`` would need the spatial size and learn one
 γ per position). ``instance`` is affine by default here (PyTorch's default is not), so every
 kind carries the same 2·C learnable parameters.

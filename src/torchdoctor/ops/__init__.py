@@ -1,8 +1,8 @@
-"""Operations the notes describe (MISSION.md section H and A).
+"""Operations for detection, image and GAN models: RoI Align, interpolation, receptive fields.
 
 - :func:`roi_align` / :class:`RoIAlign`: RoI Align with torchvision's semantics, vectorized.
-- :func:`bilinear_interpolate`, :func:`nearest_interpolate`, :func:`resize`: the notes'
-  interpolation formulas (seed 003 §3).
+- :func:`bilinear_interpolate`, :func:`nearest_interpolate`, :func:`resize`: the
+  textbook nearest and four-pixel bilinear formulas.
 - :func:`receptive_field` (analytic, per layer) and :func:`empirical_receptive_field`
   (gradient of a centre unit).
 - :func:`largest_singular_value`: power iteration, the measurement behind spectral norm.

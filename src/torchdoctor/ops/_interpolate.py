@@ -1,4 +1,4 @@
-"""Nearest and bilinear interpolation as the notes write them (seed 003 §3).
+"""Nearest and bilinear interpolation, written out as the textbook formulas.
 
 Bilinear interpolation at ``(x, y)`` between the four pixels around it, with ``x1 = ⌊x⌋``,
 ``x2 = x1 + 1`` (the same for y), first along x and then along y::
@@ -14,7 +14,7 @@ Coordinates are in pixels (``x`` along the width, ``y`` along the height, pixel 
 ``x = j, y = i``); points outside the image are clamped to the border. :func:`resize` applies
 either rule on the output grid with the half-pixel convention of
 ``F.interpolate(..., align_corners=False)``. For real work use ``F.grid_sample`` and
-``F.interpolate``: these functions exist to show (and test) the notes' formula.
+``F.interpolate``: these functions exist to show (and test) the formula.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _gather(input: Tensor, yi: Tensor, xi: Tensor) -> Tensor:
 
 
 def bilinear_interpolate(input: Tensor, points: Tensor) -> Tensor:
-    """Bilinear interpolation of ``input`` at ``points`` (the notes' four-pixel formula).
+    """Bilinear interpolation of ``input`` at ``points`` (the four-pixel formula).
 
     Args:
         input (Tensor[N, C, H, W]): images or feature maps.
@@ -88,7 +88,7 @@ def nearest_interpolate(input: Tensor, points: Tensor) -> Tensor:
 
 
 def resize(input: Tensor, size: tuple[int, int], mode: str = "bilinear") -> Tensor:
-    """Resize images with the notes' interpolation on ``F.interpolate``'s sampling grid.
+    """Resize images with the formulas above on ``F.interpolate``'s sampling grid.
 
     Output pixel ``i`` of a length-``L_out`` axis samples input coordinate
     ``(i + 0.5)·L_in/L_out − 0.5`` for ``"bilinear"`` (``align_corners=False``) and

@@ -1,6 +1,6 @@
 """Receptive fields: analytic (conv/pool arithmetic) and empirical (gradient of a centre unit).
 
-Seed 003 §2, §9: a 3×3 convolution at dilation rate 2 sees 5×5; stacking small kernels grows
+A 3×3 convolution at dilation rate 2 sees 5×5 (Yu & Koltun 2016); stacking small kernels grows
 the receptive field (three 3×3 convolutions see 7×7, like one 7×7). For a chain of layers with
 kernel ``k``, stride ``s``, padding ``p`` and dilation ``d`` (``k_eff = d(k − 1) + 1``), per
 spatial axis (Dumoulin & Visin 2016; Araujo et al. 2019)::

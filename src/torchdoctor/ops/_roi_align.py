@@ -1,6 +1,6 @@
 """RoI Align (He et al. 2017, Mask R-CNN) in plain PyTorch, with torchvision's semantics.
 
-Seed 003 §3: RoI Align pools a region of interest by *bilinear interpolation* of the feature
+RoI Align pools a region of interest by *bilinear interpolation* of the feature
 map at regularly spaced sample points inside each output bin, instead of rounding the box to
 the pixel grid (RoI Pool). The output of bin ``(ph, pw)`` is the mean of the interpolated
 values at ``grid_h × grid_w`` sample points.

@@ -1,6 +1,6 @@
 """The largest singular value of a weight by power iteration (spectral normalization's core).
 
-Spectral normalization (Miyato et al. 2018; MISSION.md A, seed 000 §6) divides a layer's
+Spectral normalization (Miyato et al. 2018) divides a layer's
 weight by its largest singular value σ(W), making the layer 1-Lipschitz; GAN discriminators
 use it. To *train* with it, use PyTorch's
 ``torch.nn.utils.parametrizations.spectral_norm(module)``, which runs one power iteration per

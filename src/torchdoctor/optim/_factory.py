@@ -1,7 +1,7 @@
 """One factory for every optimizer the config names (``train.optimizer``).
 
 PyTorch already has all of them except LARS, so the factory only maps names to
-``torch.optim`` classes with the notes' meaning (seed 003 §13):
+``torch.optim`` classes:
 
 =========  ==============================================================================
 name       optimizer

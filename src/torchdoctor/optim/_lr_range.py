@@ -1,6 +1,6 @@
 """Learning-rate range test: an exponential sweep of the rate over a few hundred steps.
 
-The notes' advice (seed 003 §14, MISSION.md E): find the largest learning rate that does not
+The usual advice: find the largest learning rate that does not
 make the loss diverge, then train about ten times below it. The sweep (Smith 2017, "Cyclical
 learning rates", the "LR range test") raises the rate geometrically from ``start_lr`` to
 ``end_lr``, one mini-batch per rate, records an exponentially smoothed loss, stops when that
