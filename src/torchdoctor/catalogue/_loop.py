@@ -3,6 +3,8 @@ output layer do (rules in ``torchdoctor.doctor.symptoms._no_update`` and ``_io_s
 
 from torchdoctor.catalogue._spec import symptom
 
+__all__: list[str] = []  # registers specs on import
+
 symptom(
     "no_update", "the optimizer changes no weights (or leaves layers unchanged) while training runs",
     "Over at least no_update_min_steps steps: optimizer.step() never ran; or the update of "
