@@ -256,3 +256,17 @@ def test_real_loops_name_the_cause_of_no_update() -> None:
     frozen = by_code(_real_loop("head"))  # backbone frozen by leaving it out: said, not alarmed
     assert frozen["no_update"].severity == "info" and frozen["no_update"].layer == "0"
     assert "missing_zero_grad" not in frozen  # its .grad accumulates by design
+
+
+def test_wrong_loss_names_softmax_cross_entropy_on_multi_hot_targets() -> None:
+    def v(kind: str, ce: float) -> Vitals:
+        recs = [{"step": i, "epoch": 0, "loss": 2.0, "losses": {"ce": ce, "bce_logits": 0.7},
+                 "targets": {"kind": "float2d", "min": 0.0, "max": 1.0, "rowsum_dev": 1.2, "nonbinary": 0.0},
+                 "batch": {"kind": kind}} for i in range(5)]
+        return Vitals(layers=dict(MLP), records=recs)
+
+    found = run("wrong_loss", v("multilabel", ce=2.0))
+    assert found and found[0].evidence["targets"] == "multi-hot"
+    assert [r.code for r in found[0].remedies] == ["use_bce_multilabel"]
+    assert run("wrong_loss", v("multilabel", ce=0.9)) == []  # the loss is not the softmax CE
+    assert run("wrong_loss", v("soft", ce=2.0)) == []  # soft targets: cross-entropy is right

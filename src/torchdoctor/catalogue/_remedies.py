@@ -174,6 +174,9 @@ _add("use_log_softmax", "With NLLLoss, end the model with log_softmax, not softm
      "cross-entropy on logits).", "loss = F.nll_loss(F.log_softmax(logits, dim=1), y)")
 _add("use_cross_entropy", "Use cross-entropy on logits for classification, not MSE.",
      "loss = F.cross_entropy(logits, y)  # y: class indices")
+_add("use_bce_multilabel", "For multi-label targets (any number of labels per sample) use "
+     "BCEWithLogitsLoss: one sigmoid per label, not one softmax over all of them.",
+     "loss = F.binary_cross_entropy_with_logits(logits, multi_hot.float())")
 _add("use_focal_loss", "Use the focal loss, which down-weights easy (majority) examples "
      "(Lin et al. 2017).", "loss = td.losses.softmax_focal_loss(logits, y, gamma=2.0)")
 _add("label_smoothing", "Use label smoothing (0.1; Szegedy et al. 2016).",
