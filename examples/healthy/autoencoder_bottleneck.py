@@ -28,7 +28,7 @@ def main(epochs: int | None = None) -> td.Doctor:
         nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8),  # encoder: the 8-unit code
         nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64), nn.Sigmoid(),  # decoder
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.MSELoss()
     with td.Doctor(model, optimizer) as doctor:
         for _ in range(epochs or 10):

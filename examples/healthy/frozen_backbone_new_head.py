@@ -36,7 +36,7 @@ def main(epochs: int | None = None) -> td.Doctor:
     Xn, yn = X[new], y[new] - 5
     Xtr, ytr, Xva, yva = Xn[180:], yn[180:], Xn[:180], yn[:180]
     model = nn.Sequential(backbone, nn.Linear(64, 5))
-    optimizer = torch.optim.SGD(model[1].parameters(), lr=0.05, momentum=0.9)
+    optimizer = torch.optim.SGD(model[1].parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     with td.Doctor(model, optimizer) as doctor:
         for _ in range(epochs or 8):
