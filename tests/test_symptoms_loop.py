@@ -5,6 +5,7 @@ a documented threshold, not from the doctor's own output."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -270,3 +271,17 @@ def test_wrong_loss_names_softmax_cross_entropy_on_multi_hot_targets() -> None:
     assert [r.code for r in found[0].remedies] == ["use_bce_multilabel"]
     assert run("wrong_loss", v("multilabel", ce=0.9)) == []  # the loss is not the softmax CE
     assert run("wrong_loss", v("soft", ce=2.0)) == []  # soft targets: cross-entropy is right
+
+
+def test_a_whole_model_no_update_explains_the_plateau_and_the_underfitting() -> None:
+    from torchdoctor.doctor import explain
+
+    cause = Finding(code="no_update", severity="error", message="step never called",
+                    evidence={"cause": "step_not_called", "layers": []})
+    plateau, under = _f("loss_plateau", "warning", layer=None), _f("underfitting", "warning", layer=None)
+    out = explain([cause, plateau, under, _f("dead_relu", "warning")])
+    assert [(f.code, f.severity) for f in out] == [
+        ("no_update", "error"), ("loss_plateau", "info"), ("underfitting", "info"), ("dead_relu", "warning")]
+    assert out[1].evidence["explained_by"] == "no_update" and out[1].remedies == []
+    partial = dataclasses.replace(cause, evidence={"cause": "group_missing", "layers": ["2"]})
+    assert explain([partial, plateau]) == [partial, plateau]  # a partial cause explains nothing

@@ -8,6 +8,7 @@ its thresholds and its cures: :mod:`torchdoctor.catalogue` and ``docs/symptoms.m
 
 from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor._doctor import Doctor
+from torchdoctor.doctor._explained import explain
 from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor.remedies import remedies_for
 from torchdoctor.doctor.symptoms import RULES, diagnose
@@ -23,5 +24,6 @@ __all__ = [
     "Vitals",
     "carry_resolved",
     "diagnose",
+    "explain",
     "remedies_for",
 ]

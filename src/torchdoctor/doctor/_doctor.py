@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from torchdoctor.catalogue import Thresholds, thresholds_from
+from torchdoctor.doctor._explained import explain
 from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._rundir import RunFiles
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
@@ -394,6 +395,7 @@ class Doctor:
         for f in found:
             if f.code == "nonfinite" and self.treatments:
                 f.evidence["treatments"] = list(self.treatments)
+        found = explain(found)
         old = {f.key: f.severity for f in self._findings}
         fresh = [f for f in found if f.key not in old or SEVERITY_RANK[f.severity] > SEVERITY_RANK[old[f.key]]]
         found, resolved = carry_resolved(self._findings, found, self.recorder.step)
