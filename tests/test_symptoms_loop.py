@@ -80,8 +80,8 @@ def test_no_update_names_cleared_grads_missing_params_and_zero_rate() -> None:
 
 def test_no_update_share_threshold() -> None:
     v = timeline(layer=MOVING)
-    sampled = [r for r in v.records if r.get("layers")]  # 12 checked steps
-    for r in sampled[:10]:  # 10/12 = 0.83 frozen: above the default share 0.8
+    sampled = [r for r in v.records if r.get("layers")]  # 12 checked steps; the later 6 count
+    for r in sampled[7:]:  # 5 of the later 6 = 0.83 frozen: above the default share 0.8
         r["layers"] = {k: dict(d, update_ratio=0.0) for k, d in r["layers"].items()}
     assert cause(v) == "grads_zeroed"
     assert RULES["no_update"](v, Thresholds(no_update_share=0.9)) == []
@@ -285,3 +285,13 @@ def test_a_whole_model_no_update_explains_the_plateau_and_the_underfitting() -> 
     assert out[1].evidence["explained_by"] == "no_update" and out[1].remedies == []
     partial = dataclasses.replace(cause, evidence={"cause": "group_missing", "layers": ["2"]})
     assert explain([partial, plateau]) == [partial, plateau]  # a partial cause explains nothing
+
+
+def test_no_update_counts_weights_that_stopped_changing() -> None:
+    v = timeline(layer=MOVING, optimizer={**COVERED, "zero_lr": ["0", "2"], "lrs": [0.0]})
+    sampled = [r for r in v.records if r.get("layers")]  # 12 checked steps
+    for r in sampled[5:]:  # the rate reached 0 after the first 5: 7 of 12 (58 %) frozen
+        r["layers"] = {k: dict(d, update_ratio=0.0) for k, d in r["layers"].items()}
+    found = run("no_update", v)
+    assert found[0].evidence["cause"] == "zero_lr" and found[0].severity == "error"
+    assert "every layer" in found[0].message

@@ -41,7 +41,8 @@ CAUSES: dict[str, tuple[str, str]] = {
         "Layer(s) {layers} get gradients but are in no optimizer parameter group: they never "
         "change (a parameter group is missing).", "add_param_group"),
     "zero_lr": (
-        "The learning rate is 0 for {layers}: the optimizer steps and nothing changes.",
+        "The learning rate is 0 for {layers}: the optimizer steps and nothing changes (a "
+        "schedule that decayed to 0, or a group created with lr=0?).",
         "set_nonzero_lr"),
     "zero_loss": (
         "The loss is exactly 0 on {share:.0%} of steps and every gradient is exactly 0: there is "
@@ -71,7 +72,10 @@ def _update_steps(v: Vitals) -> list[dict[str, Any]]:
 def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[str], dict[str, Any]] | None:
     """``(cause, layers, evidence)`` when the weights do not change, else ``None``.
 
-    ``cause`` is a key of :data:`CAUSES`; ``layers`` the layers concerned (empty: all).
+    ``cause`` is a key of :data:`CAUSES`; ``layers`` the layers concerned (empty: all). The
+    update share is taken over the later half of the checked steps (all of them when fewer
+    than 6), so weights that stopped changing (a rate scheduled to 0) count as well as weights
+    that never changed.
     """
     loop = v.loop
     steps = int(loop.get("steps", 0) or 0)
@@ -96,6 +100,7 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
     for n in names:
         rows = [(layers[n].get("update_ratio"), layers[n].get("grad_norm")) for layers in upd
                 if finite((layers.get(n) or {}).get("update_ratio"))]
+        rows = rows[len(rows) // 2:] if len(rows) >= 6 else rows  # updates that STOPPED count too
         frozen = sum(1 for u, g in rows if u == 0 and (g is None or (finite(g) and g > 0)))
         if len(rows) >= 3 and _share(frozen, len(rows)) >= t.no_update_share:
             still.append(n)
@@ -115,7 +120,7 @@ def cause_of_no_update(v: Vitals, t: Thresholds = DEFAULT) -> tuple[str, list[st
         if unopt >= set(still):
             return "not_in_optimizer", [], ev
         if zero_lr >= set(still):
-            return "zero_lr", still, ev
+            return "zero_lr", [], ev
         return "grads_zeroed", [], {**ev, "share": 1.0}
     still = graded  # a layer without any gradient is unused, not frozen: no claim about it
     missing = [n for n in still if n in unopt]
