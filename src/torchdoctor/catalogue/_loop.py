@@ -8,10 +8,11 @@ __all__: list[str] = []  # registers specs on import
 symptom(
     "no_update", "the optimizer changes no weights (or leaves layers unchanged) while training runs",
     "Over at least no_update_min_steps steps: optimizer.step() never ran; or the update of "
-    "every watched layer is exactly 0 on more than no_update_share of the checked optimizer "
-    "steps while its gradient is not (the cause is named from what was seen at the step: no "
-    ".grad at all, parameters in no optimizer group, a rate of 0); or the loss and every "
-    "gradient are exactly 0. Layers left unchanged while others train: an error when the "
+    "every watched layer is exactly 0 on more than no_update_share of the later half of the "
+    "checked optimizer steps (weights that never changed or stopped changing) while its "
+    "gradient is not (the cause is named from what was seen at the step: .grad cleared after "
+    "backward, parameters in no optimizer group, a rate of 0, no gradient at all); or the loss "
+    "and every gradient are exactly 0. Layers left unchanged while others train: an error when the "
     "output layer is among them, else info (a backbone frozen by leaving it out is common).",
     remedies=("call_optimizer_step", "call_zero_grad", "build_optimizer_on_model",
               "add_param_group", "set_nonzero_lr", "check_loss_target", "differentiable_path"),
