@@ -295,3 +295,42 @@ def test_no_update_counts_weights_that_stopped_changing() -> None:
     found = run("no_update", v)
     assert found[0].evidence["cause"] == "zero_lr" and found[0].severity == "error"
     assert "every layer" in found[0].message
+
+
+def test_console_findings_and_run_directory_agree(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Every line the console printed is a finding at the end, and findings.json holds the same."""
+    import json
+
+    import torch
+    from torch import nn
+
+    import torchdoctor as td
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model[0].parameters(), lr=0.1)  # head missing: no_update
+    doctor = td.Doctor(model, opt, sample_every=1, log_dir=tmp_path, console=True)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        for _ in range(20):
+            x, y = torch.randn(32, 8, generator=g), torch.randint(0, 3, (32,), generator=g)
+            out = model(x)
+            loss = nn.functional.cross_entropy(out, y)
+            opt.zero_grad()
+            loss.backward()
+            doctor.step(loss, inputs=x, targets=y, outputs=out)
+            opt.step()
+        doctor.observe(val_loss=loss.item())
+    doctor.close()
+    final = {(f.code, f.layer) for f in doctor.findings}
+    printed = capsys.readouterr().err
+    for code, _ in final:
+        assert code in td.SYMPTOM_CODES
+    announced = {c for c in td.SYMPTOM_CODES if c in printed}
+    assert announced <= {code for code, _ in final}, announced - {code for code, _ in final}
+    on_disk = json.loads((tmp_path / "findings.json").read_text())
+    if isinstance(on_disk, dict):
+        on_disk = on_disk.get("findings", [])
+    assert {(d["code"], d["layer"], d["severity"]) for d in on_disk} == \
+        {(f.code, f.layer, f.severity) for f in doctor.findings}
+    assert ("no_update", "2") in final
