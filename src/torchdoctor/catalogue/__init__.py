@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from torchdoctor.catalogue._docs import symptoms_markdown
 from torchdoctor.catalogue._remedies import REMEDIES, RemedyInfo, remedy_info
 from torchdoctor.catalogue._spec import PRODUCERS, ROLES, SPECS, SymptomSpec, symptom
 from torchdoctor.catalogue._thresholds import Thresholds, threshold_doc, thresholds_from
@@ -81,3 +80,10 @@ def remedies_for(code: str, **values: Any) -> list[Remedy]:
         ValueError: ``code`` is not a symptom code.
     """
     return [remedy(r, **values) for r in spec(code).remedies]
+
+
+def symptoms_markdown() -> str:
+    """``docs/symptoms.md``: the catalogue as Markdown, generated from the specs."""
+    from torchdoctor.catalogue._docs import symptoms_markdown as markdown  # only for the docs
+
+    return markdown()
