@@ -121,7 +121,7 @@ def awt(path, text):
             die()
     return real(path, text)
 rd.atomic_write_text = awt
-import torchdoctor.doctor._rundir as dr
+import torchdoctor.doctor._sinks as dr
 dr.atomic_write_text = awt
 """),
     "in-report": ("while the final report is written", """

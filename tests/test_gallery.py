@@ -1,12 +1,19 @@
 """The bug gallery: every buggy example is diagnosed with its EXPECTED codes, healthy ones stay quiet.
 
 Each script in ``examples/buggy/`` and ``examples/healthy/`` is imported from its file and its
-``main()`` run in-process (the same code ``python examples/.../x.py`` runs). The reference is
-the script's own ``EXPECTED`` set, written from the bug (the cause), not from the doctor's output.
+``main()`` run in-process (the same code ``python examples/.../x.py`` runs), through
+``examples/gallery.py``. The reference is the script's own ``EXPECTED`` set, written from the
+bug (the cause), not from the doctor's output.
+
+The scripts are split by a hash of the file name into a development half and a held-out half
+(``held_out = sha256(name) is odd``). Both are asserted; the test ids start with the half
+(``dev/...``, ``held_out/...``) so ``-k dev`` runs the half the rules may be tuned on, and
+``test_gallery_summary`` prints the two scores side by side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -18,12 +25,29 @@ from types import ModuleType
 import pytest
 import torch
 
-from torchdoctor.findings import SEVERITY_RANK, SYMPTOM_CODES
+from torchdoctor.findings import SYMPTOM_CODES
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-BUGGY = sorted((EXAMPLES / "buggy").glob("*.py"))
-HEALTHY = sorted((EXAMPLES / "healthy").glob("*.py"))
 
+
+def _load_gallery() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("torchdoctor_gallery", EXAMPLES / "gallery.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+gallery = _load_gallery()
+SCRIPTS = gallery.scripts()
+BUGGY = [p for p in SCRIPTS if p.parent.name == "buggy"]
+HEALTHY = [p for p in SCRIPTS if p.parent.name == "healthy"]
+RESULTS: dict[str, object] = {}
+
+
+def _id(p: Path) -> str:
+    return f"{gallery.split(p)}/{p.parent.name}/{p.stem}"
 
 
 @pytest.fixture(autouse=True)
@@ -41,38 +65,29 @@ def _one_thread() -> Iterator[None]:
 KNOWN_MISSES: dict[tuple[str, str], str] = {}
 
 
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"gallery_{path.parent.name}_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _serious(findings: list) -> list:
-    return [f for f in findings if SEVERITY_RANK[f.severity] >= SEVERITY_RANK["warning"]]
-
-
-def _describe(findings: list) -> str:
-    return "; ".join(f"{f.severity}:{f.code}@{f.layer}" for f in findings) or "nothing"
-
-
 def test_known_misses_name_real_scripts() -> None:
-    stems = {p.stem: _load(p).EXPECTED for p in BUGGY}
+    stems = {p.stem: gallery.load(p).EXPECTED for p in BUGGY}
     for stem, code in KNOWN_MISSES:
         assert code in stems.get(stem, set()), (stem, code)
 
 
-def test_gallery_size() -> None:
-    assert len(BUGGY) >= 15, [p.name for p in BUGGY]
-    assert len(HEALTHY) >= 5, [p.name for p in HEALTHY]
+def test_gallery_size_and_split() -> None:
+    """At least 40 loops; the split is the hash rule, and each half holds both kinds."""
+    assert len(SCRIPTS) >= 40, len(SCRIPTS)
+    assert len(BUGGY) >= 15 and len(HEALTHY) >= 5, (len(BUGGY), len(HEALTHY))
+    for p in SCRIPTS:
+        odd = hashlib.sha256(p.name.encode()).digest()[-1] & 1 == 1  # last byte's low bit
+        assert gallery.held_out(p) is odd, p.name
+    for half in ("dev", "held_out"):
+        kinds = {p.parent.name for p in SCRIPTS if gallery.split(p) == half}
+        assert kinds == {"buggy", "healthy"}, (half, kinds)
 
 
-@pytest.mark.parametrize("path", BUGGY + HEALTHY, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", SCRIPTS, ids=_id)
 def test_script_is_well_formed(path: Path) -> None:
     """Static contract: EXPECTED uses known codes, a marked bug, an entry point, short file."""
     text = path.read_text()
-    module = _load(path)
+    module = gallery.load(path)
     assert callable(module.main)
     assert isinstance(module.EXPECTED, set)
     assert module.EXPECTED <= set(SYMPTOM_CODES), module.EXPECTED - set(SYMPTOM_CODES)
@@ -86,29 +101,33 @@ def test_script_is_well_formed(path: Path) -> None:
         assert "BUG" not in text
 
 
-@pytest.mark.parametrize("path", BUGGY, ids=lambda p: p.stem)
-def test_buggy_script_is_diagnosed(path: Path) -> None:
-    module = _load(path)
-    doctor = module.main()
-    findings = list(doctor.findings)
-    found = {f.code for f in _serious(findings)}
-    missing = module.EXPECTED - found
+@pytest.mark.parametrize("path", SCRIPTS, ids=_id)
+def test_gallery_script(path: Path) -> None:
+    """Buggy: every EXPECTED code at warning or above. Healthy: nothing at warning or above."""
+    result = gallery.run(path)
+    RESULTS[result.name] = result
+    if path.parent.name == "healthy":
+        assert result.ok, f"{path.name}: false alarm(s): {result.found}; all: {result.findings}"
+        return
+    missing = set(result.expected) - set(result.found)
     known = {code for (stem, code) in KNOWN_MISSES if stem == path.stem}
     unexpected = missing - known
-    assert not unexpected, (
-        f"{path.name}: missing {sorted(unexpected)}; doctor reported {_describe(findings)}"
-    )
+    assert not unexpected, f"{path.name}: missing {sorted(unexpected)}; doctor reported {result.findings}"
     fixed = known - missing
     assert not fixed, f"{path.name}: the doctor now finds {sorted(fixed)}: remove it from KNOWN_MISSES"
     if missing:
         pytest.xfail("; ".join(KNOWN_MISSES[(path.stem, c)] for c in sorted(missing)))
 
 
-@pytest.mark.parametrize("path", HEALTHY, ids=lambda p: p.stem)
-def test_healthy_script_is_quiet(path: Path) -> None:
-    module = _load(path)
-    findings = list(module.main().findings)
-    assert not _serious(findings), f"{path.name}: false alarm(s): {_describe(_serious(findings))}"
+def test_gallery_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    """Dev and held-out scores side by side (of the scripts run in this session)."""
+    if not RESULTS:
+        pytest.skip("no gallery script ran in this session (deselected)")
+    with capsys.disabled():
+        for half, kinds in gallery.summary(list(RESULTS.values())).items():
+            b, h = kinds["buggy"], kinds["healthy"]
+            print(f"\ngallery {half}: buggy named {b[0]}/{b[1]}, healthy quiet {h[0]}/{h[1]}", end="")
+        print()
 
 
 def test_script_runs_as_a_program() -> None:

@@ -20,9 +20,6 @@ PKG = "torchdoctor"
 # entry once its owner has made the name public (or moved the code). Format: importer ->
 # the private dotted name it imports.
 ALLOWED_PRIVATE: set[tuple[str, str]] = {
-    # TODO(io): the checkup validates arrays with the shift tools' helper; make it public
-    # (or give data/ one array validator) and import that.
-    ("torchdoctor.data.checkup._checkup", "torchdoctor.data.shift._validate.as_2d"),
     # TODO(spec/doctor): the activation rules read the recorder's activation kinds; export
     # ACTIVATION_KINDS from torchdoctor.doctor.vitals.
     ("torchdoctor.doctor.symptoms._activations",

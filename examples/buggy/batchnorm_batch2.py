@@ -2,8 +2,8 @@
 
 Each BatchNorm layer normalizes with the mean and variance of just two samples: the
 statistics are pure noise, every pair is forced to +-1 per feature, and the running averages
-used at evaluation never match what training saw. Wu & He 2018 ("Group
-Normalization", Fig. 1: BatchNorm is weak at small batch sizes; use GroupNorm or LayerNorm).
+used at evaluation never match what training saw. Wu & He (ECCV 2018):
+BatchNorm's error rises sharply below 8 samples per batch; GroupNorm or LayerNorm do not.
 
 Run: ``python examples/buggy/batchnorm_batch2.py``
 """

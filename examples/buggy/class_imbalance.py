@@ -3,7 +3,7 @@
 Only ~1 in 20 samples of digits 1-9 is kept while every 0 stays (the way a
 "positives are rare" data set arrives): 140 zeros against 0 to 10 of each other digit.
 The model learns to answer "0", its validation accuracy on the balanced set is poor, and
-nothing in the loss says so. Buda et al. 2018 (class imbalance in CNNs).
+nothing in the loss says so. Class balancing: He & Garcia (2009).
 
 Run: ``python examples/buggy/class_imbalance.py``
 """

@@ -1,8 +1,8 @@
 """Bug: every weight initialized to the same constant.
 
 All hidden units of a layer start identical, receive identical gradients and stay
-identical forever: a 128-unit layer behaves like a single unit. CS231n ("Neural Networks
-Part 2": the pitfall of all-equal initialization) on symmetry breaking.
+identical forever: a 128-unit layer behaves like a single unit. Constant initialization never
+breaks the symmetry (Glorot & Bengio 2010; cause 9 in ``docs/non-convergence.md``).
 
 Run: ``python examples/buggy/constant_init.py``
 """

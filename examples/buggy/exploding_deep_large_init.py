@@ -1,9 +1,9 @@
 """Bug: a 10-layer ReLU MLP initialized with N(0, 0.3^2) weights, no clipping.
 
-He initialization would use std sqrt(2/128) = 0.125; at 0.3 each layer multiplies the signal by
-~2.4 (forward and backward), about 6,000x over ten layers, so the gradient norms of the early
-layers are enormous and SGD jumps around or diverges. He et al. 2015 on the initialization
-scale; Holden 2017, "You Initialized your Network Weights Incorrectly".
+He initialization would use std sqrt(2/128) = 0.125; at 0.3 each layer multiplies the signal
+by ~2.4 (forward and backward), about 6,000x over ten layers, so the gradient norms of the
+early layers are enormous and SGD jumps around or diverges. Cause 9 ("weights not
+initialized properly") in ``docs/non-convergence.md``; He et al. (2015) for the right scale.
 
 Run: ``python examples/buggy/exploding_deep_large_init.py``
 """

@@ -3,7 +3,7 @@
 Dropout keeps dropping units and BatchNorm normalizes with the validation batch's own
 statistics and, worse, updates its running averages with validation data. The reported
 validation numbers are noisy and pessimistic. Classic PyTorch bug (Humbatova et al., ICSE
-2020; UMLAUT's "missing eval()" check); Ioffe & Szegedy 2015 on BatchNorm in train vs eval.
+2020; UMLAUT's "missing eval()" check).
 
 Run: ``python examples/buggy/forgot_eval_mode.py``
 """

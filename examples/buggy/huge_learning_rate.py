@@ -1,10 +1,11 @@
 """Bug: learning rate 10 for plain SGD with momentum.
 
-Two orders of magnitude above the ~0.05 that suits this model: within three steps the gradient
-norm grows ~8000x and the loss jumps from 2.3 to ~28,000; the huge update then pushes every
-hidden ReLU below zero for all inputs, so the network is dead (no gradient reaches the hidden
-layers) and the loss stays at 5-10, far above chance level. Holden 2017, "You Used an Incorrect
-Learning Rate" (find the largest rate that does not diverge, then go ten times lower).
+Two orders of magnitude above the ~0.05 that suits this model: within three steps the
+gradient norm grows ~8000x and the loss jumps from 2.3 to ~28,000; the huge update then
+pushes every hidden ReLU below zero for all inputs, so the network is dead (no gradient
+reaches the hidden layers) and the loss stays at 5-10, far above chance level. Cause 6
+("wrong learning rate") in ``docs/non-convergence.md``: find the largest rate that does not
+diverge, then go ten times lower.
 
 Run: ``python examples/buggy/huge_learning_rate.py``
 """

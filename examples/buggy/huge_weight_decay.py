@@ -1,8 +1,8 @@
 """Bug: weight decay 0.5 (instead of ~1e-4).
 
 The L2 penalty dominates the data term: the weights are pulled to zero faster than the
-loss can move them, and the model cannot even fit the training set. Goodfellow et al.
-2016, Deep Learning, ch. 7 (under-fitting: reduce the regularization).
+loss can move them, and the model cannot even fit the training set. Under-fitting
+from too much regularization: the cure is to reduce it.
 
 Run: ``python examples/buggy/huge_weight_decay.py``
 """

@@ -1,9 +1,9 @@
 """Bug: a linear classifier on three interleaved spirals.
 
 The classes are not linearly separable; a single ``nn.Linear(2, 3)`` can draw only three
-straight boundaries and stays near 50 % training accuracy however long it trains. The model is
-too small for the task: under-fitting, the cure a bigger model or more features; Holden 2017,
-"You Used the Wrong Number of Hidden Units".
+straight boundaries and stays near 50 % training accuracy however long it trains. The model
+is too small for the task: under-fitting, cause 11 ("wrong number of
+hidden units") in ``docs/non-convergence.md``.
 
 Run: ``python examples/buggy/linear_model_on_spirals.py``
 """

@@ -2,9 +2,8 @@
 
 One output, trained to hit the number 0..9: the loss claims that mistaking a 3 for a 4 is
 nine times less wrong than mistaking it for a 0, and rounding the output gives poor
-accuracy. Class labels need one logit per class and cross-entropy (Goodfellow et al. 2016,
-Deep Learning, §6.2;
-"wrong loss function" and "wrong output shape" in Humbatova et al., ICSE 2020).
+accuracy. Class labels need one logit per class and cross-entropy ("wrong loss
+function" and "wrong output shape" in Humbatova et al., ICSE 2020).
 
 Run: ``python examples/buggy/mse_on_class_index.py``
 """

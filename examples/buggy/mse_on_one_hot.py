@@ -1,10 +1,10 @@
 """Bug: classification trained with ``MSELoss`` on one-hot targets.
 
-MSE on one-hot labels treats classes as regression targets: it spends its effort pulling every
-wrong-class output to exactly 0, its gradient shrinks with the error, so training is slow (79 %
-validation accuracy after 5 epochs where cross-entropy reaches ~96 %), and the outputs are not
-probabilities. Cross-entropy is the loss for class labels (Goodfellow et al. 2016, Deep
-Learning, §6.2 on cross-entropy vs MSE; "wrong loss function" in Humbatova et al., ICSE 2020).
+MSE on one-hot labels treats classes as regression targets: it spends its effort pulling
+every wrong-class output to exactly 0, its gradient shrinks with the error, so training is
+slow (79 % validation accuracy after 5 epochs where cross-entropy reaches ~96 %), and the
+outputs are not probabilities. Cross-entropy is the loss for class labels ("wrong loss
+function" in Humbatova et al., ICSE 2020).
 
 Run: ``python examples/buggy/mse_on_one_hot.py``
 """

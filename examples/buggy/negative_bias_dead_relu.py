@@ -1,9 +1,8 @@
 """Bug: hidden biases initialized to -3.
 
-With standardized inputs the pre-activations are of order 1, so a bias of -3 puts nearly every
-ReLU below zero for every sample: the units never fire, pass no gradient, and never recover.
-Holden 2017, "Your Network contains Bad Gradients", dead ReLUs, cure LeakyReLU or ELU (Maas et
-al. 2013; Clevert et al. 2016).
+With standardized inputs the pre-activations are of order 1, so a bias of -3 puts nearly
+every ReLU below zero for every sample: the units never fire, pass no gradient, and never
+recover. Cause 8 ("bad gradients") in ``docs/non-convergence.md``; cure: LeakyReLU/ELU.
 
 Run: ``python examples/buggy/negative_bias_dead_relu.py``
 """

@@ -2,9 +2,9 @@
 
 With momentum 0.9 the effective step is ~10x the rate: the weights overshoot the valley floor
 and bounce between its walls, so after a first drop the loss swings between ~0.3 and ~1.5 and
-never settles (validation accuracy ~86 % where the same model reaches ~96 % at lr 0.05). Holden
-2017, "You Used an Incorrect Learning Rate" (the largest rate that does not diverge, then ten
-times lower); AUTOTRAINER's "oscillating loss" problem (Zhang et al., ICSE 2021).
+never settles (validation accuracy ~86 % where the same model reaches ~96 % at lr 0.05). Cause
+6 ("wrong learning rate") in ``docs/non-convergence.md``: the largest rate that does not
+diverge, then ten times lower; AUTOTRAINER's "oscillating loss" problem (Zhang et al., ICSE 2021).
 
 Run: ``python examples/buggy/oscillating_sgd_lr.py``
 """

@@ -2,8 +2,8 @@
 
 With ~300k parameters for 60 examples the network memorizes the training set: the training
 loss goes to ~0 while the validation loss, after dropping to ~0.6, climbs back to ~1.0. No
-regularization, no early stopping. Goodfellow et al. 2016, Deep Learning, ch. 7
-(over-fitting: more data, regularization, early stopping, smaller model).
+regularization, no early stopping. Cause 4 ("no regularization") in
+``docs/non-convergence.md``; cures: more data, regularization, early stopping, a smaller model.
 
 Run: ``python examples/buggy/overfitting_tiny_train_set.py``
 """

@@ -2,9 +2,9 @@
 
 A copy-pasted ``Linear, ReLU`` pair at the output clips every negative logit to 0: a class
 whose logit is pushed below zero gets no gradient any more, and the model cannot express
-"certainly not this class". The output layer of a classifier must stay linear (Holden 2017,
-"You Used the Wrong Activation Function on the Final Layer"; Humbatova et al., ICSE 2020,
-"wrong activation function of the output layer").
+"certainly not this class". The output layer of a classifier must stay linear (cause 7,
+"wrong activation in the last layer", in ``docs/non-convergence.md``; Humbatova et al., ICSE 2020, "wrong
+activation function of the output layer").
 
 Run: ``python examples/buggy/relu_on_logits.py``
 """

@@ -1,9 +1,9 @@
 """Bug: tanh network initialized with N(0, 1) weights.
 
 With 64 to 256 inputs per unit and unit-variance weights the pre-activations have a standard
-deviation of 8 to 16, so most tanh outputs are pinned at -1 or +1 where the derivative is ~0.
-"Activations saturate": the classic CS231n illustration (Neural Networks Part 2); AUTOTRAINER's
-saturated-activation problem.
+deviation of 8 to 16, so most tanh outputs are pinned at -1 or +1 where the derivative is
+~0. Cause 9 (bad initialization) in ``docs/non-convergence.md``; the classic CS231n
+illustration; AUTOTRAINER's saturated-activation problem.
 
 Run: ``python examples/buggy/saturated_tanh_large_init.py``
 """

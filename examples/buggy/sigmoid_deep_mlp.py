@@ -1,9 +1,9 @@
 """Bug: a 10-layer MLP with sigmoid activations everywhere.
 
 The sigmoid's derivative is at most 0.25, so the gradient shrinks by that factor (times the
-weight scale) at every layer: the first layers barely learn while the last ones do. Glorot &
-Bengio 2010 on sigmoid in deep networks; the vanishing-gradient problem AUTOTRAINER (Zhang et
-al., ICSE 2021) detects.
+weight scale) at every layer: the first layers barely learn while the last ones do. Cause 10
+("too deep a network") in ``docs/non-convergence.md``; the vanishing-gradient
+problem AUTOTRAINER (Zhang et al., ICSE 2021) detects.
 
 Run: ``python examples/buggy/sigmoid_deep_mlp.py``
 """

@@ -1,8 +1,8 @@
 """Bug: ``nn.Softmax`` as the last layer, then ``nn.CrossEntropyLoss``.
 
 ``CrossEntropyLoss`` applies log-softmax itself, so the model's probabilities are squashed a
-second time: the loss cannot go below ~1.46 on 10 classes and the gradients shrink as the model
-grows confident. Holden 2017, "You Used the Wrong Activation Function on the Final Layer"; the
+second time: the loss cannot go below ~1.46 on 10 classes and the gradients shrink as the
+model grows confident. Cause 7 ("wrong activation in the last layer") in ``docs/non-convergence.md``; the
 most frequent PyTorch loss misuse in UMLAUT's checks (Schoop et al., CHI 2021).
 
 Run: ``python examples/buggy/softmax_before_cross_entropy.py``

@@ -2,8 +2,8 @@
 
 Each layer multiplies the activation scale by about 0.01 * sqrt(fan_in) ~ 0.11, so after a
 few layers the activations are ~0 and so are the gradients of the early layers. With naive
-initialization the activations shrink toward zero layer by layer: the CS231n experiment
-(Neural Networks Part 2) and Glorot & Bengio 2010.
+initialization the activations shrink toward zero layer by layer (Glorot & Bengio 2010);
+the CS231n experiment.
 
 Run: ``python examples/buggy/tiny_init_deep_tanh.py``
 """

@@ -1,8 +1,8 @@
 """Bug: learning rate 1e-6.
 
-Five orders of magnitude too small: the loss barely moves from ln(10) = 2.30 in the whole run
-and the model stays at chance. Holden 2017, "You Used an Incorrect Learning Rate"; the "slow
-convergence" problem of AUTOTRAINER (Zhang et al., ICSE 2021).
+Five orders of magnitude too small: the loss barely moves from ln(10) = 2.30 in the whole
+run and the model stays at chance. Cause 6 ("wrong learning rate") in ``docs/non-convergence.md``; the
+"slow convergence" problem of AUTOTRAINER (Zhang et al., ICSE 2021).
 
 Run: ``python examples/buggy/tiny_learning_rate.py``
 """

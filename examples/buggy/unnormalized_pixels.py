@@ -1,9 +1,10 @@
 """Bug: raw pixel values in 0..255 fed to the network, no normalization.
 
-The digits are rescaled to the usual 8-bit range (as images read from disk are) and used as is:
-inputs have mean ~77 and std ~96, so the first layer's pre-activations are huge and a learning
-rate that suits normalized data makes training erratic. Holden 2017, "You Forgot to Normalize
-Your Data"; CS231n (Neural Networks Part 2) on zero-centering and scaling.
+The digits are rescaled to the usual 8-bit range (as images read from disk are) and used
+as is: inputs have mean ~77 and std ~96, so the first layer's pre-activations are huge
+and a learning rate that suits normalized data makes training erratic. Causes 1
+and 3 ("forgot to normalize the data", "no preprocessing") in ``docs/non-convergence.md``;
+LeCun et al. (1998) on zero-centering and scaling.
 
 Run: ``python examples/buggy/unnormalized_pixels.py``
 """

@@ -1,8 +1,8 @@
 """Healthy: regression of a smooth 4-D function with an MLP and MSE loss, Adam.
 
 Targets y = sin(x1) + 0.5 x2^2 - x3 x4 + noise (std 0.1), inputs drawn from N(0, 1) and the
-target standardized; no output activation (Holden 2017, "You Used the Wrong Activation Function
-on the Final Layer"). MSE is the right loss here, so the doctor must not call it
+target standardized; no output activation (cause 7 in ``docs/non-convergence.md``: for regression,
+no activation on the last layer). MSE is the right loss here, so the doctor must not call it
 ``wrong_loss``, and must stay silent.
 
 Run: ``python examples/healthy/regression_mlp.py``

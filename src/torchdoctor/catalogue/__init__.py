@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: The spec modules, one per family of symptoms; they register their specs on import, and
 #: this order is the order of the codes (``SYMPTOM_CODES``, ``docs/symptoms.md``).
-_FAMILIES = ("_gradients", "_activations", "_data", "_progress", "_checkup", "_gan")
+_FAMILIES = ("_gradients", "_activations", "_data", "_loop", "_progress", "_checkup", "_gan")
 for _family in _FAMILIES:
     importlib.import_module(f"torchdoctor.catalogue.{_family}")
 

@@ -27,9 +27,10 @@ symptom(
 symptom(
     "wrong_loss",
     "the loss does not fit the targets (MSE on one-hot class labels, BCE on multi-class...)",
-    "A regression loss (MSE, L1, Huber) on one-hot or class-index targets, or binary "
-    "cross-entropy on multi-class one-hot targets.",
-    remedies=("use_cross_entropy", "use_focal_loss"),
+    "A regression loss (MSE, L1, Huber) on one-hot or class-index targets, binary "
+    "cross-entropy on multi-class one-hot targets, or cross-entropy (softmax) on multi-hot "
+    "(multi-label) targets.",
+    remedies=("use_cross_entropy", "use_focal_loss", "use_bce_multilabel"),
     role="cause", rank=110, thresholds=("loss_match_rtol",))
 symptom(
     "class_imbalance", "classes are strongly unequal in the training data",

@@ -174,6 +174,9 @@ _add("use_log_softmax", "With NLLLoss, end the model with log_softmax, not softm
      "cross-entropy on logits).", "loss = F.nll_loss(F.log_softmax(logits, dim=1), y)")
 _add("use_cross_entropy", "Use cross-entropy on logits for classification, not MSE.",
      "loss = F.cross_entropy(logits, y)  # y: class indices")
+_add("use_bce_multilabel", "For multi-label targets (any number of labels per sample) use "
+     "BCEWithLogitsLoss: one sigmoid per label, not one softmax over all of them.",
+     "loss = F.binary_cross_entropy_with_logits(logits, multi_hot.float())")
 _add("use_focal_loss", "Use the focal loss, which down-weights easy (majority) examples "
      "(Lin et al. 2017).", "loss = td.losses.softmax_focal_loss(logits, y, gamma=2.0)")
 _add("label_smoothing", "Use label smoothing (0.1; Szegedy et al. 2016).",
@@ -194,6 +197,35 @@ _add("call_eval", "Call model.eval() before evaluating (and model.train() before
      "model.eval()\nwith torch.no_grad():\n    out = model(x_val)\nmodel.train()")
 _add("call_zero_grad", "Call optimizer.zero_grad() once per step, before backward().",
      "optimizer.zero_grad()\nloss.backward()\noptimizer.step()")
+# -- the optimizer step, loss shapes, output range ------------------------------------------
+_add("call_optimizer_step", "Call optimizer.step() after loss.backward() on every step (with "
+     "gradient accumulation: every k micro-batches, counted across epochs).",
+     "loss.backward()\noptimizer.step()\noptimizer.zero_grad()")
+_add("build_optimizer_on_model", "Build the optimizer from the parameters of the model you "
+     "train, after the model is final (not before it is replaced or re-created).",
+     "model = build_model()\noptimizer = torch.optim.Adam(model.parameters(), lr=1e-3)")
+_add("add_param_group", "Give the optimizer every trainable parameter (add the missing "
+     "parameter group{layers}); freeze layers on purpose with requires_grad_(False), which also "
+     "saves their backward pass.",
+     "optimizer.add_param_group({{'params': model.head.parameters(), 'lr': 1e-3}})", layers="")
+_add("set_nonzero_lr", "Give every parameter group a learning rate above 0 (a group created "
+     "with lr=0, or a scheduler that reached 0?).",
+     "for g in optimizer.param_groups:\n    print(g['lr'])  # each must be > 0")
+_add("check_loss_target", "Check what the loss compares: the target must come from the data, "
+     "not from the model's own output (loss_fn(out, out.detach()) is always 0).",
+     "loss = loss_fn(outputs, targets)  # targets from the batch")
+_add("differentiable_path", "Keep the path from the parameters to the loss differentiable: "
+     "feed the loss raw outputs (logits), not argmax/round/comparisons of them.",
+     "loss = F.cross_entropy(logits, y)  # not of logits.argmax(1)")
+_add("match_loss_shapes", "Give outputs and targets the same shape before the loss: (N, 1) "
+     "against (N,) broadcasts to an N x N grid.",
+     "loss = F.mse_loss(out.squeeze(1), y)  # (N,) against (N,)")
+_add("softmax_over_classes", "Normalize over the class dimension: log_softmax(logits, dim=-1) "
+     "(or drop it and use cross-entropy on the logits).",
+     "return F.log_softmax(logits, dim=-1)")
+_add("linear_regression_output", "End a regression with a plain linear layer (no sigmoid, tanh "
+     "or ReLU), or rescale the targets into the activation's range.",
+     "nn.Linear(hidden, 1)  # no output activation for regression")
 # -- GANs ----------------------------------------------------------------------------------
 _add("gradient_penalty", "Add a gradient penalty on the discriminator (WGAN-GP, "
      "Gulrajani et al. 2017), which keeps its gradients informative for the generator.",

@@ -120,6 +120,29 @@ class Thresholds:
     leak_error_share: float = _t(
         0.05, "Share of validation rows duplicated in training from which leakage is an error "
         "(checkup).", "own choice (Kaufman et al. 2012, Leakage in data mining)")
+    # -- the loop: optimizer step, loss shapes, output range ---------------------------------
+    no_update_min_steps: float = _t(
+        20, "Training steps before 'the optimizer never steps' or 'the weights never change' "
+        "is claimed.", "own choice: past any warm-up step at rate 0 and more than one "
+        "accumulation cycle of the usual 2-16 micro-batches")
+    no_update_share: float = _t(
+        0.8, "Share of the checked optimizer steps that must show an update of exactly 0 "
+        "(or no .grad at the step) for no_update.", "own choice: a clear majority, so one "
+        "warm-up step at rate 0 or a skipped step does not count")
+    range_shortfall: float = _t(
+        0.25, "Share of the regression targets' span beyond what the output layer can produce "
+        "above which the output activation cannot fit the targets.", "own choice: far beyond "
+        "noise; a sigmoid on targets in [0, 10] misses 90 %")
+    saturation_gap: float = _t(
+        0.01, "Distance of the outputs' extreme to the bound of [0, 1] or [-1, 1] that counts "
+        "as pressed against it when no bounded last layer is visible.", "own choice: the "
+        "sigmoid's slope there is below 1 % of its maximum")
+    normalized_dev: float = _t(
+        1e-3, "Mean |logsumexp| (or |sum - 1|) along a dimension below which the outputs are "
+        "normalized along it.", "own choice: float32 log_softmax gives ~1e-7, raw logits > 0.1")
+    unnormalized_dev: float = _t(
+        0.05, "... and above which they are not normalized along the class dimension.",
+        "own choice: log-probabilities that do not sum to 1 by more than 5 %")
     # -- loss curve and fit ------------------------------------------------------------------
     plateau_drop: float = _t(
         0.05, "Relative loss change over at least 50 steps below which the loss is on a "

@@ -8,6 +8,8 @@ its thresholds and its cures: :mod:`torchdoctor.catalogue` and ``docs/symptoms.m
 
 from torchdoctor.catalogue import Thresholds
 from torchdoctor.doctor._doctor import FREE_STEPS, SAMPLE_BUDGET, SAMPLE_EVERY, Doctor
+from torchdoctor.doctor._explained import explain
+from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
 from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import remedies_for
@@ -29,6 +31,8 @@ __all__ = [
     "Sink",
     "Thresholds",
     "Vitals",
+    "carry_resolved",
     "diagnose",
+    "explain",
     "remedies_for",
 ]

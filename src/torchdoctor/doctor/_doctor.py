@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from torchdoctor.catalogue import Thresholds, thresholds_from
+from torchdoctor.doctor._explained import explain
+from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
 from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
@@ -107,6 +109,11 @@ class Doctor:
             announced (torchdoctor's own trainer adds config patches to the remedies with it).
         sinks: more receivers of records, epoch rows and findings
             (:class:`~torchdoctor.doctor.Sink` subclasses).
+        output_key: the prediction inside a container output (dict key, attribute, index, or a
+            callable ``outputs -> Tensor``); by default the entry named ``logits`` (or a
+            similar name), else the first floating tensor. Tuple/dict inputs and targets are
+            read the same way; what is used and skipped is logged once
+            (``doctor.vitals.loop["io"]``).
 
     Raises:
         ValueError: a bad argument (the message names it).
@@ -122,7 +129,8 @@ class Doctor:
                  thresholds: Thresholds | dict[str, float] | None = None,
                  prescribe: Callable[[list[Finding]], Any] | None = None,
                  sinks: Sequence[Sink] | None = None,
-                 sample_budget: float | None = None) -> None:
+                 sample_budget: float | None = None,
+                 output_key: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -160,7 +168,8 @@ class Doctor:
         self.recorder = Recorder(model, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
                                  on_full=self._auto_flush, max_records=max_records,
-                                 budget=sample_budget, first_free=FREE_STEPS)
+                                 budget=sample_budget, first_free=FREE_STEPS,
+                                 output_key=output_key)
         self.recorder.epoch = 0
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \
@@ -244,9 +253,13 @@ class Doctor:
         Args:
             loss: the scalar loss of the batch (a tensor of N per-sample losses is recorded
                 as its mean, said once).
-            inputs (Tensor[N, ...]): the batch fed to the model (optional).
-            targets (Tensor[N] or Tensor[N, C]): its targets (optional).
-            outputs (Tensor[N, C]): the model's outputs (optional).
+            inputs (Tensor[N, ...]): the batch fed to the model (optional); a tuple, list, dict
+                or dataclass of tensors too (its first floating tensor is used).
+            targets (Tensor[N], Tensor[N, T] or Tensor[N, C]): its targets (optional): class
+                ids, per-position class ids, 0/1 (single logit), multi-hot, soft or real values.
+            outputs (Tensor[N, C], Tensor[N, T, C], Tensor[N] ...): the model's outputs
+                (optional), or a container holding them (``output_key`` picks the entry;
+                ``docs/loops.md`` gives the rule).
         """
         rec = self.recorder  # the hot path: no wrapper, one short call on unsampled steps
         if rec.sampling:
@@ -331,7 +344,8 @@ class Doctor:
                 "duration_s": round(time.perf_counter() - self._t0, 3),
                 "device": str(self.recorder.device), "parameters": n_params,
                 "interval": self.interval, "sample_every": self.sample_every,
-                "findings": len(self._findings), "treatments": len(self.treatments)}
+                "findings": len(self._findings), "treatments": len(self.treatments),
+                **{f"{role} read": said for role, said in (self.vitals.loop.get("io") or {}).items()}}
 
     def close(self) -> None:
         """Final flush and diagnosis, sinks closed, every hook removed. Idempotent; never raises."""
@@ -509,8 +523,11 @@ class Doctor:
             for f in found:
                 if f.code == "nonfinite":
                     f.evidence["treatments"] = list(self.treatments)
+        found = explain(found)
         old = {f.key: f.severity for f in self._findings}
         fresh = [f for f in found if f.key not in old or SEVERITY_RANK[f.severity] > SEVERITY_RANK[old[f.key]]]
+        found, resolved = carry_resolved(self._findings, found, self.recorder.step)
+        fresh += resolved
         self._findings = found
         self._stale = False
         self._ruled_step = self.recorder.step

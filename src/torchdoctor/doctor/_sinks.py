@@ -85,11 +85,12 @@ class RunDirSink(Sink):
 
 
 class ConsoleSink(Sink):
-    """Prints one rich line on stderr for each new warning or error finding."""
+    """Prints one rich line on stderr for each new warning or error finding, and one when such a
+    finding resolves (it stays in ``doctor.findings`` as info, marked resolved)."""
 
     def on_findings(self, findings: list[Finding], new: list[Finding]) -> None:
         for f in new:
-            if f.severity != "info":
+            if f.severity != "info" or f.evidence.get("resolved"):
                 self._print(f)
 
     @staticmethod

@@ -77,6 +77,7 @@ PATCHES: dict[str, Patch | Callable[[Finding], Patch]] = {
     "much_bigger_model": {"model.width": "x16"},
     "widen_layers": _widen,
     "remove_output_activation": {"model.output_activation": "none"},
+    "linear_regression_output": {"model.output_activation": "none"},
     "use_log_softmax": {"model.output_activation": "none", "train.loss": "cross_entropy"},
     "use_cross_entropy": {"train.loss": "cross_entropy"},
     "use_focal_loss": {"train.loss": "focal"},

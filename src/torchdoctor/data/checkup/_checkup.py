@@ -9,7 +9,7 @@ import numpy as np
 from torchdoctor.catalogue import Thresholds, thresholds_from
 from torchdoctor.data._arrays import check_labels
 from torchdoctor.data.checkup import _rules
-from torchdoctor.data.shift._validate import as_2d
+from torchdoctor.data.shift import as_2d
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
 TASKS = ("classification", "regression", "gan")

@@ -21,7 +21,7 @@ from torchdoctor.data.shift._label import (
 )
 from torchdoctor.data.shift._mmd import mmd_test
 from torchdoctor.data.shift._synthetic import SHIFTS, first_principal_component, make_target_sample
-from torchdoctor.data.shift._validate import js_divergence
+from torchdoctor.data.shift._validate import as_2d, js_divergence
 
 __all__ = [
     "CovariateShiftDetector",
@@ -30,6 +30,7 @@ __all__ = [
     "REWEIGHT_KINDS",
     "SHIFTS",
     "ShiftTestResult",
+    "as_2d",
     "auc_permutation_test",
     "bbse_weights",
     "check_shift",

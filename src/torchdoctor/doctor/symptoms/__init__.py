@@ -4,7 +4,14 @@ Each code's meaning, thresholds (with sources), remedies and repair priority are
 :mod:`torchdoctor.catalogue`; a rule compares its vitals against the ``Thresholds`` it is given.
 """
 
-from torchdoctor.doctor.symptoms import _activations, _data, _gradients, _progress  # noqa: F401
+from torchdoctor.doctor.symptoms import (  # noqa: F401
+    _activations,
+    _data,
+    _gradients,
+    _io_shapes,
+    _no_update,
+    _progress,
+)
 from torchdoctor.doctor.symptoms._registry import RULES, diagnose, learning_failing, rule
 
 __all__ = ["RULES", "diagnose", "learning_failing", "rule"]

@@ -135,7 +135,12 @@ def small_batch_norm(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
 def narrow_layer(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """A hidden ``Linear`` layer with fewer units than the last ``Linear`` layer's outputs (3 or
     more): every class must be told apart through that bottleneck. Error when learning fails.
-    Conv layers are left out: C channels over H×W positions are C·H·W features, not C."""
+    Conv layers are left out: C channels over H×W positions are C·H·W features, not C.
+    Regression outputs (autoencoders, VAEs) are no classes: their bottleneck is the design."""
+    from torchdoctor.doctor.symptoms._io_shapes import task_kind
+
+    if task_kind(v) == "regression":
+        return []
     widths = [(n, i.units) for n, i in v.layers.items() if i.kind == "Linear" and i.units is not None]
     if len(widths) < 2:
         return []

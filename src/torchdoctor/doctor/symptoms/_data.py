@@ -124,7 +124,8 @@ def wrong_output_activation(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]
 @rule("wrong_loss")
 def wrong_loss(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """A regression loss on class targets: MSE (or ``MSELoss``/``L1Loss``) on one-hot or
-    class-index targets, or BCE on multi-class one-hot targets."""
+    class-index targets, BCE on multi-class one-hot targets, or cross-entropy (softmax) on
+    multi-hot targets."""
     used, hits, n = _loss_used(v, t)
     name = v.loop.get("loss_name")
     trecs = [r["targets"] for r in v.records if r.get("targets")]
@@ -151,6 +152,17 @@ def wrong_loss(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
             "wrong_loss", "warning",
             "Binary cross-entropy on one-hot multi-class targets: use cross-entropy (softmax).",
             step=step, **ev)]
+    from torchdoctor.doctor.symptoms._io_shapes import task_kind
+
+    if task_kind(v) == "multilabel" and (used == "ce" or name == "CrossEntropyLoss"):
+        ev["targets"] = "multi-hot"
+        f = finding(
+            "wrong_loss", "warning",
+            "Cross-entropy (one softmax over the labels) on multi-hot targets: the labels compete "
+            "for one probability mass. Use BCEWithLogitsLoss (one sigmoid per label).",
+            step=step, **ev)
+        f.remedies = remedies_for("wrong_loss")[-1:]
+        return [f]
     return []
 
 

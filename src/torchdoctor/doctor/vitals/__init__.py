@@ -2,21 +2,41 @@
 
 from torchdoctor.doctor.vitals._budget import SamplingBudget
 from torchdoctor.doctor.vitals._layout import Block, Layout
+from torchdoctor.doctor.vitals._outputs import (
+    Batch,
+    BatchView,
+    accuracy,
+    batch_stats,
+    class_counts,
+    interpret,
+    other_dim_devs,
+    view,
+)
 from torchdoctor.doctor.vitals._recorder import MAX_HIST_CLASSES, Recorder, default_schedule
 from torchdoctor.doctor.vitals._records import measured, vitals_layout
+from torchdoctor.doctor.vitals._select import Selector
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
 
 __all__ = [
     "MAX_HIST_CLASSES",
+    "Batch",
+    "BatchView",
     "Block",
     "LayerInfo",
     "Layout",
     "Recorder",
     "SamplingBudget",
+    "Selector",
     "Vitals",
+    "accuracy",
+    "batch_stats",
+    "class_counts",
     "default_schedule",
     "finite",
+    "interpret",
     "measured",
+    "other_dim_devs",
     "series",
+    "view",
     "vitals_layout",
 ]

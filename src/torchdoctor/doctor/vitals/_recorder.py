@@ -9,12 +9,15 @@ case where that matters).
 Sampled steps (``schedule(step)`` is true) add hooks registered for that step only: forward
 hooks on every watched module (activation statistics, BatchNorm batch size), a tensor hook on
 one optimized parameter (was ``.grad`` already non-zero when backward began, right after an
-optimizer step?) and an optimizer step pre-hook (a parameter snapshot for update norms); plus
-per-parameter gradient norms (one ``torch._foreach_norm``), input/output/target statistics,
-the usual losses of ``(outputs, targets)`` and the training accuracy. Each is a 0-d device
-tensor kept with its row and column, the columns declared by
-:func:`~torchdoctor.doctor.vitals._records.vitals_layout`; :meth:`Recorder.flush` copies them
-all to the host in one ``torch.stack`` and turns every step into a record
+optimizer step? did backward compute a gradient since the last optimizer step?) and an
+optimizer step pre-hook (a parameter snapshot for update norms; does the step find every
+``.grad`` gone?); plus per-parameter gradient norms (one ``torch._foreach_norm``),
+input/output/target statistics of the tensors :func:`~torchdoctor.doctor.vitals._outputs.view`
+selects and interprets (containers, batch kinds), the usual losses of ``(outputs, targets)``,
+the batch statistics (normalization along other dims, broadcast losses), the class counts and
+the training accuracy. Each is a device tensor (0-d, or a 1-d block) kept with its row and
+column, the columns declared by :func:`~torchdoctor.doctor.vitals._records.vitals_layout`;
+:meth:`Recorder.flush` copies them all to the host at once and turns every step into a record
 (:mod:`torchdoctor.doctor.vitals._timeline`).
 
 A probe that raises is switched off with one logged warning; training goes on.
@@ -31,10 +34,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchdoctor.doctor.vitals import _outputs as O
 from torchdoctor.doctor.vitals import _stats as S
 from torchdoctor.doctor.vitals._budget import SamplingBudget
 from torchdoctor.doctor.vitals._records import build_record, hist_block, measured, vitals_layout
+from torchdoctor.doctor.vitals._select import Key, Selector
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
+from torchdoctor.doctor.vitals._updates import grads_absent, optimizer_coverage
 
 __all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
 
@@ -90,14 +96,19 @@ class Recorder:
         first_free: steps sampled exactly as the schedule says, before the budget applies
             (their cost is not counted).
         max_gap: longest run of steps without a sample under a budget.
+        output_key: which entry of a container output is the prediction
+            (:class:`~torchdoctor.doctor.vitals._select.Selector`).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None, *,
                  interval: int, schedule: Callable[[int], bool],
                  on_full: Callable[[], None], max_records: int = 4000,
                  act_samples: int = 64, warn: Callable[[str], None] | None = None,
-                 budget: float | None = None, first_free: int = 5, max_gap: int = 1000) -> None:
+                 budget: float | None = None, first_free: int = 5, max_gap: int = 1000,
+                 output_key: Key | None = None) -> None:
         self.model, self.optimizer = model, optimizer
+        self.selector = Selector(output_key)
+        self._layouts: dict[tuple[Any, ...], str] = {}
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
         self.max_records = max_records
         self.act_samples = act_samples
@@ -140,7 +151,11 @@ class Recorder:
         self.vitals.loop.update(
             steps=0, optimizer_steps=0, nograd_forwards=0, nograd_train_forwards=0,
             mode_sensitive=bool(self._sensitive), bn_batch_sizes=[], zero_grad_checks=0,
+            step_checks=0, steps_without_grads=0, steps_grads_cleared=0,
         )
+        # optimizer steps counted when backward last reached the probe (sampled steps only):
+        # equal to the current count = a gradient was computed since the last optimizer step
+        self._grad_seen_at = -1
         self.device = self._params[0].device if self._params else torch.device("cpu")
         self.layout = vitals_layout(len(self._params), len(self._watched))
         self._col = {b.name: self.layout.start(b.name) for b in self.layout.blocks}
@@ -228,8 +243,11 @@ class Recorder:
         """Continue from a saved timeline: ``vitals`` and the number of steps done."""
         self.flush()
         self.vitals = vitals
+        for key in ("zero_grad_checks", "step_checks", "steps_without_grads", "steps_grads_cleared"):
+            vitals.loop.setdefault(key, 0)  # a timeline saved before these counts existed
         self.step = self._first = int(step)
         self._opt_steps = self._opt_mark = int(vitals.loop.get("optimizer_steps", 0))
+        self._grad_seen_at = -1
         self.sampling = self._slow = bool(self.schedule(self.step))
         self._candidate = self._next_candidate(self.step)
         self._plan()
@@ -334,6 +352,7 @@ class Recorder:
             self.vitals.loop["nograd_train_forwards"] += 1
 
     def _grad_hook(self, grad: torch.Tensor) -> None:
+        self._grad_seen_at = self._opt_steps  # backward computed a gradient (no_update causes)
         # an optimizer step since the last backward (or no optimizer to tell): .grad should be 0
         if self.optimizer is not None and self._opt_steps == self._opt_mark:
             return
@@ -349,6 +368,11 @@ class Recorder:
         row = self._cur if self._cur is not None else self._upd_row
         if row is None:
             return
+        loop = self.vitals.loop
+        loop["step_checks"] += 1
+        if grads_absent(self._params):  # no .grad at all: cleared after backward, or none made
+            loop["steps_without_grads"] += 1
+            loop["steps_grads_cleared"] += self._grad_seen_at == self._opt_steps
         with torch.no_grad():
             if self._snap is None:
                 self._snap = [torch.empty_like(p) for p in self._params]
@@ -356,7 +380,7 @@ class Recorder:
         self._snap_row = row
 
     def _opt_post(self, opt: Any, args: Any, kwargs: Any) -> None:
-        self._opt_steps += 1
+        self._opt_steps += 1  # (a new count also says: no gradient since this step yet)
         row = self._snap_row
         if row is not None and self._snap is not None:
             self._snap_row = None
@@ -564,46 +588,48 @@ class Recorder:
 
     def _record_io(self, row: int, x: Any, t: Any, o: Any) -> None:
         meta = self._meta[row]
-        if isinstance(x, torch.Tensor) and x.is_floating_point() and x.numel():
-            self._put(row, "inputs", S.input_stats(x))
-            meta["in_n"] = x.numel()
-        has_o = isinstance(o, torch.Tensor) and o.is_floating_point() and o.numel() > 0
-        if has_o:
-            self._put(row, "outputs", S.output_stats(o))
-        if not isinstance(t, torch.Tensor) or t.numel() == 0:
+        v = O.view(self.selector, self._layouts, x, t, o)  # containers, kinds: said once
+        if self.selector.said:
+            self.vitals.loop["io"] = dict(self.selector.said)
+        if v.inputs is not None:
+            self._put(row, "inputs", S.input_stats(v.inputs))
+            meta["in_n"] = v.inputs.numel()
+        if v.outputs is not None:
+            self._put(row, "outputs", S.output_stats(v.outputs))
+        t = v.targets
+        if t is None:
             return
-        cls = not t.is_floating_point() and t.dim() == 1
-        meta["target_kind"] = "class" if cls else ("float" if t.is_floating_point() else "other")
+        meta.update(batch_kind=v.batch.kind, shapes=v.shapes, target_kind=v.target_kind)
+        stats = O.batch_stats(v.raw_outputs, t, v.batch)
+        if stats is not None:
+            self._put(row, "batch", stats)
         if t.is_floating_point():
             self._put(row, "tstats", S.target_stats(t))
-        if cls:
+        if v.target_kind == "class":
             if self._num_classes is None:
-                self._num_classes = self._count_classes(t, o)
+                self._num_classes = self._count_classes(t, v.batch.num_classes)
             if self._num_classes:
-                # scatter_add, not bincount: bincount sizes its output on the host (a sync)
-                tl = t.detach().long().clamp(0, self._num_classes - 1)
-                hist = torch.zeros(self._num_classes, device=tl.device).scatter_add_(
-                    0, tl, torch.ones_like(tl, dtype=torch.float32))
-                self._put(row, "hist", hist)
-        elif t.is_floating_point() and t.dim() == 2 and t.shape[1] > 1:
-            meta["target_kind"] = "float2d"
-        if has_o:
-            self._put(row, "losses", S.loss_candidates(o, t, self._num_classes or 0))
-            if o.dim() == 2 and o.shape[1] > 1 and o.shape[0] == t.shape[0]:
-                lab = t if cls else (t.argmax(1) if t.dim() == 2 and t.shape == o.shape else None)
-                if lab is not None:
-                    self._put(row, "acc", [torch.count_nonzero(o.detach().argmax(1) == lab)])
-                    meta["acc_n"] = int(lab.shape[0])  # the count, known on the host
+                counts = O.class_counts(v.batch, self._num_classes)
+                if counts is None:  # class ids without class scores (a class index regressed)
+                    # scatter_add, not bincount: bincount sizes its output on the host (a sync)
+                    tl = t.detach().reshape(-1).long().clamp(0, self._num_classes - 1)
+                    counts = torch.zeros(self._num_classes, device=tl.device).scatter_add_(
+                        0, tl, torch.ones_like(tl, dtype=torch.float32))
+                self._put(row, "hist", counts)
+        if v.loss_pair is not None:
+            lo, lt = v.loss_pair
+            self._put(row, "losses", S.loss_candidates(lo, lt, v.batch.num_classes or self._num_classes or 0))
+            acc = O.accuracy(v.batch, lo, lt)  # Tensor[2]: correct, count (ignored labels left out)
+            if acc is not None:
+                self._put(row, "acc", acc)
 
-    def _count_classes(self, t: torch.Tensor, o: Any) -> int:
-        """Classes of integer targets (from the outputs' width, else the largest label; once).
+    def _count_classes(self, t: torch.Tensor, from_outputs: int | None) -> int:
+        """Classes of integer targets (from the outputs' class scores, else the largest label;
+        once).
 
         Beyond :data:`MAX_HIST_CLASSES` no histogram is kept (said once); returns 0 then.
         """
-        if isinstance(o, torch.Tensor) and o.dim() == 2 and o.shape[0] == t.shape[0]:
-            n = int(o.shape[1])
-        else:
-            n = int(t.max()) + 1  # one sync, once
+        n = from_outputs or int(t.max()) + 1  # one sync, once
         if n > MAX_HIST_CLASSES:
             self.warn_once("hist", f"class targets go up to {n - 1}; the class histogram covers at "
                            f"most {MAX_HIST_CLASSES} classes, so class balance is not checked")
@@ -675,16 +701,22 @@ class Recorder:
             done = [i for i, (r, _) in enumerate(at) if r != cur]
             vals, at = [vals[i] for i in done], [at[i] for i in done]
             vecs = [v for v in vecs if v[0] != cur]
-        if vals:
-            try:
-                host = torch.stack(vals).double().cpu().tolist()
-            except (RuntimeError, TypeError):  # values on several devices: one at a time
-                host = [float(v) for v in vals]
-            for (r, c), v in zip(at, host, strict=True):
-                rows[r][c] = v
+        if not vals and not vecs:
+            return keep
+        try:  # the 0-d values and the 1-d blocks (histogram, accuracy, batch) in one copy
+            parts = [torch.stack(vals)] if vals else []
+            host = torch.cat(parts + [t for _, _, t in vecs]).double().cpu().tolist()
+        except (RuntimeError, TypeError):  # values on several devices: one at a time
+            host = [float(v) for v in vals]
+            for _, _, t in vecs:
+                host += t.double().cpu().tolist()
+        k = len(at)
+        for (r, c), v in zip(at, host[:k], strict=True):
+            rows[r][c] = v
         for r, c, t in vecs:
-            h = t.double().cpu().tolist()
-            rows[r][c:c + len(h)] = h
+            n = t.numel()
+            rows[r][c:c + n] = host[k:k + n]
+            k += n
         return keep
 
     @staticmethod
@@ -720,7 +752,11 @@ class Recorder:
         self._alive.clear()
 
     def measure_weights(self) -> None:
-        """Row spread of every Linear/Conv weight: ``||W - mean row|| / ||W||`` (0 = symmetric)."""
+        """Row spread of every Linear/Conv weight: ``||W - mean row|| / ||W||`` (0 = symmetric).
+
+        Also records which layers the optimizer does not update (``vitals.loop["optimizer"]``).
+        """
+        self.vitals.loop["optimizer"] = optimizer_coverage(self._params, self._player, self.optimizer)
         with torch.no_grad():
             for ln, mod, _ in self._watched:
                 w = getattr(mod, "weight", None)

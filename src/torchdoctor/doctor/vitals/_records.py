@@ -14,12 +14,14 @@ from typing import Any
 
 from torchdoctor.doctor.vitals import _stats as S
 from torchdoctor.doctor.vitals._layout import Block, Layout
+from torchdoctor.doctor.vitals._outputs import BATCH_FIELDS
 
 __all__ = ["ACC_FIELDS", "build_record", "hist_block", "measured", "vitals_layout"]
 
 ACC_FIELDS = ("correct", "count")
 _GROUPS = (("inputs", S.IN_RAW), ("outputs", S.OUT_FIELDS), ("tstats", S.TGT_FIELDS),
-           ("losses", S.LOSS_FIELDS), ("acc", ACC_FIELDS), ("prev", ("norm",)))
+           ("losses", S.LOSS_FIELDS), ("acc", ACC_FIELDS), ("batch", BATCH_FIELDS),
+           ("prev", ("norm",)))
 
 
 def vitals_layout(n_params: int, n_watched: int) -> Layout:
@@ -66,7 +68,9 @@ def build_record(meta: dict[str, Any], loss: float | None, blocks: dict[str, lis
     Args:
         meta: ``step``, ``epoch`` and, on sampled steps, the host-side counts: ``act_n``
             (``{module index: (values, units)}``), ``in_n`` (input values), ``acc_n``
-            (labels scored), and ``target_kind``.
+            (labels scored), ``target_kind``, and the batch's interpretation ``batch_kind``
+            and ``shapes`` (``[output shape, target shape]``,
+            :func:`~torchdoctor.doctor.vitals._outputs.view`).
         loss: the step's loss on the host, or ``None``.
         blocks: ``Layout.decode`` of the step's row (sampled steps), else ``None``.
         param_layers: owning layer name of each watched parameter (``grad``/``pnorm``/``upd``
@@ -130,6 +134,10 @@ def build_record(meta: dict[str, Any], loss: float | None, blocks: dict[str, lis
         if kind == "class" and "hist" in blocks:
             tg["hist"] = [int(h) for h in blocks["hist"]]
         rec["targets"] = tg
+    if meta.get("batch_kind") is not None:
+        shapes = meta.get("shapes") or [None, None]
+        rec["batch"] = {"kind": meta["batch_kind"], "output_shape": shapes[0],
+                        "target_shape": shapes[1], **groups["batch"]}
     count = groups["acc"]["count"] or meta.get("acc_n")  # on the device, or known on the host
     if count and groups["acc"]["correct"] is not None:
         rec["train_correct"] = groups["acc"]["correct"]
