@@ -16,15 +16,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = "torchdoctor"
 
-# TODO(coordinator): offenders in other helpers' areas at the time of writing; remove each
-# entry once its owner has made the name public (or moved the code). Format: importer ->
-# the private dotted name it imports.
-ALLOWED_PRIVATE: set[tuple[str, str]] = {
-    # TODO(spec/doctor): the activation rules read the recorder's activation kinds; export
-    # ACTIVATION_KINDS from torchdoctor.doctor.vitals.
-    ("torchdoctor.doctor.symptoms._activations",
-     "torchdoctor.doctor.vitals._stats.ACTIVATION_KINDS"),
-}
+#: Private names one package of ours may import from another: none.
+ALLOWED_PRIVATE: set[tuple[str, str]] = set()
 ALLOWED_CYCLES: list[tuple[str, ...]] = []
 
 

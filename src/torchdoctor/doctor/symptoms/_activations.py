@@ -7,15 +7,13 @@ import statistics
 
 from torchdoctor.catalogue import Thresholds, remedies_for
 from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, gate, median, recent, rule
-from torchdoctor.doctor.vitals import Vitals, finite
+from torchdoctor.doctor.vitals import ACTIVATION_KINDS, Vitals, finite
 from torchdoctor.findings import Finding
 
 __all__: list[str] = []
 
 
 def _act_layers(v: Vitals, families: tuple[str, ...]) -> list[str]:
-    from torchdoctor.doctor.vitals._stats import ACTIVATION_KINDS
-
     return [n for n, i in v.layers.items() if ACTIVATION_KINDS.get(i.kind) in families]
 
 

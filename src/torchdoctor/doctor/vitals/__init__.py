@@ -15,9 +15,11 @@ from torchdoctor.doctor.vitals._outputs import (
 from torchdoctor.doctor.vitals._recorder import MAX_HIST_CLASSES, Recorder, default_schedule
 from torchdoctor.doctor.vitals._records import measured, vitals_layout
 from torchdoctor.doctor.vitals._select import Selector
+from torchdoctor.doctor.vitals._stats import ACTIVATION_KINDS
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
 
 __all__ = [
+    "ACTIVATION_KINDS",
     "MAX_HIST_CLASSES",
     "Batch",
     "BatchView",
