@@ -8,8 +8,7 @@ import math
 import pytest
 
 from torchdoctor.optim import USUAL_LR
-from torchdoctor.repair import apply_patch, repair
-from torchdoctor.repair._session import Session, row_score
+from torchdoctor.repair import Session, apply_patch, repair, row_score
 from torchdoctor.train.config import load_config
 from torchdoctor.train.targets import prepare_inputs
 
@@ -86,9 +85,9 @@ def test_repair_api_end_to_end_fixes_a_far_too_low_rate() -> None:
 
 
 def test_a_class_weight_patch_gets_its_own_sample_weights() -> None:
-    from torchdoctor.repair._loop import _InputsCache
+    from torchdoctor.repair import InputsCache
 
-    cache = _InputsCache()
+    cache = InputsCache()
     plain = cache(_cfg("data.imbalance=10"))
     weighted = cache(_cfg("data.imbalance=10", "train.class_weight=balanced"))
     assert plain.sample_weights is None and weighted.sample_weights is not None
@@ -98,11 +97,11 @@ def test_a_class_weight_patch_gets_its_own_sample_weights() -> None:
 def test_rate_probe_ranks_rates_by_their_short_run_loss() -> None:
     import math
 
-    from torchdoctor.repair._rate_probe import FACTORS, PROBE_STEPS, probe_epochs, probe_rate
+    from torchdoctor.repair import PROBE_FACTORS, PROBE_STEPS, probe_epochs, probe_rate
 
     low = _cfg("train.lr=1e-6")  # every probed rate is far too low: more is better
     best, losses = probe_rate(low, prepare_inputs(low))
-    assert list(losses) == pytest.approx([1e-6 * f for f in FACTORS])
+    assert list(losses) == pytest.approx([1e-6 * f for f in PROBE_FACTORS])
     assert best == pytest.approx(3e-6) and losses[best] < min(v for k, v in losses.items() if k != best)
     high = _cfg("train.lr=20", "train.optimizer=sgd")  # every probed rate is far too high
     best, losses = probe_rate(high, prepare_inputs(high))
@@ -112,12 +111,12 @@ def test_rate_probe_ranks_rates_by_their_short_run_loss() -> None:
     assert best == 1e30 and all(math.isinf(v) for v in losses.values())
     n_train = len(prepare_inputs(low).data.x_train)
     assert probe_epochs(low, prepare_inputs(low)) == pytest.approx(
-        len(FACTORS) * PROBE_STEPS / math.ceil(n_train / 64))
+        len(PROBE_FACTORS) * PROBE_STEPS / math.ceil(n_train / 64))
 
 
 @pytest.mark.parametrize("extra", [[], ["train.l1=1e-3", "data.shuffle=false", "model.dropout=0.2"]])
 def test_rate_probe_steps_are_the_trainers_steps(extra: list[str]) -> None:
-    from torchdoctor.repair._rate_probe import _short_run
+    from torchdoctor.repair import short_run_loss
     from torchdoctor.train.trainer import Trainer
 
     cfg = _cfg("train.epochs=2", "train.batch_size=512", *extra)  # 3 batches an epoch, the last short
@@ -132,19 +131,19 @@ def test_rate_probe_steps_are_the_trainers_steps(extra: list[str]) -> None:
     trainer.callbacks.append(Record())
     trainer.fit()
     assert len(seen) == 6  # two epochs of the real training
-    assert _short_run(cfg, inputs, 5) == pytest.approx(sum(seen[2:5]) / 3, rel=1e-6)
+    assert short_run_loss(cfg, inputs, 5) == pytest.approx(sum(seen[2:5]) / 3, rel=1e-6)
 
 
 def test_only_a_jump_to_the_usual_rate_is_probed() -> None:
-    from torchdoctor.repair._loop import _rate_jump
+    from torchdoctor.repair import is_rate_jump
 
     old = _cfg("train.lr=1e-5")
     usual = apply_patch(old, {"train.lr": ">=usual"}).config
-    assert _rate_jump(old, usual, {"train.lr": ">=usual"})
+    assert is_rate_jump(old, usual, {"train.lr": ">=usual"})
     tenfold = apply_patch(old, {"train.lr": "x10"}).config
-    assert not _rate_jump(old, tenfold, {"train.lr": "x10"})  # a relative step is not probed
+    assert not is_rate_jump(old, tenfold, {"train.lr": "x10"})  # a relative step is not probed
     near = _cfg("train.lr=0.02")
-    assert not _rate_jump(near, apply_patch(near, {"train.lr": ">=usual"}).config, {"train.lr": ">=usual"})
+    assert not is_rate_jump(near, apply_patch(near, {"train.lr": ">=usual"}).config, {"train.lr": ">=usual"})
 
 
 def test_td_repair_is_the_repair_function_before_and_after_importing_the_package() -> None:

@@ -144,7 +144,7 @@ def test_outcome_findings_and_costly_remedies_stay_out_of_the_merge() -> None:
 
 
 def test_an_absolute_widening_is_a_costlier_candidate_of_its_own() -> None:
-    from torchdoctor.repair._loop import grows_cost
+    from torchdoctor.repair import grows_cost
 
     cfg = _cfg("model.width=2")
     assert grows_cost({"model.width": 64}, cfg) and not grows_cost({"model.width": 2}, cfg)

@@ -18,27 +18,48 @@ from typing import Any
 
 from torchdoctor.repair._loop import (
     Candidate,
+    InputsCache,
     RepairResult,
     budget_epochs,
+    grows_cost,
+    is_rate_jump,
     propose_candidates,
     repair,
 )
 from torchdoctor.repair._patch import PatchResult, apply_patch, config_diff, merge_patches
+from torchdoctor.repair._rate_probe import (
+    PROBE_FACTORS,
+    PROBE_STEPS,
+    probe_epochs,
+    probe_rate,
+    short_run_loss,
+)
 from torchdoctor.repair._remedy_patches import PATCHES, attach_patches, patch_for
+from torchdoctor.repair._session import Session, row_score
 
 __all__ = [
     "Candidate",
+    "InputsCache",
     "PATCHES",
+    "PROBE_FACTORS",
+    "PROBE_STEPS",
     "PatchResult",
     "RepairResult",
+    "Session",
     "apply_patch",
     "attach_patches",
     "budget_epochs",
     "config_diff",
+    "grows_cost",
+    "is_rate_jump",
     "merge_patches",
     "patch_for",
+    "probe_epochs",
+    "probe_rate",
     "propose_candidates",
     "repair",
+    "row_score",
+    "short_run_loss",
 ]
 
 

@@ -340,7 +340,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
     else:
         cfg = load_config(config, overrides or [])
     t_start = time.perf_counter()
-    inputs_for = _InputsCache()
+    inputs_for = InputsCache()
     spe = steps_per_epoch(cfg, inputs_for(cfg))
     n_budget = budget_epochs(cfg, budget, spe)
     base = Session("baseline", cfg, inputs_for(cfg)).start(n_budget)
@@ -436,7 +436,7 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
             abort = set(_error_codes()) - parent_errors
             patch = c.patch
             try:  # e.g. a patch to arch resnet on tabular data: valid config, unbuildable model
-                if _rate_jump(current.config, new_cfg, c.patch):  # the rate does not change the data
+                if is_rate_jump(current.config, new_cfg, c.patch):  # the rate does not change the data
                     probe_inputs = inputs_for(new_cfg)
                     best_lr, probed = probe_rate(new_cfg, probe_inputs)
                     spent += probe_epochs(new_cfg, probe_inputs)
@@ -511,7 +511,7 @@ def _distinct(cfg: Config, cands: list[Candidate], seen: list[dict[str, Any]]) -
     return out
 
 
-class _InputsCache:
+class InputsCache:
     """Prepared data per distinct data-related config: a patch to ``data.*``, ``target.*``,
     ``train.reweight`` or ``train.class_weight`` (both become sample weights) gets freshly
     prepared data; every other candidate shares it."""
@@ -527,7 +527,7 @@ class _InputsCache:
         return self._cache[key]
 
 
-def _rate_jump(old: Config, new: Config, patch: dict[str, Any]) -> bool:
+def is_rate_jump(old: Config, new: Config, patch: dict[str, Any]) -> bool:
     """Did ``patch`` move the rate to the optimizer's usual one by :data:`JUMP` or more?"""
     if patch.get("train.lr") not in ("usual", "<=usual", ">=usual"):
         return False
