@@ -198,7 +198,7 @@ def test_empty_inputs_render(tmp_path):
 def test_nan_inf_null_values(tmp_path):
     run = make_run(n_steps=50)
     v = run["vitals"]
-    v[3]["loss"] = "inf"               # as findings._jsonable writes it
+    v[3]["loss"] = "inf"               # as rundir.jsonable writes it
     v[4]["loss"] = None
     v[5]["layers"]["fc2"]["grad_norm"] = float("nan")
     v[6]["layers"]["fc2"] = None       # malformed layer entry

@@ -92,7 +92,7 @@ class Finding:
             "message": self.message,
             "layer": self.layer,
             "step": self.step,
-            "evidence": _jsonable(self.evidence),
+            "evidence": jsonable(self.evidence),  # the run directory's encoding: NaN as "nan"
             "remedies": [r.to_dict() for r in self.remedies],
         }
 
@@ -107,10 +107,6 @@ class Finding:
             evidence=dict(d.get("evidence") or {}),
             remedies=[Remedy(**r) for r in d.get("remedies") or []],
         )
-
-
-#: Evidence is encoded like every run-directory file (non-finite floats as strings).
-_jsonable = jsonable
 
 
 def worst_severity(findings: list[Finding]) -> str | None:

@@ -2,7 +2,7 @@
 
 Everything here is plain Python (no NumPy) so that ``import torchdoctor.report`` stays light.
 Values arrive from JSON, where NaN may have become ``None`` and infinities the strings
-``"inf"``/``"-inf"`` (see :func:`torchdoctor.findings._jsonable`): :func:`to_float` maps all of
+``"inf"``/``"-inf"`` (see :func:`torchdoctor.rundir.jsonable`): :func:`to_float` maps all of
 them back to floats, and anything that is not a number to ``None`` ("not measured").
 """
 
