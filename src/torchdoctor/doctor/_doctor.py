@@ -22,7 +22,7 @@ from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
 from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
 from torchdoctor.doctor.symptoms import diagnose
-from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite
+from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite, stepped_ids
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
 __all__ = ["FREE_STEPS", "SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
@@ -205,7 +205,7 @@ class Doctor:
         if self.optimizer is None:
             return
         mine = {id(p) for p in self.model.parameters() if p.requires_grad}
-        stepped = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
+        stepped = stepped_ids(self.optimizer)
         if mine and not mine & stepped:
             self.recorder.warn_once(
                 "optimizer", f"the optimizer ({type(self.optimizer).__name__}) updates none of "

@@ -17,6 +17,7 @@ from torchdoctor.doctor.vitals._records import measured, vitals_layout
 from torchdoctor.doctor.vitals._select import Selector
 from torchdoctor.doctor.vitals._stats import ACTIVATION_KINDS
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
+from torchdoctor.doctor.vitals._updates import stepped_ids
 
 __all__ = [
     "ACTIVATION_KINDS",
@@ -39,6 +40,7 @@ __all__ = [
     "measured",
     "other_dim_devs",
     "series",
+    "stepped_ids",
     "view",
     "vitals_layout",
 ]

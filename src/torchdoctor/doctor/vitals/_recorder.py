@@ -40,7 +40,7 @@ from torchdoctor.doctor.vitals._budget import SamplingBudget
 from torchdoctor.doctor.vitals._records import build_record, hist_block, measured, vitals_layout
 from torchdoctor.doctor.vitals._select import Key, Selector
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals
-from torchdoctor.doctor.vitals._updates import grads_absent, optimizer_coverage
+from torchdoctor.doctor.vitals._updates import grads_absent, optimizer_coverage, stepped_ids
 
 __all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
 
@@ -144,7 +144,7 @@ class Recorder:
                 self._player.append(lname)
         # the stale-gradient check watches one parameter the optimizer steps (and zeroes)
         if optimizer is not None:
-            stepped = {id(p) for g in optimizer.param_groups for p in g["params"]}
+            stepped = stepped_ids(optimizer)
             self._probe_param = next((p for p in self._params if id(p) in stepped), None)
         else:
             self._probe_param = self._params[0] if self._params else None

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["grads_absent", "in_optimizer", "optimizer_coverage"]
+__all__ = ["grads_absent", "optimizer_coverage", "stepped_ids"]
 
 
 def optimizer_coverage(params: list[torch.nn.Parameter], layers: list[str],
@@ -58,8 +58,6 @@ def grads_absent(params: list[torch.nn.Parameter]) -> bool:
     return bool(params) and all(p.grad is None for p in params)
 
 
-def in_optimizer(p: torch.nn.Parameter, optimizer: torch.optim.Optimizer | None) -> bool:
-    """Is ``p`` in one of ``optimizer``'s parameter groups? (``True`` without an optimizer.)"""
-    if optimizer is None:
-        return True
-    return any(q is p for g in optimizer.param_groups for q in g["params"])
+def stepped_ids(optimizer: torch.optim.Optimizer) -> set[int]:
+    """``id()`` of every parameter in ``optimizer``'s groups: the parameters it steps."""
+    return {id(p) for g in optimizer.param_groups for p in g["params"]}
