@@ -48,8 +48,10 @@ def user_errors() -> Iterator[None]:
 
 
 def emit_json(doc: Any) -> None:
-    """Write exactly one JSON document to stdout."""
-    sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False, default=_json_default) + "\n")
+    """Write exactly one JSON document to stdout (non-finite numbers as the run directory
+    writes them: ``"nan"``, ``"inf"``, ``"-inf"``)."""
+    text = json.dumps(rundir.jsonable(doc), indent=2, allow_nan=False, default=_json_default)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
