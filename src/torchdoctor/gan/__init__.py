@@ -1,0 +1,1 @@
+"""GAN clinic: sample metrics (:mod:`torchdoctor.gan.metrics`)."""

@@ -1,0 +1,1 @@
+"""One module per lab experiment, each defining ``EXPERIMENT`` (see :mod:`torchdoctor.lab`)."""
