@@ -230,3 +230,30 @@ _add("linear_regression_output", "End a regression with a plain linear layer (no
 _add("gradient_penalty", "Add a gradient penalty on the discriminator (WGAN-GP, "
      "Gulrajani et al. 2017), which keeps its gradients informative for the generator.",
      "loss_d = loss_d + td.losses.gradient_penalty(discriminator, real, fake)  # lambda 10")
+_add("spectral_norm", "Wrap the discriminator's layers in spectral normalization (Miyato et al. "
+     "2018): its Lipschitz constant stays near 1, so it cannot saturate and starve the generator.",
+     "disc = nn.Sequential(nn.utils.parametrizations.spectral_norm(nn.Linear(2, 128)), ...)")
+_add("non_saturating_loss", "Train the generator with the non-saturating loss -log D(G(z)) "
+     "(Goodfellow et al. 2014) instead of log(1 - D(G(z))), which has no gradient when D wins.",
+     "loss_g = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))")
+_add("pack_samples", "Let the discriminator judge packs of m samples at once (PacGAN, Lin et al. "
+     "2018, m = 4): a pack of near-identical fakes is easy to tell apart, which penalizes "
+     "mode collapse.",
+     "d_in = x.reshape(-1, 4 * x.shape[1])  # 4 samples per discriminator input")
+_add("two_timescale_rates", "Give the discriminator a larger learning rate than the generator "
+     "(two time-scale update rule, Heusel et al. 2017), e.g. 4e-4 for D and 1e-4 for G.",
+     "opt_d = torch.optim.Adam(D.parameters(), 4e-4, betas=(0.5, 0.999))\n"
+     "opt_g = torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.999))")
+_add("instance_noise", "Add Gaussian noise to the discriminator's inputs, real and fake, and "
+     "decay it to zero (instance noise, Sønderby et al. 2017): the two distributions overlap "
+     "and D's gradient stays informative.",
+     "sigma = 0.1 * max(0.0, 1 - step / total_steps)\nd_real = D(x + sigma * torch.randn_like(x))")
+_add("soft_labels", "Train the discriminator on soft labels (real 0.9, one-sided label smoothing, "
+     "Salimans et al. 2016) so it cannot become over-confident; keep labels within [0, 1].",
+     "loss_d = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9)) + ...")
+_add("more_d_steps", "Train the discriminator more steps per generator step (or give it a larger "
+     "rate), so that it keeps telling real from fake and its gradient guides the generator.",
+     "for _ in range(d_steps):  # e.g. 5 for a WGAN critic\n    ...  # one discriminator step")
+_add("fewer_d_steps", "Train the discriminator fewer steps per generator step, or lower its "
+     "learning rate, so that it does not overpower the generator.",
+     "opt_d = torch.optim.Adam(D.parameters(), lr=lr_g, betas=(0.5, 0.999))  # no faster than G")
