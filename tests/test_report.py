@@ -25,15 +25,7 @@ from torchdoctor.report import (
     to_float,
     write_html_report,
 )
-from torchdoctor.report.charts import (
-    bin_edges,
-    bucket_log10,
-    colormap,
-    downsample,
-    log_ticks,
-    nice_ticks,
-    png_rgba,
-)
+from torchdoctor.report.charts import bin_edges, downsample
 
 EVIL_LAYER = "<script>alert(1)</script>"
 EVIL_MESSAGE = "ratio &<>\"' too small"

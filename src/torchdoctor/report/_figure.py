@@ -2,13 +2,24 @@
 
 matplotlib loads on first use (``import torchdoctor.report`` stays light) with the Agg
 backend, so no display is needed. Text stays text in the SVG (``svg.fonttype: none``): the
-page's own font renders it and the markup stays small.
+page's own font renders it and the markup stays small; matplotlib escapes it (``&``, ``<``,
+``>``). The output is deterministic (``svg.hashsalt``, no date) and holds no script and no
+external reference; its ids are prefixed with a hash of the figure so that several figures
+share one page without clashing ids.
+
+The report's charts (:mod:`torchdoctor.report.charts`) also go through :func:`svg_markup`, which
+turns the groups of artists given a ``gid`` into semantic ``<g class=...>`` elements with a
+``<title>`` tooltip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import re
+from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 __all__ = ["PALETTE", "figure", "figure_svg"]
@@ -31,8 +42,13 @@ _STYLE = {
     "legend.frameon": False,
     "legend.fontsize": 8.0,
     "lines.linewidth": 1.5,
-    "figure.dpi": 100.0,
+    # laid out at the SVG's own 72 dpi: text measured once serves the layout and the drawing
+    "figure.dpi": 72.0,
 }
+#: Screen size of an inch of figure: a figure is drawn at most this many px per inch wide.
+PX_PER_INCH = 100.0
+#: Resolution of raster parts inside the SVG (images, rasterized artists), dots per inch.
+RASTER_DPI = 100.0
 
 
 def _pyplot() -> Any:
@@ -58,8 +74,111 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float 
     return fig, axes
 
 
+def plain(text: object) -> str:
+    """``text`` for a matplotlib label, shown as typed (a ``$`` starts no math formula)."""
+    return str(text).replace("$", r"\$")
+
+
+def _log_label(v: float, _pos: object = None) -> str:
+    """Tick text for a log axis: ``0.05``, ``200`` within 1e-3..1e4, else ``1e-7`` / ``2e+05``."""
+    from torchdoctor.report._data import fmt_num
+
+    if v <= 0:
+        return ""
+    e = math.log10(v)
+    if abs(e - round(e)) < 1e-9 and not -3 <= round(e) <= 4:
+        return f"1e{round(e)}"
+    if 1e-3 <= v < 1e4:
+        return fmt_num(v, 2)
+    return f"{v:.0e}"
+
+
+def plain_log_labels(axis: Any) -> None:
+    """Label a log ``axis`` with plain text (no math formulas, which are slow to lay out):
+    the decades, and the 2 and 5 multiples as well when it spans less than two decades."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+
+    axis.set_major_formatter(FuncFormatter(_log_label))
+    lo, hi = sorted(axis.get_view_interval())
+    if lo > 0 and math.log10(hi / lo) < 2:
+        def minor(v: float, _pos: object = None) -> str:
+            m = v / 10 ** math.floor(math.log10(v) + 1e-9)
+            return _log_label(v) if round(m, 6) in (2.0, 5.0) else ""
+
+        axis.set_minor_formatter(FuncFormatter(minor))
+    else:  # no minor ticks: many decades would make hundreds of them (slow, unreadable)
+        axis.set_minor_formatter(NullFormatter())
+        axis.set_minor_locator(NullLocator())
+
+
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 _SIZE = re.compile(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', re.S)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+_GROUP_ID = re.compile(r'<g id="([^"]*)"([^>]*)>')
+_FONT_FAMILY = re.compile(r"font-family: [^;\"]*;? ?")
+_NO_ROTATION = re.compile(r' transform="rotate\(-?0 [^"]*\)"')
+_TAG = re.compile(r"<[^>]+>")
+_DIGITS = re.compile(r"(\d\.\d\d)\d+")
+_BETWEEN_TAGS = re.compile(r">\s+<")
+_IDS = re.compile(r'(?<=\s)(id="|xlink:href="#)|(url\(#)')
+
+
+def save_svg(fig: Any) -> str:
+    """Lay ``fig`` out and return its SVG text from ``<svg`` on (coordinates in pt, 72/inch)."""
+    buf = io.StringIO()
+    if fig.get_layout_engine() is None:
+        try:
+            fig.tight_layout()
+        except Exception:  # noqa: BLE001 - a layout that cannot be tightened is still drawable
+            pass
+    fig.savefig(buf, format="svg", dpi=RASTER_DPI, metadata={"Date": None, "Creator": None})
+    return _compact(_METADATA.sub("", _PROLOG.sub("", buf.getvalue(), count=1), count=1))
+
+
+def _compact(svg: str) -> str:
+    """Smaller markup, same picture: text in the page's font, coordinates to 1/100 pt, no
+    indentation, no null rotations."""
+    svg = _BETWEEN_TAGS.sub("><", _NO_ROTATION.sub("", _FONT_FAMILY.sub("", svg)))
+    return _TAG.sub(lambda m: _DIGITS.sub(r"\1", m.group(0)).replace(" \n", " "), svg)
+
+
+def close(fig: Any) -> None:
+    """Free ``fig``'s memory."""
+    _pyplot().close(fig)
+
+
+def svg_markup(svg: str, *, size: tuple[float, float], title: str = "",
+               attrs: Mapping[str, object] | None = None,
+               groups: Mapping[str, tuple[Mapping[str, object], str]] | None = None) -> str:
+    """Finish :func:`save_svg`'s text for inline HTML.
+
+    Args:
+        svg: the text from :func:`save_svg`.
+        size: the figure's ``(width, height)`` in px: the largest it is drawn.
+        title: accessible name (``aria-label``), escaped.
+        attrs: more attributes of the root ``<svg>`` (names trusted, values escaped).
+        groups: ``gid → (attributes, tooltip)``: the group matplotlib writes for an artist
+            with that gid gets these attributes (escaped) and a ``<title>`` (escaped; none
+            when empty) instead of its id. Other group ids (``figure_1`` …) are dropped.
+    """
+    groups = groups or {}
+
+    def group(m: re.Match[str]) -> str:
+        spec = groups.get(m.group(1))
+        if spec is None:
+            return f"<g{m.group(2)}>"
+        gattrs, tip = spec
+        text = "".join(f' {k}="{escape(str(v))}"' for k, v in gattrs.items())
+        return f"<g{text}{m.group(2)}>" + (f"<title>{escape(tip)}</title>" if tip else "")
+
+    svg = _GROUP_ID.sub(group, svg)
+    prefix = "f" + hashlib.sha256(svg.encode()).hexdigest()[:8] + "-"
+    svg = _IDS.sub(lambda m: (m.group(1) or m.group(2)) + prefix, svg)
+    w, h = size
+    svg = _SIZE.sub(rf'\1 width="100%" style="max-width:{w:.0f}px;height:auto"', svg, count=1)
+    extra = "".join(f' {k}="{escape(str(v))}"' for k, v in (attrs or {}).items())
+    label = f' role="img" aria-label="{escape(title)}"' if title else ""
+    return svg.replace("<svg", f"<svg{extra}{label}", 1)
 
 
 def figure_svg(fig: Any, *, title: str = "", close: bool = True) -> str:
@@ -70,19 +189,22 @@ def figure_svg(fig: Any, *, title: str = "", close: bool = True) -> str:
         title: accessible name (``aria-label``), escaped.
         close: close the figure afterwards (frees its memory in long runs).
     """
-    from html import escape
-
-    plt = _pyplot()
-    buf = io.StringIO()
-    try:
-        fig.tight_layout()
-    except Exception:  # noqa: BLE001 - a layout that cannot be tightened is still drawable
-        pass
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    text = save_svg(fig)
+    w, h = fig.get_size_inches() * PX_PER_INCH
     if close:
-        plt.close(fig)
-    svg = _PROLOG.sub("", buf.getvalue(), count=1)
-    w, h = fig.get_size_inches() * fig.dpi
-    svg = _SIZE.sub(rf'\1 width="100%" style="max-width:{w:.0f}px;height:auto"', svg, count=1)
-    label = f' role="img" aria-label="{escape(title)}"' if title else ""
-    return svg.replace("<svg", f"<svg{label}", 1)
+        _pyplot().close(fig)
+    return svg_markup(text, size=(float(w), float(h)), title=title)
+
+
+def axes_box(fig: Any, ax: Any) -> dict[str, float]:
+    """The plot area of ``ax`` in the SVG's coordinates (pt, y down), after layout:
+    ``px0``/``px1`` left/right, ``py0``/``py1`` top/bottom."""
+    w, h = fig.get_size_inches() * 72.0
+    box = ax.get_position()
+    return {"px0": round(box.x0 * w, 3), "px1": round(box.x1 * w, 3),
+            "py0": round((1 - box.y1) * h, 3), "py1": round((1 - box.y0) * h, 3)}
+
+
+def short_label(name: str, limit: int = 22) -> str:
+    """``name`` cut to ``limit`` characters with an ellipsis (the tooltip keeps it whole)."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"

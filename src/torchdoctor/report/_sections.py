@@ -1,7 +1,7 @@
 """The sections of the doctor's report: run summary, findings, training curves, layer plots.
 
 Each function returns a :class:`~torchdoctor.report.Section`; every string from data is
-escaped here (or in the SVG helpers), never trusted.
+escaped here (or by the chart functions), never trusted.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from torchdoctor.findings import SYMPTOM_CODES
+from torchdoctor.report._bar_chart import bar_chart
 from torchdoctor.report._data import (
     Timeline,
     count_nonfinite,
@@ -24,9 +25,9 @@ from torchdoctor.report._data import (
     metric_columns,
     to_float,
 )
-from torchdoctor.report._heatmap import heatmap
+from torchdoctor.report._line_chart import NONFINITE_COLOR, Series, line_chart
 from torchdoctor.report._page import Section
-from torchdoctor.report._svg import Series, bar_chart, line_chart
+from torchdoctor.report._step_heatmap import heatmap
 
 #: Config keys shown in the summary (dotted paths of the trainer's config, docs/config.md).
 CONFIG_HIGHLIGHTS: tuple[str, ...] = (
@@ -224,7 +225,7 @@ def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> Section
         bad = count_nonfinite(ys)
         # NaN/Inf steps keep their red marks even after bucketing
         marks = Series("NaN/Inf", steps, [v if v is not None and not math.isfinite(v) else None for v in ys],
-                       color="#d62728") if bad else None  # fmt: skip
+                       color=NONFINITE_COLOR) if bad else None  # fmt: skip
         parts.append(line_chart([s] + ([marks] if marks else []), kind=kind, title=title,
                                 x_label="step", y_label=name))  # fmt: skip
         if binned:

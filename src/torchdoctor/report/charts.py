@@ -1,33 +1,33 @@
-"""The report's chart toolkit: inline SVG charts and a PNG heat map, no plotting library.
+"""The report's chart toolkit: matplotlib charts as inline SVG, the one way torchdoctor draws.
 
 For pages composed with :func:`torchdoctor.report.render_page`: each chart function returns an
-HTML fragment (every label escaped) to put in a :class:`~torchdoctor.report.Section` body.
+``<svg>`` HTML fragment (self-contained, no script; every text from data shown as typed and
+escaped) to put in a :class:`~torchdoctor.report.Section` body. matplotlib loads on the first
+draw, not on import.
 
-- :class:`Series`, :func:`line_chart`, :func:`bar_chart`, :func:`heatmap`: the charts.
+- :class:`Series` and :func:`line_chart`: lines (linear or log y), min–max bands, NaN/Inf
+  gaps with red marks, category axes (layers by depth).
+- :func:`bar_chart`: horizontal grouped bars (e.g. fractions per layer).
+- :func:`heatmap`: a statistic per layer over steps, log colour scale (viridis) with a colour bar.
 - :func:`downsample` and :func:`bin_edges`: long series as bucket means with min–max bands.
-- :func:`figure` and :func:`figure_svg`: a matplotlib figure in the house style, as inline SVG.
-- :func:`nice_ticks`, :func:`log_ticks`: axis ticks; :func:`colormap` (viridis),
-  :func:`bucket_log10`, :func:`png_rgba`: the heat map's colours and its PNG encoder.
+- :func:`figure` and :func:`figure_svg`: a matplotlib figure of one's own in the house style
+  (:data:`PALETTE`), as inline SVG.
 """
 
+from torchdoctor.report._bar_chart import bar_chart
 from torchdoctor.report._data import bin_edges, downsample
 from torchdoctor.report._figure import PALETTE, figure, figure_svg
-from torchdoctor.report._heatmap import bucket_log10, colormap, heatmap, png_rgba
-from torchdoctor.report._svg import Series, bar_chart, line_chart, log_ticks, nice_ticks
+from torchdoctor.report._line_chart import Series, line_chart
+from torchdoctor.report._step_heatmap import heatmap
 
 __all__ = [
     "PALETTE",
     "Series",
     "bar_chart",
     "bin_edges",
-    "bucket_log10",
-    "colormap",
     "downsample",
     "figure",
     "figure_svg",
     "heatmap",
     "line_chart",
-    "log_ticks",
-    "nice_ticks",
-    "png_rgba",
 ]
