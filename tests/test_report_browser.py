@@ -31,9 +31,11 @@ const charts = [...document.querySelectorAll('svg.chart')].map(s => {
   const r = s.getBoundingClientRect();
   return {kind: s.dataset.chart, w: r.width, h: r.height, ns: s.namespaceURI};
 });
-const lens = [...document.querySelectorAll('path.line')].map(p => p.getTotalLength());
-const cells = [...document.querySelectorAll('rect.cell')].filter(r => r.getBBox().width > 0);
-const out = {charts, nLines: lens.length, minLineLen: Math.min(...lens), nCells: cells.length,
+const lens = [...document.querySelectorAll('g.line > path')].map(p => p.getTotalLength());
+const heat = document.querySelector('svg[data-chart=grad_heatmap] image').getBoundingClientRect();
+const img = document.querySelector('svg[data-chart=grad_heatmap] image');
+const out = {charts, nLines: lens.length, minLineLen: Math.min(...lens),
+  heat: {w: heat.width, h: heat.height, px: img.href.baseVal.startsWith('data:image/png;base64,')},
   verdict: document.getElementById('verdict').textContent, scripts: document.scripts.length,
   evilText: document.body.textContent.includes(%s),
   bodyWidth: document.body.getBoundingClientRect().width};
@@ -99,4 +101,5 @@ def test_rendered_layout_and_console_detection(report, tmp_path):
         assert c["ns"] == "http://www.w3.org/2000/svg", c
         assert c["w"] > 300 and c["h"] > 100, c
     assert out["nLines"] >= 8 and out["minLineLen"] > 10
-    assert out["nCells"] == 3 * 200  # 3 layers x 200 steps, one rect each
+    # the heat map (3 layers x 200 steps: one image of 3 x 200 pixels) fills its plot area
+    assert out["heat"]["px"] and out["heat"]["w"] > 250 and out["heat"]["h"] > 30, out["heat"]

@@ -120,7 +120,7 @@ _NO_ROTATION = re.compile(r' transform="rotate\(-?0 [^"]*\)"')
 _TAG = re.compile(r"<[^>]+>")
 _DIGITS = re.compile(r"(\d\.\d\d)\d+")
 _BETWEEN_TAGS = re.compile(r">\s+<")
-_IDS = re.compile(r'(?<=\s)(id="|xlink:href="#)|(url\(#)')
+_IDS = re.compile(r'(?<=\s)(id="|href="#)|(url\(#)')
 
 
 def save_svg(fig: Any) -> str:
@@ -137,8 +137,10 @@ def save_svg(fig: Any) -> str:
 
 def _compact(svg: str) -> str:
     """Smaller markup, same picture: text in the page's font, coordinates to 1/100 pt, no
-    indentation, no null rotations."""
+    indentation, no null rotations, ``href`` for ``xlink:href``."""
     svg = _BETWEEN_TAGS.sub("><", _NO_ROTATION.sub("", _FONT_FAMILY.sub("", svg)))
+    svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "", 1)
+    svg = svg.replace(" xlink:href=", " href=")  # SVG 2: plain href
     return _TAG.sub(lambda m: _DIGITS.sub(r"\1", m.group(0)).replace(" \n", " "), svg)
 
 

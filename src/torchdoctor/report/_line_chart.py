@@ -149,14 +149,19 @@ def _draw_series(ax: Any, s: Series, i: int, log: bool, cats: Sequence[str] | No
                         gid=f"td-band-{i}")
         groups[f"td-band-{i}"] = ({"class": "band"}, "")
     gid = f"td-line-{i}"
-    (line,) = ax.plot(xs, ys, color=color, linestyle=style, marker="o" if s.markers else None,
-                      markersize=4, gid=gid)
+    drawable = any(not (math.isnan(x) or math.isnan(y)) for x, y in zip(xs, ys, strict=True))
+    if drawable:
+        (handle,) = ax.plot(xs, ys, color=color, linestyle=style, marker="o" if s.markers else None,
+                            markersize=4, gid=gid)
+    else:  # nothing to draw: a legend entry only
+        from matplotlib.lines import Line2D
+
+        handle = Line2D([], [], color=color, linestyle=style, marker="o" if s.markers else None)
     tips = ""
     if s.markers:
         pts = [(x, y) for x, y in zip(s.xs, s.ys, strict=False) if is_finite(x) and is_finite(y)]
         tips = "; ".join(f"{_at(x, cats)}: {fmt_num(y)}" for x, y in pts)
     groups[gid] = ({"class": "line", "data-series": s.name}, f"{s.name} @ {tips}" if tips else s.name)
-    handle = line
     lone = [j for j in range(n) if not math.isnan(ys[j]) and not math.isnan(xs[j])
             and (j == 0 or math.isnan(ys[j - 1])) and (j == n - 1 or math.isnan(ys[j + 1]))]
     if lone and not s.markers:
@@ -170,7 +175,7 @@ def _draw_series(ax: Any, s: Series, i: int, log: bool, cats: Sequence[str] | No
                            marker="v", markersize=6, color=NONFINITE_COLOR,
                            transform=ax.get_xaxis_transform(), clip_on=False, gid=f"td-bad-{i}")
         groups[f"td-bad-{i}"] = ({"class": "nonfinite"}, f"{s.name}: NaN/Inf at {len(bad)} x value(s)")
-        if all(math.isnan(y) for y in ys):
+        if not drawable:
             handle = marks
     return handle
 
