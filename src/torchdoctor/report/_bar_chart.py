@@ -92,13 +92,14 @@ def bar_chart(
         from matplotlib.ticker import PercentFormatter
 
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_title(plain(title), loc="left")
+    ax.set_title(plain(title), loc="left", pad=18 if names else 6)  # the legend goes below it
     ax.set_xlabel(plain(x_label))
     if names:
         from matplotlib.patches import Patch
 
         ax.legend([Patch(color=PALETTE[gi % len(PALETTE)]) for gi in range(len(names))],
-                  names, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(names))
+                  [plain(n) for n in names], loc="lower left", bbox_to_anchor=(0.0, 1.0),
+                  ncol=len(names), borderaxespad=0.1)
     svg = save_svg(fig)
     xmin, xmax = ax.get_xlim()
     attrs = {"class": "chart", "data-chart": kind, "data-xmin": xmin, "data-xmax": xmax,

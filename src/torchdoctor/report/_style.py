@@ -35,12 +35,6 @@ pre{background:#272b33;color:#e8eaf0;padding:8px 12px;border-radius:5px;overflow
 .remedies li{margin-bottom:8px}.rcode{color:var(--muted);font-size:12px}
 .charts{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
 svg.chart{max-width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:6px}
-svg .ctitle{font-size:13px;font-weight:600;fill:var(--fg)}
-svg .tick{font-size:10px;fill:#555}svg .axis{font-size:11px;fill:#333}
-svg .legend text{font-size:11px;fill:#333}
-svg .plot{fill:#fcfcfd;stroke:#c9ced8}svg .grid{stroke:#eceef2}
-svg .line{fill:none;stroke-width:1.7}svg .band{opacity:.18;stroke:none}
-svg .nonfinite{fill:#d62728}svg .val{font-size:9px;fill:#333}svg .na{fill:#999}
 .empty,.note{color:var(--muted);font-style:italic}
 footer{margin-top:40px;color:var(--muted);font-size:12px}
 @media print{nav{display:none}.finding{break-inside:avoid}}
