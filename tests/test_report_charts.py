@@ -157,3 +157,48 @@ def test_import_is_light_until_the_first_draw() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"}, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+EDGE_CASES = {
+    "no series": lambda: line_chart([], kind="a", title="t"),
+    "no finite value": lambda: line_chart([Series("a", [0, 1], [None, math.nan])], kind="a", title="t"),
+    "one point": lambda: line_chart([Series("a", [0], [1.0])], kind="a", title="t"),
+    "constant on log": lambda: line_chart([Series("a", [0, 1], [5.0, 5.0])], kind="a", title="t", log_y=True),
+    "600 decades": lambda: line_chart([Series("a", [0, 1, 2], [1e-300, 1e300, 1.0])], kind="a", title="t"),
+    "near max float": lambda: line_chart([Series("a", [0, 1], [1.7e308, -1.7e308])], kind="a", title="t"),
+    "negative on log": lambda: line_chart([Series("a", [0, 1], [-1.0, -2.0])], kind="a", title="t", log_y=True),
+    "non-finite x": lambda: line_chart([Series("a", [math.nan, math.inf], [1.0, 2.0])], kind="a", title="t"),
+    "ys shorter than xs": lambda: line_chart([Series("a", [0, 1, 2], [1.0])], kind="a", title="t"),
+    "no category": lambda: line_chart([Series("a", [], [])], kind="a", title="t", x_categories=[]),
+    "300 categories": lambda: line_chart([Series("a", list(range(300)), [1.0] * 300)], kind="a", title="t",
+                                         x_categories=[f"l{i}" for i in range(300)]),
+    "unbalanced $": lambda: line_chart([Series("$\\frac{$", [0, 1], [1.0, 2.0])], kind="a", title="\\$x$"),
+    "no bar": lambda: bar_chart([], {}, kind="b", title="t"),
+    "unmeasured bar": lambda: bar_chart(["a"], {"g": [None]}, kind="b", title="t"),
+    "empty map": lambda: heatmap([], [], {}, kind="h", title="t"),
+    "map without steps": lambda: heatmap(["a"], [], {"a": []}, kind="h", title="t"),
+    "unmeasured map": lambda: heatmap(["a"], [0, 1], {"a": [None, None]}, kind="h", title="t"),
+    "map of extremes": lambda: heatmap(["a"], [0, 1], {"a": [1e-320, 1e308]}, kind="h", title="t"),
+    "map of NaN": lambda: heatmap(["a"], [0, 1], {"a": [math.nan, math.inf]}, kind="h", title="t"),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_edge_cases_draw(case: str) -> None:
+    svg = EDGE_CASES[case]()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert "nan" not in " ".join(re.findall(r' d="([^"]*)"', svg)).lower()
+
+
+def test_a_chart_that_fails_leaves_a_note_and_the_page(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.figure
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("no <canvas> today")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", boom)
+    run = make_run(n_steps=30, epochs=2)
+    html = write_html_report(tmp_path / "r.html", title="t", summary={}, **run).read_text()
+    dom = parse(html)
+    assert "Loss per epoch: not drawn (RuntimeError: no <canvas> today)" in dom.all_text
+    assert "<canvas>" not in html and "findings" in dom.ids

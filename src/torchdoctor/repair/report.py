@@ -37,8 +37,12 @@ def _curves(result: RepairResult, key: str, title: str) -> str:
         h = s.history
         series.append(Series(s.name, [r["epoch"] + 1 for r in h], [r.get(key) for r in h], dashed=True))
     y_range = (0.0, 1.0) if key.endswith("accuracy") else None
-    return line_chart(series, kind=f"repair_{key}", title=title, x_label="epoch", y_label=key,
-                      log_y=False if y_range else "auto", y_range=y_range)
+    try:
+        return line_chart(series, kind=f"repair_{key}", title=title, x_label="epoch", y_label=key,
+                          log_y=False if y_range else "auto", y_range=y_range)
+    except Exception as exc:  # noqa: BLE001 - a chart that cannot be drawn does not cost the report
+        return f'<p class="empty">{escape(title)}: not drawn ({escape(type(exc).__name__)}: {escape(str(exc)[:200])})</p>'
+
 
 
 def _metrics_table(before: Session, after: Session) -> str:

@@ -16,12 +16,14 @@ from torchdoctor.report._figure import (
     close,
     figure,
     plain,
+    quiet,
     save_svg,
     short_label,
     svg_markup,
 )
 
 
+@quiet
 def bar_chart(
     categories: Sequence[str],
     groups: dict[str, Sequence[float | None]],

@@ -14,13 +14,15 @@ turns the groups of artists given a ``gid`` into semantic ``<g class=...>`` elem
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["PALETTE", "figure", "figure_svg"]
 
@@ -74,6 +76,25 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float 
     return fig, axes
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def quiet(draw: F) -> F:
+    """``draw`` without matplotlib's and NumPy's warnings about extreme values (overflow in
+    a tick computation, a layout that cannot be tightened): the chart is drawn anyway."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import numpy as np
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def plain(text: object) -> str:
     """``text`` for a matplotlib label, shown as typed (a ``$`` starts no math formula)."""
     return str(text).replace("$", r"\$")
@@ -83,7 +104,7 @@ def _log_label(v: float, _pos: object = None) -> str:
     """Tick text for a log axis: ``0.05``, ``200`` within 1e-3..1e4, else ``1e-7`` / ``2e+05``."""
     from torchdoctor.report._data import fmt_num
 
-    if v <= 0:
+    if not (v > 0 and math.isfinite(v)):
         return ""
     e = math.log10(v)
     if abs(e - round(e)) < 1e-9 and not -3 <= round(e) <= 4:
@@ -100,7 +121,7 @@ def plain_log_labels(axis: Any) -> None:
 
     axis.set_major_formatter(FuncFormatter(_log_label))
     lo, hi = sorted(axis.get_view_interval())
-    if lo > 0 and math.log10(hi / lo) < 2:
+    if 0 < lo < hi < math.inf and math.log10(hi / lo) < 2:
         def minor(v: float, _pos: object = None) -> str:
             m = v / 10 ** math.floor(math.log10(v) + 1e-9)
             return _log_label(v) if round(m, 6) in (2.0, 5.0) else ""

@@ -22,6 +22,7 @@ from torchdoctor.report._figure import (
     figure,
     plain,
     plain_log_labels,
+    quiet,
     save_svg,
     short_label,
     svg_markup,
@@ -30,6 +31,8 @@ from torchdoctor.report._figure import (
 NONFINITE_COLOR = "#d62728"
 #: At most this many NaN/Inf marks per series.
 MAX_MARKS = 200
+#: Larger magnitudes are drawn at this value (the axis arithmetic near 1.8e308 overflows).
+LIMIT = 1e300
 
 
 @dataclass
@@ -60,7 +63,8 @@ class Series:
 def _drawn(values: Sequence[float | None] | None, n: int, log: bool) -> list[float]:
     """Values as floats, NaN where nothing is drawn (missing, non-finite, <= 0 on a log axis)."""
     vals = list(values or [])[:n] + [None] * max(0, n - len(values or []))
-    return [v if is_finite(v) and (v > 0 or not log) else math.nan for v in vals]  # type: ignore[operator, misc]
+    return [min(max(v, -LIMIT), LIMIT) if is_finite(v) and (v > 0 or not log) else math.nan  # type: ignore[type-var, operator, misc]
+            for v in vals]
 
 
 def _use_log(series: Sequence[Series], log_y: bool | str) -> bool:
@@ -70,6 +74,7 @@ def _use_log(series: Sequence[Series], log_y: bool | str) -> bool:
     return bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= 100  # type: ignore[type-var, operator]
 
 
+@quiet
 def line_chart(
     series: Sequence[Series],
     *,
@@ -139,7 +144,7 @@ def _draw_series(ax: Any, s: Series, i: int, log: bool, cats: Sequence[str] | No
     """Draw one series (band, line, isolated points, NaN/Inf marks); return its legend handle."""
     color = s.color or PALETTE[i % len(PALETTE)]
     n = len(s.xs)
-    xs = [float(x) if is_finite(x) else math.nan for x in s.xs]
+    xs = [min(max(float(x), -LIMIT), LIMIT) if is_finite(x) else math.nan for x in s.xs]
     ys = _drawn(s.ys, n, log)
     style = "--" if s.dashed else "-"
     if s.lo is not None and s.hi is not None:

@@ -6,14 +6,15 @@ escaped here (or by the chart functions), never trusted.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
 from torchdoctor.findings import SYMPTOM_CODES
-from torchdoctor.report._bar_chart import bar_chart
+from torchdoctor.report._bar_chart import bar_chart as draw_bar_chart
 from torchdoctor.report._data import (
     Timeline,
     count_nonfinite,
@@ -25,9 +26,10 @@ from torchdoctor.report._data import (
     metric_columns,
     to_float,
 )
-from torchdoctor.report._line_chart import NONFINITE_COLOR, Series, line_chart
+from torchdoctor.report._line_chart import NONFINITE_COLOR, Series
+from torchdoctor.report._line_chart import line_chart as draw_line_chart
 from torchdoctor.report._page import Section
-from torchdoctor.report._step_heatmap import heatmap
+from torchdoctor.report._step_heatmap import heatmap as draw_heatmap
 
 #: Config keys shown in the summary (dotted paths of the trainer's config, docs/config.md).
 CONFIG_HIGHLIGHTS: tuple[str, ...] = (
@@ -37,6 +39,27 @@ CONFIG_HIGHLIGHTS: tuple[str, ...] = (
     "train.loss", "train.grad_clip", "seed",
 )  # fmt: skip
 MAX_POINTS = 400
+
+
+def _guarded(draw: Callable[..., str]) -> Callable[..., str]:
+    """``draw`` returning a one-line note instead of raising: a chart that cannot be drawn
+    does not cost the report its page."""
+
+    @functools.wraps(draw)
+    def chart(*args: Any, **kwargs: Any) -> str:
+        try:
+            return draw(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - reported in the page, the page still written
+            what = escape(str(kwargs.get("title") or kwargs.get("kind") or "chart"))
+            return (f'<p class="note">{what}: not drawn ({escape(type(exc).__name__)}: '
+                    f"{escape(str(exc)[:200])})</p>")
+
+    return chart
+
+
+line_chart = _guarded(draw_line_chart)
+bar_chart = _guarded(draw_bar_chart)
+heatmap = _guarded(draw_heatmap)
 
 
 def flatten(d: Any, prefix: str = "") -> dict[str, Any]:

@@ -19,6 +19,7 @@ from torchdoctor.report._figure import (
     figure,
     plain,
     plain_log_labels,
+    quiet,
     save_svg,
     short_label,
     svg_markup,
@@ -43,6 +44,7 @@ def _bucket_log10(values: Sequence[float | None], edges: Sequence[tuple[int, int
     return out
 
 
+@quiet
 def heatmap(
     layers: Sequence[str],
     steps: Sequence[int],
@@ -68,7 +70,8 @@ def heatmap(
     """
     import numpy as np
     from matplotlib import colormaps
-    from matplotlib.colors import LogNorm
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import LogNorm, to_rgba
 
     edges = bin_edges(len(steps), max_cols)
     grid = [_bucket_log10(values.get(name, [None] * len(steps)), edges) for name in layers]
@@ -77,19 +80,27 @@ def heatmap(
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     n_rows, n_cols = len(layers), len(edges)
-    # colour by value: bad (NaN) = unmeasured, below range = all zero, above range = NaN/Inf
-    img = np.full((max(n_rows, 1), max(n_cols, 1)), np.nan)
+    # colours by position in [lo, hi] (log10 units): no power of ten can overflow here
+    cmap = colormaps["viridis"]
+    t = np.array([[math.nan if v is None or math.isnan(v) else 0.0 if v == -math.inf
+                   else (v - lo) / (hi - lo) for v in row] for row in grid])
+    if t.size == 0:  # no layer or no step: an empty map
+        t = np.full((1, 1), math.nan)
+    img = cmap(t, bytes=True)
+    img[np.isnan(t)] = 0  # unmeasured: blank
+    red = [round(255 * x) for x in to_rgba(NONFINITE_COLOR)]
     for r, row in enumerate(grid):
         for c, v in enumerate(row):
-            if v is None:
-                continue
-            img[r, c] = 10.0 ** (hi + 1) if math.isnan(v) else 10.0 ** (lo - 1) if v == -math.inf else 10.0**v
-    cmap = colormaps["viridis"].with_extremes(bad=(0, 0, 0, 0), over=NONFINITE_COLOR)
+            if v is not None and math.isnan(v):
+                img[r, c] = red
+    # the colour bar's range, kept where its tick arithmetic stays finite
+    vmin, vmax = 10.0 ** max(lo, -250.0), 10.0 ** min(hi, 250.0)
+    if vmax <= vmin:
+        vmin, vmax = vmax / 10, vmax
     height_px = 90 + min(40.0, max(6.0, 320.0 / max(n_rows, 1))) * n_rows
     tips: dict[str, tuple[dict[str, object], str]] = {}
     fig, ax = figure(width=6.4, height=height_px / 100)
-    im = ax.imshow(img, cmap=cmap, norm=LogNorm(10.0**lo, 10.0**hi), aspect="auto",
-                   interpolation="none")
+    ax.imshow(img, aspect="auto", interpolation="none")
     ax.grid(False)
     ax.set_yticks([])
     stride = max(1, math.ceil(n_rows / 30))
@@ -103,12 +114,12 @@ def heatmap(
         ax.set_xticks(cols, [str(steps[edges[c][0]]) for c in cols])
     ax.set_xlabel("step")
     ax.set_title(plain(title), loc="left")
-    bar = fig.colorbar(im, ax=ax, pad=0.02, fraction=0.04)
+    bar = fig.colorbar(ScalarMappable(LogNorm(vmin, vmax), cmap), ax=ax, pad=0.02, fraction=0.04)
     bar.solids.set_rasterized(True)
     bar.outline.set_visible(False)
     plain_log_labels(bar.ax.yaxis)
     svg = save_svg(fig)
-    attrs = {"class": "chart", "data-chart": kind, "data-vmin": 10.0**lo, "data-vmax": 10.0**hi,
+    attrs = {"class": "chart", "data-chart": kind, "data-vmin": vmin, "data-vmax": vmax,
              "data-rows": n_rows, "data-cols": n_cols,
              **{f"data-{k}": v for k, v in axes_box(fig, ax).items()}}
     close(fig)
