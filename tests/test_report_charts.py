@@ -148,11 +148,19 @@ def test_line_gaps_log_axis_and_nonfinite_marks() -> None:
     assert _attrs(flat)["log"] == 0 and (_attrs(flat)["ymin"], _attrs(flat)["ymax"]) == (0, 2)
 
 
-def test_import_is_light_until_the_first_draw() -> None:
+def test_import_is_light_until_the_first_draw_and_the_callers_matplotlib_is_untouched() -> None:
     code = ("import sys, torchdoctor.report, torchdoctor.report.charts as c\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib loaded on import'\n"
+            "import matplotlib\n"
+            "matplotlib.rcParams['lines.linewidth'] = 7.0\n"
+            "keys = ['lines.linewidth', 'figure.dpi', 'svg.fonttype', 'svg.hashsalt', 'font.size',\n"
+            "        'axes.grid', 'axes.prop_cycle', 'legend.frameon']\n"
+            "before = {k: matplotlib.rcParams[k] for k in keys}\n"
             "c.line_chart([c.Series('a', [0, 1], [1, 2])], kind='k', title='t')\n"
-            "assert 'matplotlib' in sys.modules\n")
+            "c.heatmap(['a'], [0], {'a': [1.0]}, kind='h', title='t')\n"
+            "c.bar_chart(['a'], {'g': [0.5]}, kind='b', title='t')\n"
+            "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot loaded'\n"
+            "assert {k: matplotlib.rcParams[k] for k in keys} == before, 'rcParams changed'\n")
     src = str(Path(__file__).resolve().parents[1] / "src")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"}, timeout=120)

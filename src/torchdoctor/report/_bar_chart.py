@@ -13,17 +13,16 @@ from torchdoctor.report._data import fmt_num, is_finite
 from torchdoctor.report._figure import (
     PALETTE,
     axes_box,
-    close,
-    figure,
+    chart_figure,
+    drawing,
     plain,
-    quiet,
     save_svg,
     short_label,
     svg_markup,
 )
 
 
-@quiet
+@drawing
 def bar_chart(
     categories: Sequence[str],
     groups: dict[str, Sequence[float | None]],
@@ -59,7 +58,7 @@ def bar_chart(
         return f"{100 * v:.0f}%" if percent else fmt_num(v, 3)
 
     tips: dict[str, tuple[dict[str, object], str]] = {}
-    fig, ax = figure(width=6.4, height=height_px / 100)
+    fig, ax = chart_figure(6.4, height_px / 100)
     ax.grid(axis="y", visible=False)
     step = 0.8 / n_groups
     for gi, name in enumerate(names):
@@ -106,5 +105,4 @@ def bar_chart(
     xmin, xmax = ax.get_xlim()
     attrs = {"class": "chart", "data-chart": kind, "data-xmin": xmin, "data-xmax": xmax,
              **{f"data-{k}": v for k, v in axes_box(fig, ax).items()}}
-    close(fig)
     return svg_markup(svg, size=(640.0, float(height_px)), title=title, attrs=attrs, groups=tips)

@@ -19,6 +19,7 @@ import hashlib
 import io
 import math
 import re
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from html import escape
@@ -79,20 +80,37 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def quiet(draw: F) -> F:
-    """``draw`` without matplotlib's and NumPy's warnings about extreme values (overflow in
-    a tick computation, a layout that cannot be tightened): the chart is drawn anyway."""
+def drawing(draw: F) -> F:
+    """``draw`` (a chart function) run in the house style without touching the caller's
+    matplotlib state (no pyplot, no backend switch, rcParams restored afterwards), and
+    without matplotlib's and NumPy's warnings about extreme values (overflow in a tick
+    computation, a layout that cannot be tightened): the chart is drawn anyway."""
 
     @functools.wraps(draw)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import matplotlib
         import numpy as np
+        from cycler import cycler
 
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        style = {**_STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}
+        with (matplotlib.rc_context(style), warnings.catch_warnings(),
+              np.errstate(all="ignore")):
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", UserWarning)
             return draw(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def chart_figure(width: float, height: float) -> tuple[Any, Any]:
+    """``(fig, ax)`` for a chart function under :func:`drawing`: a Figure outside pyplot
+    (nothing to close, no window), drawn on its own Agg canvas; sizes in inches."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
 
 
 def plain(text: object) -> str:
@@ -165,11 +183,6 @@ def _compact(svg: str) -> str:
     return _TAG.sub(lambda m: _DIGITS.sub(r"\1", m.group(0)).replace(" \n", " "), svg)
 
 
-def close(fig: Any) -> None:
-    """Free ``fig``'s memory."""
-    _pyplot().close(fig)
-
-
 def svg_markup(svg: str, *, size: tuple[float, float], title: str = "",
                attrs: Mapping[str, object] | None = None,
                groups: Mapping[str, tuple[Mapping[str, object], str]] | None = None) -> str:
@@ -214,8 +227,9 @@ def figure_svg(fig: Any, *, title: str = "", close: bool = True) -> str:
     """
     text = save_svg(fig)
     w, h = fig.get_size_inches() * PX_PER_INCH
-    if close:
-        _pyplot().close(fig)
+    plt = sys.modules.get("matplotlib.pyplot")
+    if close and plt is not None:
+        plt.close(fig)
     return svg_markup(text, size=(float(w), float(h)), title=title)
 
 

@@ -18,11 +18,10 @@ from torchdoctor.report._data import fmt_num, is_finite
 from torchdoctor.report._figure import (
     PALETTE,
     axes_box,
-    close,
-    figure,
+    chart_figure,
+    drawing,
     plain,
     plain_log_labels,
-    quiet,
     save_svg,
     short_label,
     svg_markup,
@@ -74,7 +73,7 @@ def _use_log(series: Sequence[Series], log_y: bool | str) -> bool:
     return bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= 100  # type: ignore[type-var, operator]
 
 
-@quiet
+@drawing
 def line_chart(
     series: Sequence[Series],
     *,
@@ -106,7 +105,7 @@ def line_chart(
     """
     log = _use_log(series, log_y)
     extra = 0.6 if x_categories is not None else 0.0
-    fig, ax = figure(width=6.4, height=height / 100 + extra)
+    fig, ax = chart_figure(6.4, height / 100 + extra)
     groups: dict[str, tuple[dict[str, object], str]] = {}
     handles, labels = [], []
     for i, s in enumerate(series):
@@ -134,7 +133,6 @@ def line_chart(
     attrs = {"class": "chart", "data-chart": kind, "data-xmin": xmin, "data-xmax": xmax,
              "data-ymin": ymin, "data-ymax": ymax, "data-log": int(log),
              **{f"data-{k}": v for k, v in axes_box(fig, ax).items()}}
-    close(fig)
     return svg_markup(svg, size=(640.0, height + 100 * extra), title=title, attrs=attrs,
                       groups=groups)
 

@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from torchdoctor.report._data import bin_edges
 from torchdoctor.report._figure import (
     axes_box,
-    close,
-    figure,
+    chart_figure,
+    drawing,
     plain,
     plain_log_labels,
-    quiet,
     save_svg,
     short_label,
     svg_markup,
@@ -44,7 +43,7 @@ def _bucket_log10(values: Sequence[float | None], edges: Sequence[tuple[int, int
     return out
 
 
-@quiet
+@drawing
 def heatmap(
     layers: Sequence[str],
     steps: Sequence[int],
@@ -99,7 +98,7 @@ def heatmap(
         vmin, vmax = vmax / 10, vmax
     height_px = 90 + min(40.0, max(6.0, 320.0 / max(n_rows, 1))) * n_rows
     tips: dict[str, tuple[dict[str, object], str]] = {}
-    fig, ax = figure(width=6.4, height=height_px / 100)
+    fig, ax = chart_figure(6.4, height_px / 100)
     ax.imshow(img, aspect="auto", interpolation="none")
     ax.grid(False)
     ax.set_yticks([])
@@ -122,5 +121,4 @@ def heatmap(
     attrs = {"class": "chart", "data-chart": kind, "data-vmin": vmin, "data-vmax": vmax,
              "data-rows": n_rows, "data-cols": n_cols,
              **{f"data-{k}": v for k, v in axes_box(fig, ax).items()}}
-    close(fig)
     return svg_markup(svg, size=(640.0, height_px), title=title, attrs=attrs, groups=tips)
