@@ -134,12 +134,21 @@ def _log_label(v: float, _pos: object = None) -> str:
 
 def plain_log_labels(axis: Any) -> None:
     """Label a log ``axis`` with plain text (no math formulas, which are slow to lay out):
-    the decades, and the 2 and 5 multiples as well when it spans less than two decades."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+    the decades; with the 2 and 5 multiples when it spans less than two decades; about four
+    round values when it spans less than one."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
-    axis.set_major_formatter(FuncFormatter(_log_label))
+    from torchdoctor.report._data import fmt_num
+
     lo, hi = sorted(axis.get_view_interval())
-    if 0 < lo < hi < math.inf and math.log10(hi / lo) < 2:
+    span = math.log10(hi / lo) if 0 < lo < hi < math.inf else math.inf
+    if span < 1:
+        axis.set_major_locator(MaxNLocator(nbins=4))
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos=None: fmt_num(v, 3)))
+        axis.set_minor_locator(NullLocator())
+        return
+    axis.set_major_formatter(FuncFormatter(_log_label))
+    if span < 2:
         def minor(v: float, _pos: object = None) -> str:
             m = v / 10 ** math.floor(math.log10(v) + 1e-9)
             return _log_label(v) if round(m, 6) in (2.0, 5.0) else ""

@@ -122,7 +122,7 @@ def line_chart(
         _category_axis(ax, x_categories, groups)
     ax.set_title(plain(title), loc="left")
     ax.set_xlabel(plain(x_label))
-    ax.set_ylabel(plain(y_label + (" (log)" if log else "")))
+    ax.set_ylabel(plain(y_label + (" (log)" if log else "")) if y_label else "")
     if handles:
         ax.legend(handles, [plain(x) for x in labels], loc="best")
     svg = save_svg(fig)
@@ -193,7 +193,7 @@ def _category_axis(ax: Any, cats: Sequence[str], groups: dict[str, tuple[dict[st
     """Category names under the x axis, rotated, every k-th when there are many."""
     ax.set_xlim(-0.5, len(cats) - 0.5)
     ax.set_xticks([])  # labels are texts of their own (with tooltips); ticks are slow to make
-    stride = max(1, math.ceil(len(cats) / 40))
+    stride = max(1, math.ceil(len(cats) / 28))  # rotated labels closer than ~20 px overlap
     for j in range(0, len(cats), stride):
         gid = f"td-cat-{j}"
         ax.text(j, -0.03, plain(short_label(cats[j], 18)), transform=ax.get_xaxis_transform(),

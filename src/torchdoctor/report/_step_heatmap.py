@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from torchdoctor.report._data import bin_edges
+from torchdoctor.report._data import bin_edges, fmt_num
 from torchdoctor.report._figure import (
     axes_box,
     chart_figure,
@@ -71,6 +71,7 @@ def heatmap(
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import LogNorm, to_rgba
+    from matplotlib.ticker import NullLocator
 
     edges = bin_edges(len(steps), max_cols)
     grid = [_bucket_log10(values.get(name, [None] * len(steps)), edges) for name in layers]
@@ -96,13 +97,13 @@ def heatmap(
     vmin, vmax = 10.0 ** max(lo, -250.0), 10.0 ** min(hi, 250.0)
     if vmax <= vmin:
         vmin, vmax = vmax / 10, vmax
-    height_px = 90 + min(40.0, max(6.0, 320.0 / max(n_rows, 1))) * n_rows
+    height_px = 90 + min(40.0, max(3.0, 320.0 / max(n_rows, 1))) * max(n_rows, 1)
     tips: dict[str, tuple[dict[str, object], str]] = {}
     fig, ax = chart_figure(6.4, height_px / 100)
     ax.imshow(img, aspect="auto", interpolation="none")
     ax.grid(False)
     ax.set_yticks([])
-    stride = max(1, math.ceil(n_rows / 30))
+    stride = max(1, math.ceil(n_rows / 24))
     for r in range(0, n_rows, stride):
         gid = f"td-row-{r}"
         ax.text(-0.01, r, plain(short_label(layers[r])), transform=ax.get_yaxis_transform(),
@@ -113,10 +114,15 @@ def heatmap(
         ax.set_xticks(cols, [str(steps[edges[c][0]]) for c in cols])
     ax.set_xlabel("step")
     ax.set_title(plain(title), loc="left")
-    bar = fig.colorbar(ScalarMappable(LogNorm(vmin, vmax), cmap), ax=ax, pad=0.02, fraction=0.04)
+    bar = fig.colorbar(ScalarMappable(LogNorm(vmin, vmax), cmap), ax=ax, pad=0.02, fraction=0.04,
+                       aspect=max(8.0, height_px / 16))
     bar.solids.set_rasterized(True)
     bar.outline.set_visible(False)
-    plain_log_labels(bar.ax.yaxis)
+    if hi - lo < 1:  # within a decade: label both ends
+        bar.set_ticks([vmin, vmax], labels=[fmt_num(vmin, 3), fmt_num(vmax, 3)])
+        bar.ax.yaxis.set_minor_locator(NullLocator())
+    else:
+        plain_log_labels(bar.ax.yaxis)
     svg = save_svg(fig)
     attrs = {"class": "chart", "data-chart": kind, "data-vmin": vmin, "data-vmax": vmax,
              "data-rows": n_rows, "data-cols": n_cols,
