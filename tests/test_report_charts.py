@@ -25,7 +25,8 @@ from torchdoctor.report.charts import (
     line_chart,
 )
 
-NASTY = ("<script>alert(1)</script>", "a&b", "$x^2$ costs $5", "_hidden", 'q"uote')
+NASTY = ("<script>alert(1)</script>", "a&b", "$x^2$ costs $5", "_hidden", 'q"uote',
+         'font-family: x; id="y" url(#z) 1.23456')
 
 
 def _attrs(svg: str) -> dict[str, float]:
@@ -40,7 +41,7 @@ def test_text_from_data_is_escaped_and_shown_as_typed() -> None:
                    x_label=NASTY[1], y_label=NASTY[2]),
         line_chart([Series("v", xs, [1.0, 1e-3, 1e-6], markers=True)], kind="c", title="t",
                    x_categories=list(NASTY[:3])),
-        bar_chart(list(NASTY), {NASTY[1]: [0.1] * 5, NASTY[2]: [0.2] * 5}, kind="b", title="t"),
+        bar_chart(list(NASTY), {NASTY[1]: [0.1] * 6, NASTY[2]: [0.2] * 6}, kind="b", title="t"),
         heatmap(list(NASTY), [0, 1], {n: [1.0, 2.0] for n in NASTY}, kind="h", title=NASTY[2]),
     ]
     html = "\n".join(parts)
@@ -52,6 +53,9 @@ def test_text_from_data_is_escaped_and_shown_as_typed() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "a&amp;b" in html
     assert "mathdefault" not in html  # no "$...$" became a formula, log ticks are plain text
     assert 'data-series="q&quot;uote"' in html
+    import html as html_lib
+    drawn = {html_lib.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", parts[0])}
+    assert set(NASTY) <= drawn  # the legend's own text (not only the tooltips) is intact
 
 
 def test_no_external_reference_and_unique_ids(tmp_path: Path) -> None:

@@ -185,11 +185,15 @@ def save_svg(fig: Any) -> str:
 
 def _compact(svg: str) -> str:
     """Smaller markup, same picture: text in the page's font, coordinates to 1/100 pt, no
-    indentation, no null rotations, ``href`` for ``xlink:href``."""
-    svg = _BETWEEN_TAGS.sub("><", _NO_ROTATION.sub("", _FONT_FAMILY.sub("", svg)))
-    svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "", 1)
-    svg = svg.replace(" xlink:href=", " href=")  # SVG 2: plain href
-    return _TAG.sub(lambda m: _DIGITS.sub(r"\1", m.group(0)).replace(" \n", " "), svg)
+    indentation, no null rotations, ``href`` for ``xlink:href``. Only tags change: text
+    content (labels from data) stays as matplotlib escaped it."""
+
+    def tag(m: re.Match[str]) -> str:
+        t = _NO_ROTATION.sub("", _FONT_FAMILY.sub("", m.group(0)))
+        t = t.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "").replace(" xlink:href=", " href=")
+        return _DIGITS.sub(r"\1", t).replace(" \n", " ")
+
+    return _TAG.sub(tag, _BETWEEN_TAGS.sub("><", svg))
 
 
 def svg_markup(svg: str, *, size: tuple[float, float], title: str = "",
@@ -218,7 +222,7 @@ def svg_markup(svg: str, *, size: tuple[float, float], title: str = "",
 
     svg = _GROUP_ID.sub(group, svg)
     prefix = "f" + hashlib.sha256(svg.encode()).hexdigest()[:8] + "-"
-    svg = _IDS.sub(lambda m: (m.group(1) or m.group(2)) + prefix, svg)
+    svg = _TAG.sub(lambda t: _IDS.sub(lambda m: (m.group(1) or m.group(2)) + prefix, t.group(0)), svg)
     w, h = size
     svg = _SIZE.sub(rf'\1 width="100%" style="max-width:{w:.0f}px;height:auto"', svg, count=1)
     extra = "".join(f' {k}="{escape(str(v))}"' for k, v in (attrs or {}).items())
