@@ -214,3 +214,21 @@ def test_a_chart_that_fails_leaves_a_note_and_the_page(tmp_path: Path, monkeypat
     dom = parse(html)
     assert "Loss per epoch: not drawn (RuntimeError: no <canvas> today)" in dom.all_text
     assert "<canvas>" not in html and "findings" in dom.ids
+
+
+def test_findings_marked_at_their_steps(tmp_path: Path) -> None:
+    run = make_run(n_steps=100)
+    html = write_html_report(tmp_path / "r.html", title="t", summary={}, **run).read_text()
+    svg = re.search(r'<svg class="chart" data-chart="loss_step".*?</svg>', html, re.S).group(0)
+    a = _attrs(svg)
+    marks = re.findall(r'<g class="mark" data-x="([^"]*)"><title>([^<]*)</title><path d="M ([-\d.]+) ', svg)
+    assert [m[0] for m in marks] == ["12", "20"]  # the findings with a step, in step order
+    for x, _, px in marks:
+        step = a["xmin"] + (float(px) - a["px0"]) / (a["px1"] - a["px0"]) * (a["xmax"] - a["xmin"])
+        assert step == pytest.approx(float(x), abs=0.05)
+    assert marks[0][1] == "step 12: vanishing_gradient (error): ratio &amp;&lt;&gt;&quot;&#x27; too small"
+    # outside the plotted range: not drawn, and the range is kept
+    svg = line_chart([Series("a", [0, 1, 2], [1.0, 2.0, 3.0])], kind="k", title="t",
+                     x_marks=[(1, "in"), (1, "same x"), (7, "out"), (math.nan, "nan")])
+    assert re.findall(r'<g class="mark"[^>]*><title>([^<]*)</title>', svg) == ["in\nsame x"]
+    assert _attrs(svg)["xmax"] < 3

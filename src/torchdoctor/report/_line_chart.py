@@ -32,6 +32,9 @@ NONFINITE_COLOR = "#d62728"
 MAX_MARKS = 200
 #: Larger magnitudes are drawn at this value (the axis arithmetic near 1.8e308 overflows).
 LIMIT = 1e300
+#: At most this many vertical marks (``x_marks``) per chart.
+MAX_X_MARKS = 50
+MARK_COLOR = "#8e44ad"
 
 
 @dataclass
@@ -85,6 +88,7 @@ def line_chart(
     x_categories: Sequence[str] | None = None,
     y_range: tuple[float, float] | None = None,
     height: int = 260,
+    x_marks: Sequence[tuple[float, str]] = (),
 ) -> str:
     """A line chart as an inline ``<svg>`` element.
 
@@ -99,6 +103,9 @@ def line_chart(
         x_categories: tick labels for x = 0, 1, … (layer names for charts by depth).
         y_range: fixed ``(ymin, ymax)`` in data units, e.g. ``(0, 1)`` for accuracies.
         height: height of the chart in px (its width is 640 px).
+        x_marks: ``(x, text)`` pairs: a dotted vertical line at each x inside the plotted
+            range (e.g. the step of a finding), ``text`` its tooltip; at most
+            :data:`MAX_X_MARKS` are drawn, texts at the same x are joined.
 
     Returns:
         The ``<svg>`` element as a string; every text from data escaped.
@@ -120,6 +127,8 @@ def line_chart(
         plain_log_labels(ax.yaxis)
     if x_categories is not None:
         _category_axis(ax, x_categories, groups)
+    if x_marks:
+        _x_marks(ax, x_marks, groups)
     ax.set_title(plain(title), loc="left")
     ax.set_xlabel(plain(x_label))
     ax.set_ylabel(plain(y_label + (" (log)" if log else "")) if y_label else "")
@@ -199,3 +208,18 @@ def _category_axis(ax: Any, cats: Sequence[str], groups: dict[str, tuple[dict[st
         ax.text(j, -0.03, plain(short_label(cats[j], 18)), transform=ax.get_xaxis_transform(),
                 rotation=40, ha="right", va="top", rotation_mode="anchor", fontsize=8, gid=gid)
         groups[gid] = ({"class": "tick"}, cats[j])
+
+
+def _x_marks(ax: Any, marks: Sequence[tuple[float, str]],
+             groups: dict[str, tuple[dict[str, object], str]]) -> None:
+    """Dotted vertical lines at the marks' x inside the current x range (which they keep)."""
+    lo, hi = ax.get_xlim()
+    texts: dict[float, list[str]] = {}
+    for x, text in marks:
+        if is_finite(x) and lo <= x <= hi:
+            texts.setdefault(float(x), []).append(str(text))
+    for k, (x, lines) in enumerate(sorted(texts.items())[:MAX_X_MARKS]):
+        gid = f"td-mark-{k}"
+        ax.axvline(x, color=MARK_COLOR, linestyle=":", linewidth=1.2, gid=gid, zorder=1.5)
+        groups[gid] = ({"class": "mark", "data-x": fmt_num(x)}, "\n".join(lines))
+    ax.set_xlim(lo, hi)

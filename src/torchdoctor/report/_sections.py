@@ -218,8 +218,21 @@ def findings_section(findings: Sequence[dict[str, Any]], *, id: str = "findings"
     return done()
 
 
-def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> Section:
-    """Loss and accuracy per epoch, loss and global gradient norm per recorded step."""
+def finding_marks(findings: Sequence[dict[str, Any]]) -> list[tuple[float, str]]:
+    """``(step, "code (severity): message")`` for each finding with a step, for ``x_marks``."""
+    out = []
+    for f in findings:
+        step = to_float(f.get("step"))
+        if is_finite(step):
+            out.append((step, f"step {fmt_num(step)}: {f.get('code')} ({f.get('severity')}): "
+                              f"{f.get('message') or ''}"))
+    return out  # type: ignore[return-value]
+
+
+def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline,
+                     findings: Sequence[dict[str, Any]] = ()) -> Section:
+    """Loss and accuracy per epoch, loss and global gradient norm per recorded step (with a
+    dotted line at the step of each finding)."""
     parts = ['<div class="charts">']
     xs, cols = metric_columns(metrics)
     loss_keys = [k for k in cols if k.endswith("loss")]
@@ -250,11 +263,13 @@ def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline) -> Section
         marks = Series("NaN/Inf", steps, [v if v is not None and not math.isfinite(v) else None for v in ys],
                        color=NONFINITE_COLOR) if bad else None  # fmt: skip
         parts.append(line_chart([s] + ([marks] if marks else []), kind=kind, title=title,
-                                x_label="step", y_label=name))  # fmt: skip
+                                x_label="step", y_label=name, x_marks=finding_marks(findings)))  # fmt: skip
         if binned:
             notes.append(f"{escape(name)}: {len(steps)} records in {len(x)} buckets (line: mean, band: min–max)")
         if bad:
             notes.append(f"{escape(name)}: {bad} non-finite value(s), marked in red at the top")
+    if any(v is not None for v in tl.loss + tl.grad_norm) and finding_marks(findings):
+        notes.append("dotted lines: the steps of the findings (hover for which)")
     if not loss_keys and not acc_keys and not any(v is not None for v in tl.loss):
         parts.append('<p class="empty">No loss or accuracy recorded.</p>')
     parts.append("</div>")
