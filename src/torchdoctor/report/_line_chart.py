@@ -1,7 +1,8 @@
 """Line charts (linear or log y) drawn with matplotlib, as inline SVG.
 
 Missing and non-finite values leave gaps; NaN/Inf values also get a red mark at the top of
-the plot. A series may carry a min–max band (the spread of a downsampled bucket). The root
+the plot. A series may carry a min–max band (the spread of a downsampled bucket); dotted
+vertical lines (``x_marks``) show events such as the steps of findings. The root
 ``<svg>`` carries the axis ranges and the plot area as ``data-*`` attributes (``data-xmin``,
 ``data-ymax``, ``data-px0`` …, y in log10 units on a log axis) and each line its
 ``data-series`` name, so tests (and curious readers) can map coordinates back to values.

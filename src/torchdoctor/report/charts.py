@@ -6,12 +6,14 @@ escaped) to put in a :class:`~torchdoctor.report.Section` body. matplotlib loads
 draw, not on import.
 
 - :class:`Series` and :func:`line_chart`: lines (linear or log y), min–max bands, NaN/Inf
-  gaps with red marks, category axes (layers by depth).
+  gaps with red marks, category axes (layers by depth), dotted lines at events (``x_marks``).
 - :func:`bar_chart`: horizontal grouped bars (e.g. fractions per layer).
 - :func:`heatmap`: a statistic per layer over steps, log colour scale (viridis) with a colour bar.
 - :func:`downsample` and :func:`bin_edges`: long series as bucket means with min–max bands.
 - :func:`figure` and :func:`figure_svg`: a matplotlib figure of one's own in the house style
-  (:data:`PALETTE`), as inline SVG.
+  (:data:`PALETTE`; :func:`figure` sets it in matplotlib's global rcParams), as inline SVG.
+  The chart functions above leave the caller's matplotlib alone (no pyplot, rcParams
+  restored).
 """
 
 from torchdoctor.report._bar_chart import bar_chart
