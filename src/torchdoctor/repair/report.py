@@ -44,7 +44,6 @@ def _curves(result: RepairResult, key: str, title: str) -> str:
         return f'<p class="empty">{escape(title)}: not drawn ({escape(type(exc).__name__)}: {escape(str(exc)[:200])})</p>'
 
 
-
 def _metrics_table(before: Session, after: Session) -> str:
     keys = [k for k in after.metrics if k.startswith(("val_", "train_"))]
     rows = "".join(f"<tr><td>{escape(k)}</td><td>{_num(before.metrics.get(k))}</td>"

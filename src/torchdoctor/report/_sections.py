@@ -220,13 +220,13 @@ def findings_section(findings: Sequence[dict[str, Any]], *, id: str = "findings"
 
 def finding_marks(findings: Sequence[dict[str, Any]]) -> list[tuple[float, str]]:
     """``(step, "code (severity): message")`` for each finding with a step, for ``x_marks``."""
-    out = []
+    out: list[tuple[float, str]] = []
     for f in findings:
         step = to_float(f.get("step"))
-        if is_finite(step):
+        if step is not None and math.isfinite(step):
             out.append((step, f"step {fmt_num(step)}: {f.get('code')} ({f.get('severity')}): "
                               f"{f.get('message') or ''}"))
-    return out  # type: ignore[return-value]
+    return out
 
 
 def training_section(metrics: Sequence[dict[str, Any]], tl: Timeline,
