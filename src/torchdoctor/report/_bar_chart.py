@@ -13,12 +13,15 @@ from torchdoctor.report._data import fmt_num, is_finite
 from torchdoctor.report._figure import (
     PALETTE,
     axes_box,
+    axis_margins,
     chart_figure,
     drawing,
+    place_axes,
     plain,
     save_svg,
     short_label,
     svg_markup,
+    text_pt,
 )
 
 
@@ -84,6 +87,7 @@ def bar_chart(
     ax.set_ylim(n_rows - 0.5, -0.5)
     ax.set_yticks([])
     stride = max(1, math.ceil(len(categories) / 40))
+    shown = [short_label(categories[ci]) for ci in range(0, len(categories), stride)]
     for ci in range(0, len(categories), stride):
         gid = f"td-cat-{ci}"
         ax.text(-0.01, ci, plain(short_label(categories[ci])), transform=ax.get_yaxis_transform(),
@@ -101,6 +105,10 @@ def bar_chart(
         ax.legend([Patch(color=PALETTE[gi % len(PALETTE)]) for gi in range(len(names))],
                   [plain(n) for n in names], loc="lower left", bbox_to_anchor=(0.0, 1.0),
                   ncol=len(names), borderaxespad=0.1)
+    margins = axis_margins(ax, x_label=x_label, y_label="")
+    margins["left"] = text_pt(shown, 8) + 12
+    margins["top"] += 18 if names else 0  # the legend's row
+    place_axes(fig, ax, **margins)
     svg = save_svg(fig)
     xmin, xmax = ax.get_xlim()
     attrs = {"class": "chart", "data-chart": kind, "data-xmin": xmin, "data-xmax": xmax,

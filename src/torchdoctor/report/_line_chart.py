@@ -19,13 +19,16 @@ from torchdoctor.report._data import fmt_num, is_finite
 from torchdoctor.report._figure import (
     PALETTE,
     axes_box,
+    axis_margins,
     chart_figure,
     drawing,
+    place_axes,
     plain,
     plain_log_labels,
     save_svg,
     short_label,
     svg_markup,
+    text_pt,
 )
 
 NONFINITE_COLOR = "#d62728"
@@ -126,8 +129,9 @@ def line_chart(
         ax.set_ylim(*y_range)
     if log:
         plain_log_labels(ax.yaxis)
+    shown: list[str] = []
     if x_categories is not None:
-        _category_axis(ax, x_categories, groups)
+        shown = _category_axis(ax, x_categories, groups)
     if x_marks:
         _x_marks(ax, x_marks, groups)
     ax.set_title(plain(title), loc="left")
@@ -135,6 +139,15 @@ def line_chart(
     ax.set_ylabel(plain(y_label + (" (log)" if log else "")) if y_label else "")
     if handles:
         ax.legend(handles, [plain(x) for x in labels], loc="best")
+    margins = axis_margins(ax, x_label=x_label, y_label=y_label)
+    if x_categories is not None:  # rotated names below the axis, the first one reaching left
+        sin, cos = math.sin(math.radians(40)), math.cos(math.radians(40))
+        margins["bottom"] += text_pt(shown, 8) * sin + 8 * cos - 8
+        inner = 6.4 * 72 - margins["left"] - margins["right"]
+        first = inner * 0.5 / max(len(x_categories), 1)
+        reach = text_pt(shown[:1], 8) * cos + 8 * 1.25 * sin  # the text box's far corner
+        margins["left"] = max(margins["left"], reach - first + 10)
+    place_axes(fig, ax, **margins)
     svg = save_svg(fig)
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
@@ -199,8 +212,10 @@ def _at(x: float | None, cats: Sequence[str] | None) -> str:
     return fmt_num(x)
 
 
-def _category_axis(ax: Any, cats: Sequence[str], groups: dict[str, tuple[dict[str, object], str]]) -> None:
-    """Category names under the x axis, rotated, every k-th when there are many."""
+def _category_axis(ax: Any, cats: Sequence[str],
+                   groups: dict[str, tuple[dict[str, object], str]]) -> list[str]:
+    """Category names under the x axis, rotated, every k-th when there are many; returns
+    the texts shown."""
     ax.set_xlim(-0.5, len(cats) - 0.5)
     ax.set_xticks([])  # labels are texts of their own (with tooltips); ticks are slow to make
     stride = max(1, math.ceil(len(cats) / 28))  # rotated labels closer than ~20 px overlap
@@ -209,6 +224,7 @@ def _category_axis(ax: Any, cats: Sequence[str], groups: dict[str, tuple[dict[st
         ax.text(j, -0.03, plain(short_label(cats[j], 18)), transform=ax.get_xaxis_transform(),
                 rotation=40, ha="right", va="top", rotation_mode="anchor", fontsize=8, gid=gid)
         groups[gid] = ({"class": "tick"}, cats[j])
+    return [short_label(cats[j], 18) for j in range(0, len(cats), stride)]
 
 
 def _x_marks(ax: Any, marks: Sequence[tuple[float, str]],

@@ -15,13 +15,17 @@ from collections.abc import Sequence
 from torchdoctor.report._data import bin_edges, fmt_num
 from torchdoctor.report._figure import (
     axes_box,
+    axis_margins,
     chart_figure,
     drawing,
+    place_axes,
     plain,
     plain_log_labels,
     save_svg,
     short_label,
     svg_markup,
+    text_pt,
+    tick_labels,
 )
 
 NONFINITE_COLOR = "#d62728"
@@ -104,6 +108,7 @@ def heatmap(
     ax.grid(False)
     ax.set_yticks([])
     stride = max(1, math.ceil(n_rows / 24))
+    shown = [short_label(layers[r]) for r in range(0, n_rows, stride)]
     for r in range(0, n_rows, stride):
         gid = f"td-row-{r}"
         ax.text(-0.01, r, plain(short_label(layers[r])), transform=ax.get_yaxis_transform(),
@@ -123,6 +128,10 @@ def heatmap(
         bar.ax.yaxis.set_minor_locator(NullLocator())
     else:
         plain_log_labels(bar.ax.yaxis)
+    margins = axis_margins(ax, x_label="step", y_label="")
+    margins["left"] = text_pt(shown, 8) + 12
+    margins["right"] = text_pt(tick_labels(bar.ax.yaxis), 9.0) + 7 + 8
+    place_axes(fig, ax, **margins)
     svg = save_svg(fig)
     attrs = {"class": "chart", "data-chart": kind, "data-vmin": vmin, "data-vmax": vmax,
              "data-rows": n_rows, "data-cols": n_cols,
