@@ -109,7 +109,7 @@ def bar_chart(
     margins["left"] = text_pt(shown, 8) + 12
     margins["top"] += 18 if names else 0  # the legend's row
     place_axes(fig, ax, **margins)
-    svg = save_svg(fig)
+    svg = save_svg(fig, tight=False)
     xmin, xmax = ax.get_xlim()
     attrs = {"class": "chart", "data-chart": kind, "data-xmin": xmin, "data-xmax": xmax,
              **{f"data-{k}": v for k, v in axes_box(fig, ax).items()}}

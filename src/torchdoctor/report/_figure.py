@@ -171,10 +171,12 @@ _BETWEEN_TAGS = re.compile(r">\s+<")
 _IDS = re.compile(r'(?<=\s)(id="|href="#)|(url\(#)')
 
 
-def save_svg(fig: Any) -> str:
-    """Lay ``fig`` out and return its SVG text from ``<svg`` on (coordinates in pt, 72/inch)."""
+def save_svg(fig: Any, *, tight: bool = True) -> str:
+    """``fig``'s SVG text from ``<svg`` on (coordinates in pt, 72/inch), laid out first with
+    ``tight_layout`` unless ``tight`` is false (margins already set, e.g. by
+    :func:`place_axes`) or the figure has a layout engine of its own."""
     buf = io.StringIO()
-    if fig.get_layout_engine() is None:
+    if tight and fig.get_layout_engine() is None:
         try:
             fig.tight_layout()
         except Exception:  # noqa: BLE001 - a layout that cannot be tightened is still drawable
@@ -285,10 +287,7 @@ def place_axes(fig: Any, ax: Any, *, left: float, right: float, bottom: float,
                top: float) -> None:
     """Margins around ``ax`` in pt (from estimated text sizes): a fixed layout instead of
     ``tight_layout``, which measures every text once more and costs a third of a chart."""
-    from matplotlib.layout_engine import PlaceHolderLayoutEngine
-
     w, h = fig.get_size_inches() * 72.0
-    fig.set_layout_engine(PlaceHolderLayoutEngine(True, True))  # laid out: save_svg keeps it
     fig.subplots_adjust(left=min(left / w, 0.45), right=max(1 - right / w, 0.55),
                         bottom=min(bottom / h, 0.6), top=max(1 - top / h, 0.65))
 

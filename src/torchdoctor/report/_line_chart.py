@@ -148,7 +148,7 @@ def line_chart(
         reach = text_pt(shown[:1], 8) * cos + 8 * 1.25 * sin  # the text box's far corner
         margins["left"] = max(margins["left"], reach - first + 10)
     place_axes(fig, ax, **margins)
-    svg = save_svg(fig)
+    svg = save_svg(fig, tight=False)
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
     if log:

@@ -132,7 +132,7 @@ def heatmap(
     margins["left"] = text_pt(shown, 8) + 12
     margins["right"] = text_pt(tick_labels(bar.ax.yaxis), 9.0) + 7 + 8
     place_axes(fig, ax, **margins)
-    svg = save_svg(fig)
+    svg = save_svg(fig, tight=False)
     attrs = {"class": "chart", "data-chart": kind, "data-vmin": vmin, "data-vmax": vmax,
              "data-rows": n_rows, "data-cols": n_cols,
              **{f"data-{k}": v for k, v in axes_box(fig, ax).items()}}
