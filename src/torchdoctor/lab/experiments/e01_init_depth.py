@@ -21,6 +21,9 @@ SCHEMES: tuple[tuple[str, str, float, str], ...] = (
     ("LeCun", "lecun_normal", 0.0, "linear"),
 )
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+#: The schemes whose histograms are drawn, per activation.
+HIST_SCHEMES = {"tanh": ("normal(0.01)", "normal(1)", "Xavier"),
+                "relu": ("normal(0.01)", "Xavier", "He")}
 DEPTH = 10
 
 
@@ -144,16 +147,16 @@ def _figures(ctx: Context, curves: dict, hists: dict) -> None:
     axes[1].legend(loc="best", fontsize=7)
     ctx.figure(fig, "std", "Activation std per layer of a 10-layer net at initialization "
                            "(log scale), one line per scheme")
-    fig, axes = figure(ncols=len(SCHEMES), nrows=2, width=13, height=4.6)
+    fig, axes = figure(ncols=3, nrows=2, width=9, height=4.6)
     for i, act in enumerate(ACTIVATIONS):
-        for j, (label, *_) in enumerate(SCHEMES):
+        for j, label in enumerate(HIST_SCHEMES[act]):
             ax = axes[i][j]
             for layer in (1, 5, 10):
                 vals = torch.tensor(hists[(act, label)][layer - 1])
                 if act == "relu":
                     vals = vals[vals > 0]
                 if len(vals) and float(vals.abs().max()) > 0:
-                    ax.hist(vals.numpy(), bins=30, histtype="step", density=True, label=f"layer {layer}")
+                    ax.hist(vals.numpy(), bins=25, histtype="step", density=True, label=f"layer {layer}")
             ax.set_title(f"{act}, {label}", fontsize=8)
             ax.tick_params(labelsize=6)
             ax.set_yticks([])
