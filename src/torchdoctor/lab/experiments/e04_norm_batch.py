@@ -55,7 +55,7 @@ def _subset(split: Split, n: int) -> Split:
 
 def _measure(ctx: Context) -> Outcome:
     batches = (2, 32) if ctx.quick else (2, 4, 8, 16, 32)
-    n_train, epochs = (200, 1) if ctx.quick else (600, 2)
+    n_train, epochs = (200, 1) if ctx.quick else (1257, 2)
     errors: dict[str, dict[int, list[float]]] = {label: {b: [] for b in batches} for label, _ in NORMS}
     for seed in range(ctx.seeds):
         data = _subset(dataset("digits", seed, image=True), n_train)
@@ -130,7 +130,7 @@ EXPERIMENT = Experiment(
               "ImageNet, BN 34.7% vs GN 24.1% top-1 error at 2 images per worker); Luo, Ren, "
               "Peng, Zhang & Li 2019, Switchable Normalization, ICLR",
     setup="A two-layer CNN (16 and 32 channels) on 8×8 digits with BN, GN (4 channels per "
-          "group), LN, IN or SwitchNorm from torchdoctor.nn, trained for 2 epochs on 600 "
+          "group), LN, IN or SwitchNorm from torchdoctor.nn, trained for 2 epochs on the 1257 "
           "training images with SGD (momentum 0.9, rate 0.1·batch/32 as in the paper) at "
           "batch sizes 2, 4, 8, 16 and 32; validation error on 540 images in eval mode (BN "
           "and SwitchNorm use their running statistics). One seed (the time budget). Quick "
