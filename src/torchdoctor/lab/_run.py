@@ -130,11 +130,9 @@ def _init_worker(ticks: Any) -> None:
     torch.set_num_threads(1)  # two workers on two cores: one thread each
 
 
-def _work(name: str, quick: bool, seeds: int | None) -> LabResult:
-    from torchdoctor.lab._registry import discover
-
-    exp = discover()[name]
-    tick = None if _TICKS is None else (lambda what: _TICKS.put((name, what)))
+def _work(exp: Experiment, quick: bool, seeds: int | None) -> LabResult:
+    """Run ``exp`` in a worker (``exp`` arrives pickled: its ``measure`` is importable)."""
+    tick = None if _TICKS is None else (lambda what: _TICKS.put((exp.name, what)))
     return run_safely(exp, quick=quick, seeds=seeds, tick=tick)
 
 
@@ -185,7 +183,7 @@ def _run_in_workers(experiments: Sequence[Experiment], quick: bool, seeds: int |
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(ticks,)) as pool:
         for exp in experiments:
-            by_future[pool.submit(_work, exp.name, quick, seeds)] = exp
+            by_future[pool.submit(_work, exp, quick, seeds)] = exp
         pending = set(by_future)
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
