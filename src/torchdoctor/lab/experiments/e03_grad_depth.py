@@ -30,11 +30,15 @@ class Residual(nn.Module):
 
 def make_net(kind: str, depth: int = DEPTH, width: int = WIDTH, inputs: int = 64,
              classes: int = 10) -> nn.Sequential:
-    """An MLP with ``depth`` hidden Linear layers of ``width`` (residual: ``depth // 2`` blocks
-    of two), PyTorch's default initialization, and a Linear head."""
+    """An MLP with ``depth`` hidden Linear layers of ``width`` (residual: the first layer, then
+    blocks of two), PyTorch's default initialization, and a Linear head."""
     layers: list[nn.Module] = [nn.Linear(inputs, width)]
     if kind == "residual":
-        layers += [nn.ReLU(), *(Residual(width) for _ in range(depth // 2 - 1))]
+        blocks = (depth - 1) // 2
+        layers.append(nn.ReLU())
+        if depth - 1 - 2 * blocks:  # one plain layer more, so every net has ``depth``
+            layers += [nn.Linear(width, width), nn.ReLU()]
+        layers += [Residual(width) for _ in range(blocks)]
     else:
         for i in range(depth - 1):
             if kind == "relu+bn":
