@@ -101,7 +101,7 @@ def test_worker_processes_give_the_same_documents(tmp_path: Path) -> None:
     exps = [FINE, BOOM]
     serial = td.lab.run_many(exps, quick=True, jobs=1)
     parallel = td.lab.run_many(exps, quick=True, jobs=2)
-    for a, b in zip(serial, parallel):
+    for a, b in zip(serial, parallel, strict=True):
         da, db = a.to_json(), b.to_json()
         da.pop("seconds"), db.pop("seconds")
         assert da == db

@@ -4,6 +4,7 @@ measurements against independent references (closed forms, PyTorch built-ins, na
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -35,7 +36,7 @@ def test_he_init_keeps_the_relu_second_moment_closed_form() -> None:
                                         seed=0, nonlinearity="relu")
     m2 = s["pre_second_moment"]
     assert m2[0] == pytest.approx(2.0, rel=0.05)
-    ratios = [b / a for a, b in zip(m2, m2[1:])]
+    ratios = [b / a for a, b in pairwise(m2)]
     # one layer's gain scatters by ~7% at width 1024; their geometric mean by ~2.5%
     assert all(r == pytest.approx(1.0, rel=0.25) for r in ratios), ratios
     assert math.prod(ratios) ** (1 / len(ratios)) == pytest.approx(1.0, rel=0.08)
@@ -45,7 +46,7 @@ def test_xavier_on_relu_halves_the_second_moment_per_layer() -> None:
     s = e01_init_depth.activation_stats("relu", "xavier_normal", width=1024, batch=1000, seed=1)
     m2 = s["pre_second_moment"]
     assert m2[0] == pytest.approx(1.0, rel=0.05)  # Var(w) = 1/fan_in, E[x²] = 1
-    ratios = [b / a for a, b in zip(m2, m2[1:])]
+    ratios = [b / a for a, b in pairwise(m2)]
     assert all(r == pytest.approx(0.5, rel=0.25) for r in ratios), ratios
     assert math.prod(ratios) ** (1 / len(ratios)) == pytest.approx(0.5, rel=0.08)
 
@@ -53,7 +54,7 @@ def test_xavier_on_relu_halves_the_second_moment_per_layer() -> None:
 def test_normal_001_shrinks_and_constant_init_gives_identical_units() -> None:
     s = e01_init_depth.activation_stats("tanh", "normal", width=256, batch=64, seed=0, std=0.01)
     # tanh ≈ identity near 0: std shrinks by 0.01·√256 = 0.16 per layer
-    per_layer = [b / a for a, b in zip(s["std"], s["std"][1:])]
+    per_layer = [b / a for a, b in pairwise(s["std"])]
     assert all(r == pytest.approx(0.16, rel=0.15) for r in per_layer)
     c = e01_init_depth.activation_stats("tanh", "constant", width=64, batch=32, seed=0, std=0.01)
     assert c["unit_spread"][-1] == 0.0 and c["std"][-1] > 0

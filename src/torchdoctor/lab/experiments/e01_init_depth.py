@@ -136,7 +136,7 @@ def _measure(ctx: Context) -> Outcome:
 
 def _figures(ctx: Context, curves: dict, hists: dict) -> None:
     fig, axes = figure(ncols=2, width=9, height=3.4)
-    for ax, act in zip(axes, ACTIVATIONS):
+    for ax, act in zip(axes, ACTIVATIONS, strict=True):
         for label, *_ in SCHEMES:
             ys = [max(v, 1e-30) for v in curves[(act, label)]]
             ax.plot(range(1, DEPTH + 1), ys, marker="o", markersize=3, label=label)

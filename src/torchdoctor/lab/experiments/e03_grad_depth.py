@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -40,7 +41,7 @@ def make_net(kind: str, depth: int = DEPTH, width: int = WIDTH, inputs: int = 64
             layers += [nn.Linear(width, width), nn.ReLU()]
         layers += [Residual(width) for _ in range(blocks)]
     else:
-        for i in range(depth - 1):
+        for _ in range(depth - 1):
             if kind == "relu+bn":
                 layers.append(td_nn.make_norm("batch", width, spatial_dims=0))
             layers.append(nn.Sigmoid() if kind == "sigmoid" else nn.ReLU())
@@ -101,7 +102,7 @@ def _measure(ctx: Context) -> Outcome:
     _figures(ctx, profiles, curves, sig_depth)
     for d in depths:
         rows.append({"net": f"sigmoid, depth {d}", "first_to_last": sig_depth[d]})
-    shrinking = all(sig_depth[a] > sig_depth[b] for a, b in zip(depths, depths[1:]))
+    shrinking = all(sig_depth[a] > sig_depth[b] for a, b in pairwise(depths))
     checks = [
         Check("sigmoid: the first layer's gradient is below 1e-3 of the last hidden layer's",
               ratio["sigmoid"] < 1e-3, f"ratio {ratio['sigmoid']:.1e}"),

@@ -130,7 +130,7 @@ def _measure(ctx: Context) -> Outcome:
         per_seed = [running_mean_trace(mom, stream_steps, seed) for seed in range(ctx.seeds)]
         for trace, fed in per_seed:
             ref = ema_reference(fed, mom)
-            worst_gap = max(worst_gap, max(abs(a - b) for a, b in zip(trace, ref)))
+            worst_gap = max(worst_gap, max(abs(a - b) for a, b in zip(trace, ref, strict=True)))
         traces[str(mom)] = [finite_mean([p[0][t] for p in per_seed]) for t in range(stream_steps)]
         if mom is not None:
             reach[mom] = finite_mean([steps_to_within(p[0], STREAM_MEAN, 0.05) for p in per_seed])
@@ -191,7 +191,7 @@ def _figures(ctx: Context, acc: dict[str, float], traces: dict[str, list[float]]
     ax.legend(loc="lower right")
     ax = axes[1]
     t = list(range(1, steps + 1))
-    for (key, trace), colour in zip(traces.items(), ("#0072B2", "#D55E00", "#009E73")):
+    for (key, trace), colour in zip(traces.items(), ("#0072B2", "#D55E00", "#009E73"), strict=True):
         ax.plot(t, trace, color=colour, label=f"momentum {key}")
         if key != "None":
             m = float(key)
