@@ -217,13 +217,20 @@ def lab(
             return
         if name != "all":
             tdlab.get(name)  # unknown name: one line, exit 2
-    with _lab_progress(not json_) as tick:
+    total = len(tdlab.EXPERIMENTS) if name == "all" else 1
+    with _lab_progress(not json_, total) as (tick, advance):
         if name == "all":
             target = out if out is not None else Path("lab")
-            with user_errors():
-                results = tdlab.run_all(target, quick=quick, seeds=seeds, jobs=jobs, tick=tick)
+            try:
+                with user_errors():
+                    results = tdlab.run_all(target, quick=quick, seeds=seeds, jobs=jobs,
+                                            tick=tick, on_result=advance)
+            except KeyboardInterrupt:
+                typer.echo(f"interrupted: the finished experiments are in {target}", err=True)
+                raise typer.Exit(130) from None
         else:
-            results = tdlab.run_many([tdlab.get(name)], quick=quick, seeds=seeds, tick=tick)
+            results = tdlab.run_many([tdlab.get(name)], quick=quick, seeds=seeds, tick=tick,
+                                     on_result=advance)
             if out is not None:
                 with user_errors():
                     tdlab.write_result(results[0], out)
@@ -240,18 +247,22 @@ def lab(
 
 
 @contextlib.contextmanager
-def _lab_progress(show: bool) -> Iterator[Any]:
-    """A rich progress line on stderr (only on a TTY); yields the ``tick(name, what)`` or None."""
+def _lab_progress(show: bool, total: int) -> Iterator[tuple[Any, Any]]:
+    """A rich progress bar on stderr, only on a TTY: finished experiments of ``total``, the
+    latest ``ctx.progress`` tick beside it. Yields ``(tick(name, what), advance(result))``."""
     if not (show and sys.stderr.isatty()):
-        yield None
+        yield None, None
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("lab", total=None)
-        yield lambda exp, what: bar.update(task, description=f"{exp}: {what}")
+    with Progress(TextColumn("lab"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task("", total=total)
+        yield (lambda exp, what: bar.update(task, description=f"{exp}: {what}"),
+               lambda result: bar.update(task, advance=1,
+                                         description=f"{result.experiment.name} done"))
 
 
 def main() -> None:

@@ -185,14 +185,18 @@ def _run_in_workers(experiments: Sequence[Experiment], quick: bool, seeds: int |
         for exp in experiments:
             by_future[pool.submit(_work, exp, quick, seeds)] = exp
         pending = set(by_future)
-        while pending:
-            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            drain()
-            for fut in finished:
-                exp = by_future[fut]
-                try:
-                    done(fut.result())
-                except Exception as exc:  # noqa: BLE001 - a worker died: report, go on
-                    done(failed_result(exp, one_line(exc), quick=quick,
-                                       seeds=_seeds(exp, quick, seeds)))
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                drain()
+                for fut in finished:
+                    exp = by_future[fut]
+                    try:
+                        done(fut.result())
+                    except Exception as exc:  # noqa: BLE001 - a worker died: report, go on
+                        done(failed_result(exp, one_line(exc), quick=quick,
+                                           seeds=_seeds(exp, quick, seeds)))
+        except BaseException:  # Ctrl-C: drop the queued experiments, keep what is written
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     drain()
