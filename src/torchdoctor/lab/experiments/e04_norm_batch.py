@@ -55,7 +55,7 @@ def _subset(split: Split, n: int) -> Split:
 
 def _measure(ctx: Context) -> Outcome:
     batches = (2, 32) if ctx.quick else (2, 4, 8, 16, 32)
-    n_train, epochs = (200, 1) if ctx.quick else (1257, 2)
+    n_train, epochs = (400, 1) if ctx.quick else (1257, 2)
     errors: dict[str, dict[int, list[float]]] = {label: {b: [] for b in batches} for label, _ in NORMS}
     for seed in range(ctx.seeds):
         data = _subset(dataset("digits", seed, image=True), n_train)
@@ -134,7 +134,7 @@ EXPERIMENT = Experiment(
           "training images with SGD (momentum 0.9, rate 0.1·batch/32 as in the paper) at "
           "batch sizes 2, 4, 8, 16 and 32; validation error on 540 images in eval mode (BN "
           "and SwitchNorm use their running statistics). One seed (the time budget). Quick "
-          "run: batch 2 and 32, 1 epoch on 200 images.",
+          "run: batch 2 and 32, 1 epoch on 400 images.",
     measure=_measure,
     default_seeds=1,
     order=4,
