@@ -68,9 +68,11 @@ def _measure(ctx: Context) -> Outcome:
     for label, _ in NORMS:
         for b in batches:
             vals = [100 * v for v in errors[label][b]]
-            rows.append({"norm": label, "batch": b, "error_%": mean[label][b],
-                         "error_sd_over_seeds": statistics.stdev(vals) if len(vals) > 1 else "",
-                         "paper_error_%": PAPER_ERROR.get(label, {}).get(b, "")})
+            row = {"norm": label, "batch": b, "error_%": mean[label][b],
+                   "paper_error_%": PAPER_ERROR.get(label, {}).get(b, "")}
+            if len(vals) > 1:
+                row["error_sd_over_seeds"] = statistics.stdev(vals)
+            rows.append(row)
     _figures(ctx, batches, mean)
     big = 32
     bn, gn = mean["BN"], mean["GN"]

@@ -187,8 +187,9 @@ def _figures(ctx: Context, acc: dict[str, float], traces: dict[str, list[float]]
     ax.axhline(acc["eval"], color="#0072B2", label="eval mode")
     ax.set_xlabel("validation batch")
     ax.set_ylabel("validation accuracy")
-    ax.set_ylim(0, 1)
-    ax.legend(loc="lower right")
+    ax.set_ylim(0, 1.3)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ax.legend(loc="upper left")
     ax = axes[1]
     t = list(range(1, steps + 1))
     for (key, trace), colour in zip(traces.items(), ("#0072B2", "#D55E00", "#009E73"), strict=True):
