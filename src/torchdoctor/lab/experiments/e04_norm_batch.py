@@ -81,7 +81,7 @@ def _measure(ctx: Context) -> Outcome:
               gn[2] < bn[2] - 2, f"GN {gn[2]:.1f}% vs BN {bn[2]:.1f}% (paper 24.1 vs 34.7)"),
         Check(f"BN loses more than GN from batch {big} to 2 (by over 2 points)",
               bn[2] - bn[big] > gn[2] - gn[big] + 2,
-              f"BN +{bn[2] - bn[big]:.1f}, GN +{gn[2] - gn[big]:.1f} points "
+              f"BN {bn[2] - bn[big]:+.1f}, GN {gn[2] - gn[big]:+.1f} points "
               "(paper +11.1 and +0.0)"),
     ]
     summary = (f"validation error at batch 2 / {big}: " + ", ".join(
@@ -96,6 +96,11 @@ def _measure(ctx: Context) -> Outcome:
              "failed check can mean too little training rather than a wrong claim. Each BN "
              "statistic at batch 2 still pools 2×64 (first layer) or 2×16 (second layer) "
              "positions per channel.")
+    if gn[big] > bn[big] + 5:
+        notes += (f" Here GN at batch {big} is {gn[big] - bn[big]:.0f} points behind BN: "
+                  "undertrained with 1/16 of the steps of batch 2, so GN's gain from batch "
+                  f"{big} to 2 reflects the number of steps, not the statistics, and the second "
+                  "check passes partly for that reason.")
     return Outcome(checks, summary, rows, notes=notes)
 
 
