@@ -7,10 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import torchdoctor as td
 from conftest import run_cli
+from torchdoctor.cli import app
 from torchdoctor.lab import Check, Context, Experiment, Outcome
+
+RUNNER = CliRunner()
 
 ISSUE_KEYS = {"name", "claim", "verdict", "summary", "table", "figures"}
 
@@ -118,11 +122,7 @@ def test_bad_arguments_are_value_errors(tmp_path: Path) -> None:
         td.lab.run_all(tmp_path / "f", names=["gan_tricks"])
 
 
-def test_cli_lists_runs_and_refuses_bad_input(tmp_path: Path) -> None:
-    r = run_cli("lab", "--json")
-    assert r.returncode == 0, r.stderr
-    listing = json.loads(r.stdout)
-    assert listing == [{"name": e.name, "claim": e.claim} for e in td.lab.EXPERIMENTS.values()]
+def test_cli_runs_an_experiment_through_the_console_script(tmp_path: Path) -> None:
     r = run_cli("lab", "init_depth", "--quick", "--json", "--out", str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)  # exactly one document
@@ -130,10 +130,53 @@ def test_cli_lists_runs_and_refuses_bad_input(tmp_path: Path) -> None:
     assert (tmp_path / "o" / "init_depth.json").is_file()
     assert all((tmp_path / "o" / f).read_text(encoding="utf-8").startswith("<svg")
                for f in doc["figures"])
-    (tmp_path / "file").write_text("x")
-    for args, words in [(("lab", "nope"), "unknown experiment 'nope'"),
-                        (("lab", "init_depth", "--seeds", "0"), "--seeds 0"),
-                        (("lab", "all", "--out", str(tmp_path / "file")), "is a file")]:
-        r = run_cli(*args)
-        assert r.returncode == 2, (args, r.stderr)
-        assert r.stderr.count("\n") == 1 and words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_lists_the_experiments() -> None:
+    r = RUNNER.invoke(app, ["lab", "--json"])
+    assert r.exit_code == 0, r.output
+    listing = json.loads(r.stdout)
+    assert listing == [{"name": e.name, "claim": e.claim} for e in td.lab.EXPERIMENTS.values()]
+    r = RUNNER.invoke(app, ["lab"])
+    assert r.exit_code == 0 and all(name in r.stdout for name in td.lab.EXPERIMENTS)
+
+
+def test_cli_all_writes_the_page_and_one_document_per_experiment(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    monkeypatch.setitem(td.lab.__dict__, "EXPERIMENTS", {"fine_case": FINE, "boom_case": BOOM})
+    r = RUNNER.invoke(app, ["lab", "all", "--quick", "--jobs", "1", "--json", "--out",
+                            str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    docs = json.loads(r.stdout)
+    assert [d["name"] for d in docs] == ["fine_case", "boom_case"]
+    assert [d["verdict"] for d in docs] == ["partly", "not available"]
+    assert {p.name for p in tmp_path.iterdir()} == {"lab.html", "fine_case.json",
+                                                    "fine_case-line.svg", "boom_case.json"}
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("lab", "nope"), "unknown experiment 'nope'"),
+    (("lab", "init_depth", "--seeds", "0"), "--seeds 0"),
+    (("lab", "all", "--jobs", "0"), "--jobs 0"),
+    (("lab", "all", "--out", "FILE"), "is a file"),
+])
+def test_cli_refuses_bad_input_in_one_line(args: tuple[str, ...], words: str,
+                                           tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    r = RUNNER.invoke(app, [str(tmp_path / "f") if a == "FILE" else a for a in args])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.exit_code == 2, (r.exit_code, r.output)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_a_verdict_is_the_checks_or_not_available() -> None:
+    checks = [Check("a", True), Check("b", False)]
+    assert Outcome(checks, "s", []).verdict == "partly"
+    assert Outcome([], "s", [], verdict="not available").verdict == "not available"
+    with pytest.raises(ValueError, match="disagrees with the checks"):
+        Outcome(checks, "s", [], verdict="reproduced")
+    with pytest.raises(ValueError, match="allowed: reproduced"):
+        Outcome(checks, "s", [], verdict="great")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one check"):
+        Outcome([], "s", [])

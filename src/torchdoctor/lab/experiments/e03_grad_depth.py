@@ -69,7 +69,7 @@ def _norms(kind: str, data: Split, seed: int, depth: int = DEPTH) -> list[float]
 
 
 def _measure(ctx: Context) -> Outcome:
-    epochs = 1 if ctx.quick else 8
+    epochs = 2 if ctx.quick else 8
     splits = [dataset("digits", seed) for seed in range(ctx.seeds)]
     rows, profiles, curves = [], {}, {}
     ratio: dict[str, float] = {}
