@@ -180,3 +180,27 @@ def test_a_verdict_is_the_checks_or_not_available() -> None:
         Outcome(checks, "s", [], verdict="great")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one check"):
         Outcome([], "s", [])
+
+
+def test_a_module_that_fails_to_import_is_reported_not_fatal(tmp_path: Path, monkeypatch) -> None:
+    """A broken experiment module becomes a `not available` entry; the others stay listed."""
+    import importlib
+
+    import torchdoctor.lab.experiments as pkg
+
+    real_import = importlib.import_module
+    first = next(iter(td.lab.EXPERIMENTS.values()))
+    victim = next(m for m in sorted(p.stem for p in Path(pkg.__path__[0]).glob("e*.py"))
+                  if m.endswith(first.name))
+
+    def fake(name: str, *a, **k):
+        if name.endswith("." + victim):
+            raise SyntaxError("broken on purpose")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    found = td.lab.discover()
+    assert set(found) == set(td.lab.EXPERIMENTS) and found[first.name].order == first.order
+    result = td.lab.run_many([found[first.name]], quick=True)[0]
+    assert result.outcome.verdict == "not available"
+    assert "SyntaxError: broken on purpose" in result.error

@@ -28,6 +28,7 @@ from torchdoctor.lab._experiment import (
     verdict_from,
 )
 from torchdoctor.lab._page import PAGE_FILE, render_lab_page, write_lab_page
+from torchdoctor.lab._registry import discover
 from torchdoctor.lab._run import (
     LabResult,
     default_jobs,
@@ -39,15 +40,13 @@ from torchdoctor.lab._run import (
 
 __all__ = [
     "EXPERIMENTS", "PAGE_FILE", "VERDICTS", "Check", "Context", "Experiment", "Figure",
-    "LabResult", "Outcome", "default_jobs", "finite_mean", "get", "render_lab_page", "run", "run_all",
+    "LabResult", "Outcome", "default_jobs", "discover", "finite_mean", "get", "render_lab_page", "run", "run_all",
     "run_experiment", "run_many", "run_safely", "verdict_from", "write_lab_page", "write_result",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name == "EXPERIMENTS":  # discovered on first use: importing the lab stays cheap
-        from torchdoctor.lab._registry import discover
-
         value = discover()
         globals()["EXPERIMENTS"] = value
         return value
