@@ -171,8 +171,8 @@ EXPERIMENT = Experiment(
           "layer after layer, with too large a scale tanh units saturate; Xavier (for tanh) "
           "and He (for ReLU) initialization keep the activation scale through depth.",
     reference="Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward "
-              "neural networks, AISTATS (Figures 3 and 6); He, Zhang, Ren & Sun 2015, Delving "
-              "deep into rectifiers, ICCV (section 2.2, equation 10)",
+              "neural networks, AISTATS (Figure 6: activation histograms per layer); He, Zhang, "
+              "Ren & Sun 2015, Delving deep into rectifiers, ICCV (section 2.2, equation 10)",
     setup="A 10-layer MLP (width 256, zero biases) with tanh or ReLU after every layer, "
           "initialized with a constant 0.01, normal(0.01), normal(1), Xavier, He or LeCun "
           "normal weights via torchdoctor.init; 1000 inputs from N(0, 1); we measure the "

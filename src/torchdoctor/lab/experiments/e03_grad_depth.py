@@ -160,7 +160,8 @@ EXPERIMENT = Experiment(
           "deeper the net; batch normalization and residual connections keep the early "
           "layers' gradients at the scale of the late ones.",
     reference="Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward "
-              "neural networks, AISTATS (Figure 7); Ioffe & Szegedy 2015, Batch Normalization, "
+              "neural networks, AISTATS (section 4.2.2, Figure 7: back-propagated gradients per "
+              "layer); Ioffe & Szegedy 2015, Batch Normalization, "
               "ICML (section 3.3); He, Zhang, Ren & Sun 2016, Deep Residual Learning for Image "
               "Recognition, CVPR (Figure 1)",
     setup="20-layer MLPs of width 64 on the digits (sigmoid, ReLU, ReLU with BatchNorm, and "
