@@ -187,6 +187,84 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory (finished o
     typer.echo(str(path))
 
 
+# ------------------------------------------------------------------ lab
+@app.command()
+def lab(
+    name: Optional[str] = typer.Argument(None, help="An experiment name, or all; omitted: list the experiments."),
+    quick: bool = typer.Option(False, "--quick", help="The seconds-long version of each experiment (1 seed unless --seeds)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Seeds per experiment (>= 1; default: the experiment's own)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for NAME.json, the figures (SVG) and lab.html (lab all: default lab)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="lab all: worker processes (>= 1; default min(2, CPUs))."),
+    json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
+) -> None:
+    """The lab: the claims behind the remedies, reproduced as seeded experiments (docs/lab.md)."""
+    import torchdoctor.lab as tdlab
+
+    with user_errors():
+        if seeds is not None and seeds < 1:
+            raise ValueError(f"--seeds {seeds}: must be >= 1")
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"--jobs {jobs}: must be >= 1")
+        if out is not None and out.exists() and not out.is_dir():
+            raise ValueError(f"--out {rundir.show(str(out))}: is a file; give a directory")
+        if name is None:
+            listing = [{"name": e.name, "claim": e.claim} for e in tdlab.EXPERIMENTS.values()]
+            if json_:
+                emit_json(listing)
+            else:
+                for row in listing:
+                    typer.echo(f"{row['name']:<16} {row['claim']}")
+            return
+        if name != "all":
+            tdlab.get(name)  # unknown name: one line, exit 2
+    total = len(tdlab.EXPERIMENTS) if name == "all" else 1
+    with _lab_progress(not json_, total) as (tick, advance):
+        if name == "all":
+            target = out if out is not None else Path("lab")
+            try:
+                with user_errors():
+                    results = tdlab.run_all(target, quick=quick, seeds=seeds, jobs=jobs,
+                                            tick=tick, on_result=advance)
+            except KeyboardInterrupt:
+                typer.echo(f"interrupted: the finished experiments are in {target}", err=True)
+                raise typer.Exit(130) from None
+        else:
+            results = tdlab.run_many([tdlab.get(name)], quick=quick, seeds=seeds, tick=tick,
+                                     on_result=advance)
+            if out is not None:
+                with user_errors():
+                    tdlab.write_result(results[0], out)
+    docs = [r.to_json() for r in results]
+    if json_:
+        emit_json(docs if name == "all" else docs[0])
+        return
+    for r in results:
+        typer.echo(f"{r.experiment.name:<16} {r.outcome.verdict:<15} {r.outcome.summary}")
+    if name == "all":
+        typer.echo(f"page: {target / tdlab.PAGE_FILE}")
+    elif out is not None:
+        typer.echo(f"written: {out / (name + '.json')}")
+
+
+@contextlib.contextmanager
+def _lab_progress(show: bool, total: int) -> Iterator[tuple[Any, Any]]:
+    """A rich progress bar on stderr, only on a TTY: finished experiments of ``total``, the
+    latest ``ctx.progress`` tick beside it. Yields ``(tick(name, what), advance(result))``."""
+    if not (show and sys.stderr.isatty()):
+        yield None, None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("lab"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task("", total=total)
+        yield (lambda exp, what: bar.update(task, description=f"{exp}: {what}"),
+               lambda result: bar.update(task, advance=1,
+                                         description=f"{result.experiment.name} done"))
+
+
 def main() -> None:
     """Console-script entry point: usage errors (unknown option, bad value) in one line too."""
     try:

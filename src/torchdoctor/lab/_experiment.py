@@ -63,7 +63,8 @@ class Outcome:
         checks: the numeric tests; the verdict is computed from them.
         summary: one line with the key numbers.
         table: rows (dicts of str → number or str), one per measured setting.
-        verdict: set by :func:`verdict_from` unless the experiment is ``not available``.
+        verdict: set by :func:`verdict_from` unless the experiment is ``not available`` (a
+            verdict given otherwise must agree with the checks).
         notes: optional plain-text remarks (what differs from the paper's setting).
     """
 
@@ -76,6 +77,11 @@ class Outcome:
     def __post_init__(self) -> None:
         if self.verdict is None:
             self.verdict = verdict_from(self.checks)
+        elif self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r}: allowed: {', '.join(VERDICTS)}")
+        elif self.verdict != "not available" and self.verdict != verdict_from(self.checks):
+            raise ValueError(f"verdict {self.verdict!r} disagrees with the checks "
+                             f"({verdict_from(self.checks)!r}): leave it to the checks")
 
 
 class Context:
