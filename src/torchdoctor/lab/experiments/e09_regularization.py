@@ -163,7 +163,7 @@ def _measure(ctx: Context) -> Outcome:
              "5e-4, dropout 0.5, label smoothing 0.1, input noise 0.2 standard deviations, "
              "shifts of one pixel, early stopping with patience 20 on a stopping set (half of "
              "the validation images; the other half is the test set every method reports). "
-             f"The margin is twice the standard error of 'none' over seeds (at least 0.01).")
+             "The margin is twice the standard error of 'none' over seeds (at least 0.01).")
     return Outcome(checks, summary, rows, notes=notes)
 
 
