@@ -108,7 +108,7 @@ def _run(method: str, seed: int, data: Split, epochs: int) -> dict[str, Any]:
 
 
 def _measure(ctx: Context) -> Outcome:
-    epochs = 6 if ctx.quick else 60
+    epochs = 4 if ctx.quick else 60
     splits = [dataset("digits", seed, image=True) for seed in range(ctx.seeds)]
     rows: list[dict[str, Any]] = []
     curves: dict[str, list[float]] = {}
