@@ -15,7 +15,7 @@ from torchdoctor import optim as td_optim
 from torchdoctor.lab._common import Split, accuracy, dataset, fit
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
 from torchdoctor.lab.experiments._b_common import mlp
-from torchdoctor.report.charts import figure
+from torchdoctor.report.charts import PALETTE, figure
 
 METHODS = ("none", "l1", "l2", "dropout", "early_stopping", "label_smoothing", "input_noise",
            "shift")
@@ -30,7 +30,7 @@ NOISE = 0.2             # Gaussian input noise, in standardized input units
 PATIENCE = 20           # early stopping: epochs without a better stopping-set accuracy
 
 
-class _Perturb(nn.Module):
+class Perturb(nn.Module):
     """Training-time input perturbation in front of a model (eval mode: identity).
 
     ``noise``: add N(0, noise²); ``shift``: move each (N, 1, 8, 8) image by -1, 0 or 1 pixel
@@ -72,7 +72,7 @@ def _run(method: str, seed: int, data: Split, epochs: int) -> dict[str, Any]:
     small, x_test, y_test = _subset(data, seed)
     torch.manual_seed(seed)
     net = mlp(64, [WIDTH, WIDTH], 10, "relu", dropout=DROPOUT if method == "dropout" else 0.0)
-    model = _Perturb(net, noise=NOISE if method == "input_noise" else 0.0,
+    model = Perturb(net, noise=NOISE if method == "input_noise" else 0.0,
                      shift=method == "shift")
     opt = td_optim.make_optimizer("sgdm", model.parameters(), LR,
                                   weight_decay=L2 if method == "l2" else 0.0)
@@ -131,12 +131,14 @@ def _measure(ctx: Context) -> Outcome:
     ax0.bar([x - 0.2 for x in xs], [r["train_accuracy"] for r in rows], width=0.4, label="train")
     ax0.bar([x + 0.2 for x in xs], [r["test_accuracy"] for r in rows], width=0.4, label="test")
     ax0.set_xticks(list(xs), [m.replace("_", " ") for m in METHODS], rotation=35, ha="right")
-    ax0.set_ylim(0.5, 1.01)
+    ax0.set_ylim(max(0.0, min(r["test_accuracy"] for r in rows) - 0.1), 1.01)
     ax0.set_ylabel("accuracy")
     ax0.legend()
+    colours = iter([c for c in PALETTE if c != "#000000"])
     for method, curve in curves.items():
         ax1.plot(range(1, len(curve) + 1), curve, label=method.replace("_", " "),
-                 lw=2.2 if method == "none" else 1.0, color="black" if method == "none" else None)
+                 lw=2.2 if method == "none" else 1.0,
+                 color="#000000" if method == "none" else next(colours))
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("test accuracy (first seed)")
     ax1.legend(ncols=2, fontsize=7)

@@ -22,14 +22,20 @@ GAMMA, ALPHA = 2.0, 0.25  # the paper's best focal setting (Table 1b)
 LOSSES = ("cross_entropy", "focal")
 
 
-def _binary(data: Split, ratio: int, seed: int) -> Split:
-    """Training set with all negatives and ``len(neg) / ratio`` positives; validation as is."""
-    y_tr = (data.y_train == RARE).float()
-    pos, neg = torch.nonzero(y_tr).flatten(), torch.nonzero(1 - y_tr).flatten()
+def imbalanced_binary(y: torch.Tensor, rare: int, ratio: float, seed: int) -> torch.Tensor:
+    """Indices (into ``y``, shape (N,)) keeping every negative (``y != rare``) and
+    ``round(negatives / ratio)`` (at least 1) positives drawn with ``seed``, negatives first."""
+    pos, neg = torch.nonzero(y == rare).flatten(), torch.nonzero(y != rare).flatten()
     g = torch.Generator().manual_seed(seed)
-    keep_pos = pos[torch.randperm(len(pos), generator=g)[:max(1, round(len(neg) / ratio))]]
-    keep = torch.cat([neg, keep_pos])
-    return Split(data.x_train[keep], y_tr[keep], data.x_val, (data.y_val == RARE).float(), 2)
+    n_pos = min(len(pos), max(1, round(len(neg) / ratio)))
+    return torch.cat([neg, pos[torch.randperm(len(pos), generator=g)[:n_pos]]])
+
+
+def _binary(data: Split, ratio: int, seed: int) -> Split:
+    """Rare digit vs the rest: the imbalanced training set, the validation set as it is."""
+    keep = imbalanced_binary(data.y_train, RARE, ratio, seed)
+    return Split(data.x_train[keep], (data.y_train[keep] == RARE).float(), data.x_val,
+                 (data.y_val == RARE).float(), 2)
 
 
 def _loss(name: str):  # noqa: ANN202 - a loss_fn for lab.fit
