@@ -1,7 +1,7 @@
 """Helpers shared by the lab experiments 6–10 (MLPs by activation name, dead units, seeds).
 
 Not an experiment (the leading ``_`` keeps the registry away). Candidates for
-:mod:`torchdoctor.lab._common`: :func:`mlp`, :func:`dead_fraction`, :func:`mean_over_seeds`.
+:mod:`torchdoctor.lab._common`: :func:`mlp`, :func:`activation_modules`, :func:`dead_fraction`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from torchdoctor import nn as td_nn
-from torchdoctor.lab._experiment import finite_mean
 
 
 def mlp(in_features: int, widths: Sequence[int], out_features: int, activation: str = "relu",
@@ -71,8 +70,3 @@ def dead_fraction(model: nn.Module, x: torch.Tensor) -> float:
         dead += int((~alive).sum())
         total += alive.numel()
     return dead / max(total, 1)
-
-
-def mean_over_seeds(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, float]:
-    """``{key: finite mean over rows}`` (a diverged seed's NaN does not poison the mean)."""
-    return {k: finite_mean([r[k] for r in rows]) for k in keys}

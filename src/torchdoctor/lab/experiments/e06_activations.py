@@ -95,7 +95,9 @@ def _measure(ctx: Context) -> Outcome:
              "LeakyReLU uses PyTorch's slope 0.01 (Maas et al.'s value); with a bias init of -1 "
              "most deep-layer units sit on that small slope, so little signal reaches the "
              "output in the same budget. Diverged runs (NaN loss) are left out of the means "
-             "and counted in diverged_share.")
+             "and counted in diverged_share. At this scale the largest rate at which plain "
+             "SGD stays finite is not large enough to knock ReLU units out for good; above it "
+             "training diverges outright, so the dead share does not grow with the rate.")
     return Outcome(checks, summary, rows, notes=notes)
 
 

@@ -31,17 +31,18 @@ def _budget(name: str, seed: int, data: Split, epochs: int) -> dict[str, Any]:
     model = mlp(64, [64, 64], 10, "relu")
     opt = td_optim.make_optimizer(name, model.parameters(), td_optim.USUAL_LR[name])
     hist = fit(model, data, opt, epochs=epochs, batch_size=0 if name == "gd" else BATCH, seed=seed)
-    return {"curve": hist.train_loss, "acc": hist.final_accuracy,
+    return {"curve": hist.train_loss, "acc": hist.final_accuracy, "diverged": hist.diverged,
             "loss": float("nan") if hist.diverged else _train_loss(model, data)}
 
 
-def _large_batch(name: str, batch: int, seed: int, data: Split, epochs: int) -> float:
+def _large_batch(name: str, batch: int, seed: int, data: Split, epochs: int) -> tuple[float, bool]:
     torch.manual_seed(seed)
     model = mlp(64, [64, 64], 10, "relu")
     lr = td_optim.USUAL_LR[name] * batch / BASE_BATCH
     kw = {"exclude_1d": False} if name == "lars" else {}
     opt = td_optim.make_optimizer(name, model.parameters(), lr, **kw)
-    return fit(model, data, opt, epochs=epochs, batch_size=batch, seed=seed).final_accuracy
+    hist = fit(model, data, opt, epochs=epochs, batch_size=batch, seed=seed)
+    return hist.final_accuracy, hist.diverged
 
 
 def _measure(ctx: Context) -> Outcome:
@@ -55,18 +56,20 @@ def _measure(ctx: Context) -> Outcome:
         rows.append({"part": "budget", "optimizer": name, "lr": td_optim.USUAL_LR[name],
                      "batch": 0 if name == "gd" else BATCH, "epochs": epochs_a,
                      "train_loss": finite_mean([r["loss"] for r in runs]),
-                     "val_accuracy": finite_mean([r["acc"] for r in runs])})
+                     "val_accuracy": finite_mean([r["acc"] for r in runs]),
+                     "diverged_share": finite_mean([float(r["diverged"]) for r in runs])})
         ctx.progress(name)
     large: dict[str, list[float]] = {}
     for name in ("sgdm", "lars"):
         large[name] = []
         for batch in BATCHES:
-            acc = finite_mean([_large_batch(name, batch, s, splits[s], epochs_b)
-                               for s in range(ctx.seeds)])
+            runs = [_large_batch(name, batch, s, splits[s], epochs_b) for s in range(ctx.seeds)]
+            acc = finite_mean([a for a, _ in runs])
             large[name].append(acc)
             rows.append({"part": "large_batch", "optimizer": name,
                          "lr": td_optim.USUAL_LR[name] * batch / BASE_BATCH, "batch": batch,
-                         "epochs": epochs_b, "train_loss": float("nan"), "val_accuracy": acc})
+                         "epochs": epochs_b, "train_loss": float("nan"), "val_accuracy": acc,
+                         "diverged_share": finite_mean([float(d) for _, d in runs])})
             ctx.progress(f"{name} batch {batch}")
 
     fig, (ax0, ax1) = figure(ncols=2, width=8.5, height=3.2)
@@ -109,7 +112,7 @@ def _measure(ctx: Context) -> Outcome:
     best = min(NAMES, key=lambda n: by[n]["train_loss"])
     summary = (f"{epochs_a} epochs: GD accuracy {by['gd']['val_accuracy']:.3f}, SGD "
                f"{by['sgd']['val_accuracy']:.3f}, Adam {by['adam']['val_accuracy']:.3f}; lowest "
-               f"training loss {best} {by[best]['train_loss']:.4f}; batch {BATCHES[-1]}: LARS "
+               f"training loss {best} {by[best]['train_loss']:.4f}; batch {BATCHES[-1]}, {epochs_b} epochs: LARS "
                f"{large['lars'][-1]:.3f} vs SGD+momentum {large['sgdm'][-1]:.3f}")
     notes = ("Every optimizer uses torchdoctor.optim.USUAL_LR, not a tuned rate, so the ranking "
              "is the one a user gets from the defaults. The large-batch part uses no warm-up "
