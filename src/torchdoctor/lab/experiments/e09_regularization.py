@@ -133,7 +133,7 @@ def _measure(ctx: Context) -> Outcome:
     ax0.set_xticks(list(xs), [m.replace("_", " ") for m in METHODS], rotation=35, ha="right")
     ax0.set_ylim(max(0.0, min(r["test_accuracy"] for r in rows) - 0.1), 1.01)
     ax0.set_ylabel("accuracy")
-    ax0.legend()
+    ax0.legend(loc="lower center", ncols=2, bbox_to_anchor=(0.5, 1.0))
     colours = iter([c for c in PALETTE if c != "#000000"])
     for method, curve in curves.items():
         ax1.plot(range(1, len(curve) + 1), curve, label=method.replace("_", " "),
@@ -141,6 +141,7 @@ def _measure(ctx: Context) -> Outcome:
                  color="#000000" if method == "none" else next(colours))
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("test accuracy (first seed)")
+    ax1.set_ylim(max(0.0, min(r["test_accuracy"] for r in rows) - 0.15), 1.0)
     ax1.legend(ncols=2, fontsize=7)
     ctx.figure(fig, "gap_and_curves",
                f"Left: training and test accuracy per method ({10 * PER_CLASS} training images). "
@@ -163,7 +164,7 @@ def _measure(ctx: Context) -> Outcome:
                + f"; best {best['method']}")
     steps = epochs * (10 * PER_CLASS // 32)
     shrink = 1 - (1 - LR * L2 / (1 - 0.9)) ** steps  # weight decay alone, momentum included
-    notes = (f"Weight decay alone would shrink the weights by {shrink:.0%} over the {steps} "
+    notes = (f"Weight decay alone would shrink the weights by {shrink:.1%} over the {steps} "
              "steps, L1 by a similar small amount: at the usual strengths the penalties barely "
              "act within this budget. "
              "Strengths are the usual published values, not tuned here: L1 1e-4, weight decay "
