@@ -63,7 +63,7 @@ def _measure(ctx: Context) -> Outcome:
     ax1.set_xscale("log")
     ax1.set_xlabel("learning rate (SGD)")
     ax1.set_ylabel("validation accuracy")
-    ax1.legend(title="dashed: bias init -1", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax1.legend(title="dashed: bias init -1", loc="center right", fontsize=7, title_fontsize=7)
     ctx.figure(fig, "dead_and_accuracy",
                "Left: share of ReLU units with zero gradient on every training sample after "
                "training. Right: validation accuracy per activation (diverged runs left out).")
