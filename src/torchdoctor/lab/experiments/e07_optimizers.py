@@ -35,14 +35,16 @@ def _budget(name: str, seed: int, data: Split, epochs: int) -> dict[str, Any]:
             "loss": float("nan") if hist.diverged else _train_loss(model, data)}
 
 
-def _large_batch(name: str, batch: int, seed: int, data: Split, epochs: int) -> tuple[float, bool]:
+def _large_batch(name: str, batch: int, seed: int, data: Split,
+                 epochs: int) -> tuple[float, float, bool]:
     torch.manual_seed(seed)
     model = mlp(64, [64, 64], 10, "relu")
     lr = td_optim.USUAL_LR[name] * batch / BASE_BATCH
     kw = {"exclude_1d": False} if name == "lars" else {}
     opt = td_optim.make_optimizer(name, model.parameters(), lr, **kw)
     hist = fit(model, data, opt, epochs=epochs, batch_size=batch, seed=seed)
-    return hist.final_accuracy, hist.diverged
+    loss = float("nan") if hist.diverged else _train_loss(model, data)
+    return hist.final_accuracy, loss, hist.diverged
 
 
 def _measure(ctx: Context) -> Outcome:
@@ -64,12 +66,13 @@ def _measure(ctx: Context) -> Outcome:
         large[name] = []
         for batch in BATCHES:
             runs = [_large_batch(name, batch, s, splits[s], epochs_b) for s in range(ctx.seeds)]
-            acc = finite_mean([a for a, _ in runs])
+            acc = finite_mean([a for a, _, _ in runs])
             large[name].append(acc)
             rows.append({"part": "large_batch", "optimizer": name,
                          "lr": td_optim.USUAL_LR[name] * batch / BASE_BATCH, "batch": batch,
-                         "epochs": epochs_b, "train_loss": float("nan"), "val_accuracy": acc,
-                         "diverged_share": finite_mean([float(d) for _, d in runs])})
+                         "epochs": epochs_b, "train_loss": finite_mean([v for _, v, _ in runs]),
+                         "val_accuracy": acc,
+                         "diverged_share": finite_mean([float(d) for _, _, d in runs])})
             ctx.progress(f"{name} batch {batch}")
 
     fig, (ax0, ax1) = figure(ncols=2, width=8.5, height=3.2)

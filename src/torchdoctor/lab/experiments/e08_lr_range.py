@@ -90,7 +90,9 @@ def _measure(ctx: Context) -> Outcome:
                f"{grid_steps} steps")
     notes = ("The sweep runs SGD with momentum 0.9 from 1e-5 to 10 over 100 mini-batches and "
              "stops when the smoothed loss exceeds 4 times its minimum (a sweep that never does "
-             "suggests the rate of the lowest loss / 10); the grid trains the same "
+             "suggests the rate of the lowest loss / 10: the moving average, beta 0.98, lags "
+             "tens of steps behind a 100-step sweep, which keeps its minimum high, and a loss "
+             "that blows up to a few nats need not cross 4 times it); the grid trains the same "
              "model at each rate for the full budget.")
     return Outcome(checks, summary, rows, notes=notes)
 
