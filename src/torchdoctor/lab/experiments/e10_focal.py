@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,8 @@ def _binary(data: Split, ratio: int, seed: int) -> Split:
                  (data.y_val == RARE).float(), 2)
 
 
-def _loss(name: str):  # noqa: ANN202 - a loss_fn for lab.fit
+def _loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The ``loss_fn`` for :func:`fit`: BCE (gamma 0, no alpha) or focal loss, on (N, 1) logits."""
     gamma, alpha = (GAMMA, ALPHA) if name == "focal" else (0.0, -1.0)
 
     def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
