@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import torchdoctor as td
-from torchdoctor.lab.experiments.e06_activations import dead_fraction
+from torchdoctor.lab.experiments.e06_activations import dead_fraction, negative_share
 from torchdoctor.lab.experiments.e09_regularization import Perturb
 from torchdoctor.lab.experiments.e10_focal import imbalanced_binary
 
@@ -53,17 +53,20 @@ def test_registry_order() -> None:
     assert [n for n in names if n in NAMES] == list(NAMES)
 
 
-def _naive_dead(layers: list[nn.Linear], x: torch.Tensor) -> float:
-    """ReLU units never positive on x, by explicit matrix products."""
-    dead = total = 0
+def _naive_dead(layers: list[nn.Linear], x: torch.Tensor) -> tuple[float, float]:
+    """(ReLU units never positive on x, (sample, unit) pairs not positive), by explicit loops."""
+    dead = total = off = pairs = 0
     h = x
     for lin in layers:
         z = h @ lin.weight.detach().T + lin.bias.detach()
         for j in range(z.shape[1]):
-            dead += int(all(float(v) <= 0 for v in z[:, j]))
+            column = [float(v) for v in z[:, j]]
+            dead += int(all(v <= 0 for v in column))
+            off += sum(v <= 0 for v in column)
             total += 1
+            pairs += len(column)
         h = z.clamp_min(0)
-    return dead / total
+    return dead / total, off / pairs
 
 
 def test_dead_fraction_matches_naive_loop() -> None:
@@ -74,9 +77,10 @@ def test_dead_fraction_matches_naive_loop() -> None:
         l2.bias[0] = -100.0
     model = nn.Sequential(l1, nn.ReLU(), l2, nn.ReLU(), nn.Linear(6, 2))
     x = torch.randn(64, 5)
-    expected = _naive_dead([l1, l2], x)
+    expected, inactive = _naive_dead([l1, l2], x)
     assert expected >= 4 / 14
     assert dead_fraction(model, x) == pytest.approx(expected)
+    assert negative_share(model, x) == pytest.approx(inactive)
     leaky = nn.Sequential(l1, nn.LeakyReLU(), l2, nn.ELU(), nn.Linear(6, 2))
     assert dead_fraction(leaky, x) == 0.0
     maxout = nn.Sequential(nn.Linear(5, 16), td.nn.make_activation("maxout", pieces=2),

@@ -9,7 +9,7 @@ import torch
 from torchdoctor import init as td_init
 from torchdoctor.lab._common import Split, dataset, fit
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._b_common import dead_fraction, mlp
+from torchdoctor.lab.experiments._b_common import dead_fraction, mlp, negative_share
 from torchdoctor.report.charts import figure
 
 ACTS = ("relu", "leaky_relu", "elu", "maxout")
@@ -23,10 +23,11 @@ def _one(act: str, lr: float, bias: float, seed: int, data: Split, epochs: int) 
     model = mlp(64, [64] * 4, 10, act)
     td_init.init_model(model, "kaiming_normal", nonlinearity="relu", bias=bias)
     dead0 = dead_fraction(model, data.x_train)
+    neg0 = negative_share(model, data.x_train)
     hist = fit(model, data, torch.optim.SGD(model.parameters(), lr=lr), epochs=epochs,
                batch_size=64, seed=seed)
     dead = float("nan") if hist.diverged else dead_fraction(model, data.x_train)
-    return {"dead_init": dead0, "dead": dead, "acc": hist.final_accuracy,
+    return {"dead_init": dead0, "neg_init": neg0, "dead": dead, "acc": hist.final_accuracy,
             "diverged": float(hist.diverged)}
 
 
@@ -42,6 +43,7 @@ def _measure(ctx: Context) -> Outcome:
                 rows.append({"activation": act, "bias_init": bias, "lr": lr,
                              "dead_at_init": finite_mean([r["dead_init"] for r in runs]),
                              "dead_after": finite_mean([r["dead"] for r in runs]),
+                             "negative_share_at_init": finite_mean([r["neg_init"] for r in runs]),
                              "val_accuracy": finite_mean([r["acc"] for r in runs]),
                              "diverged_share": finite_mean([r["diverged"] for r in runs])})
                 ctx.progress(f"{act} bias {bias} lr {lr}")
@@ -91,10 +93,13 @@ def _measure(ctx: Context) -> Outcome:
                f"{hi['dead_after']:.2f} at {LRS[-1]:g}; bias -1: {neg['dead_after']:.2f}; "
                f"bias -1 at rate {USUAL:g}: accuracy ReLU {harsh_relu['val_accuracy']:.3f}, "
                + ", ".join(f"{a} {row(a, -1.0, USUAL)['val_accuracy']:.3f}" for a in ACTS[1:]))
+    neg_relu = row("relu", -1.0, USUAL)["negative_share_at_init"]
     notes = ("A unit is dead when its activation's gradient is zero on every training sample. "
-             "LeakyReLU uses PyTorch's slope 0.01 (Maas et al.'s value); with a bias init of -1 "
-             "most deep-layer units sit on that small slope, so little signal reaches the "
-             "output in the same budget. Diverged runs (NaN loss) are left out of the means "
+             f"With a bias init of -1 few ReLU units are dead outright, yet {neg_relu:.0%} of "
+             "the (sample, unit) pairs start inactive (negative_share_at_init), so little "
+             "gradient flows and training stalls. LeakyReLU uses PyTorch's slope 0.01 (Maas et "
+             "al.'s value): the same pairs sit on that small slope, which passes too little "
+             "signal to learn in the same budget. Diverged runs (NaN loss) are left out of the means "
              "and counted in diverged_share. At this scale the largest rate at which plain "
              "SGD stays finite is not large enough to knock ReLU units out for good; above it "
              "training diverges outright, so the dead share does not grow with the rate.")
