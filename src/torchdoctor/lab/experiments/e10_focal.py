@@ -20,7 +20,10 @@ RARE = 8                 # the rare (positive) digit; every other digit is negat
 RATIOS = (10, 30, 100)   # negatives per positive in the training set
 PRIOR = 0.01             # output bias init -log((1 - π) / π) (Lin et al. 2017, section 4.1)
 GAMMA, ALPHA = 2.0, 0.25  # the paper's best focal setting (Table 1b)
-LOSSES = ("cross_entropy", "focal")
+BALANCED_ALPHA = 0.75    # the paper's best alpha for alpha-balanced cross-entropy (Table 1a)
+LOSSES = ("cross_entropy", "balanced_cross_entropy", "focal")
+LABELS = ("cross-entropy", f"alpha-balanced CE (alpha {BALANCED_ALPHA:g})",
+          f"focal (gamma {GAMMA:g}, alpha {ALPHA:g})")
 
 
 def imbalanced_binary(y: torch.Tensor, rare: int, ratio: float, seed: int) -> torch.Tensor:
@@ -40,8 +43,10 @@ def _binary(data: Split, ratio: int, seed: int) -> Split:
 
 
 def _loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The ``loss_fn`` for :func:`fit`: BCE (gamma 0, no alpha) or focal loss, on (N, 1) logits."""
-    gamma, alpha = (GAMMA, ALPHA) if name == "focal" else (0.0, -1.0)
+    """The ``loss_fn`` for :func:`fit` on (N, 1) logits: BCE (gamma 0, no alpha), alpha-balanced
+    BCE or focal loss."""
+    gamma, alpha = {"focal": (GAMMA, ALPHA), "balanced_cross_entropy": (0.0, BALANCED_ALPHA)}.get(
+        name, (0.0, -1.0))
 
     def loss_fn(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return td_losses.sigmoid_focal_loss(out.squeeze(1), y, gamma=gamma, alpha=alpha,
@@ -98,8 +103,7 @@ def _measure(ctx: Context) -> Outcome:
         return next(r for r in rows if r["ratio"] == ratio and r["loss"] == name)
 
     fig, (ax0, ax1, ax2) = figure(ncols=3, width=10, height=3.2)
-    for name, label in zip(LOSSES, ("cross-entropy", f"focal (gamma {GAMMA:g}, alpha {ALPHA:g})"),
-                           strict=True):
+    for name, label in zip(LOSSES, LABELS, strict=True):
         run = first[name]
         if run["score"] is not None:
             fpr, tpr, _ = roc_curve(run["y"], run["score"])
@@ -124,12 +128,15 @@ def _measure(ctx: Context) -> Outcome:
 
     hi = RATIOS[-1]
     ce, fl = row(hi, "cross_entropy"), row(hi, "focal")
+    best_ce = max(ce, row(hi, "balanced_cross_entropy"), key=lambda r: r["average_precision"])
     wins = [row(r, "focal")["average_precision"] >= row(r, "cross_entropy")["average_precision"]
             for r in RATIOS]
     checks = [
-        Check(f"{hi}:1: focal loss average precision >= cross-entropy's + 0.01",
-              fl["average_precision"] >= ce["average_precision"] + 0.01,
-              f"{fl['average_precision']:.3f} vs {ce['average_precision']:.3f}"),
+        Check(f"{hi}:1: focal loss average precision >= the better cross-entropy's "
+              "(plain or alpha-balanced) + 0.01",
+              fl["average_precision"] >= best_ce["average_precision"] + 0.01,
+              f"{fl['average_precision']:.3f} vs {best_ce['average_precision']:.3f} "
+              f"({best_ce['loss']})"),
         Check(f"{hi}:1: focal loss recall of the rare class (threshold 0.5) >= cross-entropy's "
               "+ 0.05", fl["rare_recall"] >= ce["rare_recall"] + 0.05,
               f"{fl['rare_recall']:.3f} vs {ce['rare_recall']:.3f}"),
@@ -138,9 +145,10 @@ def _measure(ctx: Context) -> Outcome:
                         f"{row(r, 'cross_entropy')['average_precision']:.3f}" for r in RATIOS)),
     ]
     summary = (f"{hi}:1: average precision focal {fl['average_precision']:.3f} vs CE "
-               f"{ce['average_precision']:.3f}, rare recall {fl['rare_recall']:.3f} vs "
+               f"{ce['average_precision']:.3f} (alpha-balanced "
+               f"{row(hi, 'balanced_cross_entropy')['average_precision']:.3f}), rare recall {fl['rare_recall']:.3f} vs "
                f"{ce['rare_recall']:.3f}, ROC AUC {fl['roc_auc']:.3f} vs {ce['roc_auc']:.3f}")
-    notes = ("Both losses start from the paper's prior bias (0.01) and train with Adam at 1e-3, "
+    notes = ("All losses start from the paper's prior bias (0.01) and train with Adam at 1e-3, "
              "which makes the loss scale (focal loss is far smaller) irrelevant. The imbalance "
              "is in the training set only; validation keeps the natural share of the rare "
              "digit (about 1 in 10), so average precision is comparable across ratios. Alpha "
@@ -155,14 +163,16 @@ def _measure(ctx: Context) -> Outcome:
 EXPERIMENT = Experiment(
     name="focal",
     claim="On imbalanced data, focal loss (which down-weights well-classified examples) finds "
-          "the rare class better than cross-entropy: higher average precision and recall.",
+          "the rare class better than cross-entropy, plain or alpha-balanced: higher average "
+          "precision and recall.",
     reference="Lin, Goyal, Girshick, He & Dollár 2017, Focal loss for dense object detection, "
-              "ICCV, Table 1b (gamma 2, alpha 0.25: 34.0 AP vs 31.1 for the best alpha-balanced "
-              "cross-entropy)",
+              "ICCV, Table 1a and 1b (gamma 2, alpha 0.25: 34.0 AP vs 31.1 for the best "
+              "alpha-balanced cross-entropy, alpha 0.75)",
     setup=f"Digit {RARE} against the other digits: a 64-64-1 ReLU MLP trained with binary "
-          "cross-entropy or sigmoid focal loss (gamma 2, alpha 0.25), Adam 1e-3, batch 64, 30 "
-          "epochs, on training sets with 10, 30 and 100 negatives per positive. Recall at "
-          "threshold 0.5, ROC AUC and average precision (scikit-learn) on the validation set.",
+          "cross-entropy, alpha-balanced cross-entropy (alpha 0.75) or sigmoid focal loss "
+          "(gamma 2, alpha 0.25), Adam 1e-3, batch 64, 30 epochs, on training sets with 10, 30 "
+          "and 100 negatives per positive. Recall at threshold 0.5, ROC AUC and average "
+          "precision (scikit-learn) on the validation set.",
     measure=_measure,
     order=10,
 )
