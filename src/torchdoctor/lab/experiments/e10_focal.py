@@ -121,7 +121,7 @@ def _measure(ctx: Context) -> Outcome:
     ax2.set_xscale("log")
     ax2.set_xlabel("negatives per positive (training)")
     ax2.set_ylabel("average precision")
-    ax2.legend()
+    ax0.legend(loc="lower right", fontsize=7)
     ctx.figure(fig, "roc_pr",
                f"Rare digit {RARE} against the rest: ROC and precision-recall curves at the "
                "largest imbalance (first seed), and average precision against imbalance.")
