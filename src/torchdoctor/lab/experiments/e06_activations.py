@@ -114,8 +114,8 @@ EXPERIMENT = Experiment(
     reference="Maas, Hannun & Ng 2013, Rectifier nonlinearities improve neural network acoustic "
               "models, ICML WDLASL; Clevert, Unterthiner & Hochreiter 2016, Fast and accurate "
               "deep network learning by exponential linear units (ELUs), ICLR; Goodfellow et "
-              "al. 2013, Maxout networks, ICML; the dead-ReLU remark of the CS231n notes "
-              "(Karpathy, 'Commonly used activation functions')",
+              "al. 2013, Maxout networks, ICML; CS231n notes (Karpathy), 'Commonly used "
+              "activation functions': up to 40% of a ReLU network dead at too high a rate",
     setup="A 64-64-64-64-64-10 MLP on the digits (He normal weights, hidden biases 0 or -1), "
           "plain SGD at rates 0.01, 0.1 and 0.5, batch 64, 15 epochs, with ReLU, LeakyReLU "
           "(slope 0.01), ELU (alpha 1) or maxout (2 pieces, same number of units). We count "

@@ -132,7 +132,8 @@ EXPERIMENT = Experiment(
     reference="Ruder 2016, An overview of gradient descent optimization algorithms, "
               "arXiv:1609.04747; Kingma & Ba 2015, Adam, ICLR, Fig. 2 (MLP on MNIST); You, "
               "Gitman & Ginsburg 2017, Large batch training of convolutional networks, "
-              "arXiv:1708.03888, Tables 1-3 (accuracy against batch size with and without LARS)",
+              "arXiv:1708.03888, its tables of ImageNet accuracy against batch size with and "
+              "without LARS",
     setup="A 64-64-64-10 ReLU MLP on the digits. Budget: each optimizer at its usual rate "
           "for 20 epochs (batch 64; GD: one full-batch step per epoch). Large batch: SGD with "
           "momentum 0.9 (rate 0.05) and LARS (rate 2.0) at batch 32, both rates scaled "
