@@ -90,6 +90,17 @@ def test_dead_fraction_matches_naive_loop() -> None:
     assert dead_fraction(maxout, x) == 0.0
 
 
+def test_maxout_units_of_the_mlp_are_the_maxout_layer() -> None:
+    torch.manual_seed(5)
+    layer = td.nn.Maxout(6, 4, pieces=2)
+    as_built = nn.Sequential(nn.Linear(6, 8), td.nn.make_activation("maxout", pieces=2))
+    as_built[0].load_state_dict(layer.linear.state_dict())
+    x = torch.randn(10, 6)
+    naive = torch.stack([torch.maximum(layer.linear(x)[:, 2 * j], layer.linear(x)[:, 2 * j + 1])
+                         for j in range(4)], dim=1)
+    assert torch.allclose(as_built(x), layer(x)) and torch.allclose(layer(x), naive)
+
+
 def test_perturb_shift_moves_each_image_by_at_most_one_pixel() -> None:
     torch.manual_seed(2)
     x = torch.randn(40, 1, 8, 8)

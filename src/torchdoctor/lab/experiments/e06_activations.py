@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from torchdoctor import init as td_init
+from torchdoctor import optim as td_optim
 from torchdoctor.lab._common import Split, dataset, fit
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
 from torchdoctor.lab.experiments._b_common import dead_fraction, mlp, negative_share
@@ -24,8 +25,8 @@ def _one(act: str, lr: float, bias: float, seed: int, data: Split, epochs: int) 
     td_init.init_model(model, "kaiming_normal", nonlinearity="relu", bias=bias)
     dead0 = dead_fraction(model, data.x_train)
     neg0 = negative_share(model, data.x_train)
-    hist = fit(model, data, torch.optim.SGD(model.parameters(), lr=lr), epochs=epochs,
-               batch_size=64, seed=seed)
+    hist = fit(model, data, td_optim.make_optimizer("sgd", model.parameters(), lr),
+               epochs=epochs, batch_size=64, seed=seed)
     dead = float("nan") if hist.diverged else dead_fraction(model, data.x_train)
     return {"dead_init": dead0, "neg_init": neg0, "dead": dead, "acc": hist.final_accuracy,
             "diverged": float(hist.diverged)}
@@ -118,8 +119,9 @@ EXPERIMENT = Experiment(
               "activation functions': up to 40% of a ReLU network dead at too high a rate",
     setup="A 64-64-64-64-64-10 MLP on the digits (He normal weights, hidden biases 0 or -1), "
           "plain SGD at rates 0.01, 0.1 and 0.5, batch 64, 15 epochs, with ReLU, LeakyReLU "
-          "(slope 0.01), ELU (alpha 1) or maxout (2 pieces, same number of units). We count "
-          "dead units on the training set and report validation accuracy.",
+          "(slope 0.01), ELU (alpha 1) or maxout (2 pieces: a Linear twice as wide and the "
+          "group max, as in td.nn.Maxout; same number of units). We count dead units on the "
+          "training set and report validation accuracy.",
     measure=_measure,
     order=6,
 )
