@@ -48,7 +48,7 @@ def _large_batch(name: str, batch: int, seed: int, data: Split,
 
 
 def _measure(ctx: Context) -> Outcome:
-    epochs_a, epochs_b = (2, 4) if ctx.quick else (20, 30)
+    epochs_a, epochs_b = (3, 10) if ctx.quick else (20, 30)
     splits = [dataset("digits", seed) for seed in range(ctx.seeds)]
     rows: list[dict[str, Any]] = []
     curves: dict[str, list[float]] = {}

@@ -38,7 +38,7 @@ def _train(lr: float, seed: int, data: Split, epochs: int) -> float:
 
 
 def _measure(ctx: Context) -> Outcome:
-    epochs = 2 if ctx.quick else 15
+    epochs = 4 if ctx.quick else 15
     sweeps, per_seed = [], []
     for seed in range(ctx.seeds):
         data = dataset("digits", seed)
