@@ -73,7 +73,7 @@ def _run(method: str, seed: int, data: Split, epochs: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     net = mlp(64, [WIDTH, WIDTH], 10, "relu", dropout=DROPOUT if method == "dropout" else 0.0)
     model = Perturb(net, noise=NOISE if method == "input_noise" else 0.0,
-                     shift=method == "shift")
+                    shift=method == "shift")
     opt = td_optim.make_optimizer("sgdm", model.parameters(), LR,
                                   weight_decay=L2 if method == "l2" else 0.0)
     weights = [p for p in model.parameters() if p.ndim > 1]
