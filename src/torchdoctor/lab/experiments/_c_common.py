@@ -4,6 +4,8 @@
   logits, per-row weights or any other per-row tensor can be looked up by them).
 - :func:`mlp`: a ReLU multilayer perceptron.
 - :func:`seconds_per_call`: median wall time of a callable (noisy on a shared machine).
+- :func:`cached_dataset`: :func:`torchdoctor.lab._common.dataset`, loaded once per process
+  (MNIST-1D takes about a second to generate); callers must not modify the tensors.
 """
 
 from __future__ import annotations
@@ -12,9 +14,18 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import torch
 from torch import nn
+
+from torchdoctor.lab._common import Split, dataset
+
+
+@lru_cache(maxsize=16)
+def cached_dataset(name: str, seed: int = 0, image: bool = False) -> Split:
+    """``dataset(name, seed, image=image)``, memoized; the tensors are shared, do not modify them."""
+    return dataset(name, seed, image=image)
 
 
 def mlp(sizes: Sequence[int], *, dropout: float = 0.0) -> nn.Sequential:
