@@ -3,7 +3,8 @@
 - :func:`fit_indexed`: minibatch training whose loss sees the batch's row indices (a teacher's
   logits, per-row weights or any other per-row tensor can be looked up by them).
 - :func:`mlp`: a ReLU multilayer perceptron.
-- :func:`seconds_per_call`: median wall time of a callable (noisy on a shared machine).
+- :func:`seconds_per_call`: median CPU time of a callable (less disturbed by other processes
+  than wall time, still noisy on a shared machine).
 - :func:`cached_dataset`: :func:`torchdoctor.lab._common.dataset`, loaded once per process
   (MNIST-1D takes about a second to generate); callers must not modify the tensors.
 """
@@ -89,12 +90,12 @@ def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def seconds_per_call(fn: Callable[[], object], *, repeats: int = 5, number: int = 3) -> float:
-    """Median over ``repeats`` of the mean wall time (s) of ``number`` calls of ``fn``."""
+    """Median over ``repeats`` of the mean CPU time (s, all threads) of ``number`` calls of ``fn``."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(number):
             fn()
-        times.append((time.perf_counter() - t0) / number)
+        times.append((time.process_time() - t0) / number)
     return statistics.median(times)
