@@ -145,7 +145,7 @@ def _measure(ctx: Context) -> Outcome:
     ctx.progress("dilation")
     full_small = n_params(nn.Conv2d(3, 4, 3, bias=False))
     sep_small = n_params(td_nn.SeparableConv2d(3, 4, 3, bias=False))
-    res = _train_blocks(ctx, 6 if ctx.quick else 15)
+    res = _train_blocks(ctx, 6 if ctx.quick else 12)
     conv1 = nn.Conv2d(WIDTH, 8, 1)
     lin = nn.Linear(WIDTH, 8)
     with torch.no_grad():
@@ -176,7 +176,7 @@ def _measure(ctx: Context) -> Outcome:
     ax1.set_ylabel("validation accuracy (digits)")
     ax2.barh(range(len(BLOCKS)), [res[k]["cpu_ms_per_step"] for k in BLOCKS])
     ax2.set_yticks(range(len(BLOCKS)), BLOCKS, fontsize=7)
-    ax2.set_xlabel(f"CPU ms per forward+backward of the block (batch {BATCH}, 8x8; noisy)")
+    ax2.set_xlabel(f"CPU ms per step of the block (batch {BATCH}; noisy)")
     ctx.figure(fig, "blocks", "Accuracy against parameters, and time per step, of each block")
 
     rows = dil_rows + [{"part": "block", "setting": k, "block_params": res[k]["block_params"],
