@@ -147,7 +147,8 @@ def _measure(ctx: Context) -> Outcome:
              label=f"distilled, α = {HEADLINE[1]:g}")
     alphas = [a for a in ALPHAS if a != HEADLINE[1] and f"T={HEADLINE[0]:g} α={a:g}" in acc]
     for a in alphas:
-        ax1.plot([HEADLINE[0]], [acc[f"T={HEADLINE[0]:g} α={a:g}"]], "s", label=f"T = {HEADLINE[0]:g}, α = {a:g}")
+        ax1.plot([HEADLINE[0]], [acc[f"T={HEADLINE[0]:g} α={a:g}"]], "s",
+                 label=f"T = {HEADLINE[0]:g}, α = {a:g}")
     ax1.axhline(acc["alone"], color="grey", ls="--", label="student alone")
     ax1.axhline(acc["teacher (CNN)"], color="black", ls=":", label="teacher")
     ax1.set_xscale("log", base=2)

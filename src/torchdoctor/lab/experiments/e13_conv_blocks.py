@@ -152,7 +152,8 @@ def _measure(ctx: Context) -> Outcome:
         lin.weight.copy_(conv1.weight[:, :, 0, 0])
         lin.bias.copy_(conv1.bias)
         probe = torch.randn(2, WIDTH, 5, 5, generator=torch.Generator().manual_seed(1))
-        one_by_one_gap = float((conv1(probe) - lin(probe.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)).abs().max())
+        per_pixel = lin(probe.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        one_by_one_gap = float((conv1(probe) - per_pixel).abs().max())
 
     fig, axes = figure(ncols=len(maps), width=2.3 * len(maps), height=2.6)
     for ax, (name, grad) in zip(axes, maps.items(), strict=True):
@@ -191,7 +192,8 @@ def _measure(ctx: Context) -> Outcome:
     checks = [
         Check("receptive field of stacked 3x3 layers = 1 + 2·Σ rates (analytic and by gradient); "
               "rates 1,2,4 see 15 pixels where 1,1,1 see 7",
-              rf_ok and by["exponential 1,2,4"]["analytic_rf"] == 15 and by["dense 1,1,1"]["analytic_rf"] == 7,
+              rf_ok and by["exponential 1,2,4"]["analytic_rf"] == 15
+              and by["dense 1,1,1"]["analytic_rf"] == 7,
               ", ".join(f"{r['setting']}: {r['analytic_rf']}/{r['empirical_rf']}" for r in dil_rows)),
         Check("gridding: rates 2,2,2 reach only the even offsets of their 13x13 field (49/169); "
               "1,2,3 (HDC) and 1,2,4 all of it",
@@ -200,7 +202,8 @@ def _measure(ctx: Context) -> Outcome:
               ", ".join(f"{k}: {v:.3f}" for k, v in coverage.items())),
         Check("separable 3x3, 3 -> 4 channels, no bias: 39 parameters against 108",
               (full_small, sep_small) == (108, 39), f"{sep_small} vs {full_small}"),
-        Check("separable block within 0.03 accuracy of the full 3x3 block", sep["accuracy"] >= full["accuracy"] - 0.03,
+        Check("separable block within 0.03 accuracy of the full 3x3 block",
+              sep["accuracy"] >= full["accuracy"] - 0.03,
               f"{sep['accuracy']:.4f} vs {full['accuracy']:.4f} with {sep['block_params']} vs "
               f"{full['block_params']} parameters"),
         Check("a 1x1 convolution is a per-pixel linear layer (max difference < 1e-5), and the "
