@@ -5,6 +5,7 @@
 - :func:`mlp`: a ReLU multilayer perceptron.
 - :func:`seconds_per_call`: median CPU time of a callable (less disturbed by other processes
   than wall time, still noisy on a shared machine).
+- :func:`paired_gain`, :func:`beats`: a per-seed paired comparison with its standard error.
 - :func:`cached_dataset`: :func:`torchdoctor.lab._common.dataset`, loaded once per process
   (MNIST-1D takes about a second to generate); callers must not modify the tensors.
 """
@@ -99,3 +100,23 @@ def seconds_per_call(fn: Callable[[], object], *, repeats: int = 5, number: int 
             fn()
         times.append((time.process_time() - t0) / number)
     return statistics.median(times)
+
+
+def paired_gain(better: Sequence[float], worse: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error of the per-seed differences ``better[i] − worse[i]``.
+
+    The standard error is NaN with one seed. A claim "A beats B" holds when the mean exceeds
+    twice the standard error (with one seed: when it is positive), see :func:`beats`.
+    """
+    d = [float(b) - float(w) for b, w in zip(better, worse, strict=True)]
+    mean = sum(d) / len(d)
+    if len(d) < 2:
+        return mean, float("nan")
+    return mean, statistics.stdev(d) / math.sqrt(len(d))
+
+
+def beats(better: Sequence[float], worse: Sequence[float]) -> bool:
+    """``better`` above ``worse`` by more than twice the standard error of the paired gain
+    (more than 0 with a single seed)."""
+    mean, se = paired_gain(better, worse)
+    return mean > (2 * se if math.isfinite(se) else 0.0)

@@ -10,7 +10,14 @@ from torch.nn import functional as F
 from torchdoctor import losses as td_losses
 from torchdoctor.lab._common import Split, accuracy
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._c_common import cached_dataset, fit_indexed, mlp, predict
+from torchdoctor.lab.experiments._c_common import (
+    beats,
+    cached_dataset,
+    fit_indexed,
+    mlp,
+    paired_gain,
+    predict,
+)
 from torchdoctor.report.charts import figure
 
 TEMPERATURES = (1.0, 4.0, 16.0)   #: T swept at the headline α
@@ -178,13 +185,12 @@ def _measure(ctx: Context) -> Outcome:
               "omitted_digit_raw": round(omit[f"{name} omitted"], 4),
               "omitted_digit_adjusted": round(omit[f"{name} omitted adjusted"], 4),
               "bias": round(omit[f"{name} bias"], 2)} for name in ("alone", "distilled")]
-    gain = acc[head] - acc["alone"]
-    seeds_won = sum(d > a for d, a in zip(per_seed[head], per_seed["alone"], strict=True))
+    gain, se = paired_gain(per_seed[head], per_seed["alone"])
     checks = [
-        Check(f"distilled student ({head}) beats the student alone in mean and on most seeds",
-              gain > 0 and seeds_won * 2 > ctx.seeds,
+        Check(f"distilled student ({head}) beats the student alone by more than twice the "
+              "standard error over seeds", beats(per_seed[head], per_seed["alone"]),
               f"{acc[head]:.4f} vs {acc['alone']:.4f} (teacher {acc['teacher (CNN)']:.4f}); "
-              f"{seeds_won}/{ctx.seeds} seeds"),
+              f"gain {gain:+.4f} ± {se:.4f}"),
         Check(f"distillation transfers digit {OMITTED_CLASS}, absent from the student's rows: "
               "accuracy on it >= 0.5 after the bias adjustment, and 0.4 above the student alone",
               omit["distilled omitted adjusted"] >= 0.5
@@ -195,8 +201,10 @@ def _measure(ctx: Context) -> Outcome:
     ]
     key1 = f"T=1 α={HEADLINE[1]:g}"
     if key1 in acc:
-        checks.append(Check(f"a high temperature helps: {head} beats T=1", acc[head] > acc[key1],
-                            f"{acc[head]:.4f} vs {acc[key1]:.4f}"))
+        g1, se1 = paired_gain(per_seed[head], per_seed[key1])
+        checks.append(Check(f"a high temperature helps: {head} beats T=1 by more than twice "
+                            "the standard error", beats(per_seed[head], per_seed[key1]),
+                            f"{acc[head]:.4f} vs {acc[key1]:.4f}; gain {g1:+.4f} ± {se1:.4f}"))
     summary = (f"MNIST-1D: teacher {acc['teacher (CNN)']:.3f}, student alone {acc['alone']:.3f}, "
                f"distilled {head} {acc[head]:.3f}; digits: never-seen digit {OMITTED_CLASS} "
                f"{omit['distilled omitted adjusted']:.2f} distilled vs "
