@@ -111,6 +111,8 @@ def _measure(ctx: Context) -> Outcome:
     ax1.plot(sizes, [rate[("none", n)] for n in sizes], "s--", label="no shift")
     ax1.axhline(ALPHA, color="grey", lw=0.8, ls=":")
     ax1.set_xscale("log")
+    ax1.set_xticks(sizes, [str(n) for n in sizes])
+    ax1.minorticks_off()
     ax1.set_xlabel("target rows")
     ax1.set_ylabel(f"share flagged at p < {ALPHA}")
     ax1.set_ylim(-0.02, 1.02)
