@@ -5,7 +5,7 @@
 - :func:`mlp`: a ReLU multilayer perceptron.
 - :func:`seconds_per_call`: median CPU time of a callable (less disturbed by other processes
   than wall time, still noisy on a shared machine).
-- :func:`paired_gain`, :func:`beats`: a per-seed paired comparison with its standard error.
+- :func:`paired_gain`, :func:`beats`, :func:`gain_text`: a per-seed paired comparison with its standard error.
 - :func:`cached_dataset`: :func:`torchdoctor.lab._common.dataset`, loaded once per process
   (MNIST-1D takes about a second to generate); callers must not modify the tensors.
 """
@@ -113,6 +113,12 @@ def paired_gain(better: Sequence[float], worse: Sequence[float]) -> tuple[float,
     if len(d) < 2:
         return mean, float("nan")
     return mean, statistics.stdev(d) / math.sqrt(len(d))
+
+
+def gain_text(better: Sequence[float], worse: Sequence[float]) -> str:
+    """``"gain +0.0123 ± 0.0045"`` (mean ± standard error over seeds), or ``"(one seed)"``."""
+    mean, se = paired_gain(better, worse)
+    return f"gain {mean:+.4f} ± {se:.4f}" if math.isfinite(se) else f"gain {mean:+.4f} (one seed)"
 
 
 def beats(better: Sequence[float], worse: Sequence[float]) -> bool:

@@ -14,8 +14,8 @@ from torchdoctor.lab.experiments._c_common import (
     beats,
     cached_dataset,
     fit_indexed,
+    gain_text,
     mlp,
-    paired_gain,
     predict,
 )
 from torchdoctor.report.charts import figure
@@ -185,12 +185,11 @@ def _measure(ctx: Context) -> Outcome:
               "omitted_digit_raw": round(omit[f"{name} omitted"], 4),
               "omitted_digit_adjusted": round(omit[f"{name} omitted adjusted"], 4),
               "bias": round(omit[f"{name} bias"], 2)} for name in ("alone", "distilled")]
-    gain, se = paired_gain(per_seed[head], per_seed["alone"])
     checks = [
         Check(f"distilled student ({head}) beats the student alone by more than twice the "
               "standard error over seeds", beats(per_seed[head], per_seed["alone"]),
               f"{acc[head]:.4f} vs {acc['alone']:.4f} (teacher {acc['teacher (CNN)']:.4f}); "
-              f"gain {gain:+.4f} ± {se:.4f}"),
+              + gain_text(per_seed[head], per_seed["alone"])),
         Check(f"distillation transfers digit {OMITTED_CLASS}, absent from the student's rows: "
               "accuracy on it >= 0.5 after the bias adjustment, and 0.4 above the student alone",
               omit["distilled omitted adjusted"] >= 0.5
@@ -201,10 +200,10 @@ def _measure(ctx: Context) -> Outcome:
     ]
     key1 = f"T=1 α={HEADLINE[1]:g}"
     if key1 in acc:
-        g1, se1 = paired_gain(per_seed[head], per_seed[key1])
         checks.append(Check(f"a high temperature helps: {head} beats T=1 by more than twice "
                             "the standard error", beats(per_seed[head], per_seed[key1]),
-                            f"{acc[head]:.4f} vs {acc[key1]:.4f}; gain {g1:+.4f} ± {se1:.4f}"))
+                            f"{acc[head]:.4f} vs {acc[key1]:.4f}; "
+                            + gain_text(per_seed[head], per_seed[key1])))
     summary = (f"MNIST-1D: teacher {acc['teacher (CNN)']:.3f}, student alone {acc['alone']:.3f}, "
                f"distilled {head} {acc[head]:.3f}; digits: never-seen digit {OMITTED_CLASS} "
                f"{omit['distilled omitted adjusted']:.2f} distilled vs "

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from torchdoctor.lab._common import History, fit
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._c_common import beats, cached_dataset, mlp, paired_gain
+from torchdoctor.lab.experiments._c_common import beats, cached_dataset, gain_text, mlp
 from torchdoctor.report.charts import figure
 
 LR, MOMENTUM, BATCH, HIDDEN = 0.05, 0.9, 64, 64
@@ -122,14 +122,13 @@ def _measure(ctx: Context) -> Outcome:
             for n in names]
     ce, mse, bce, smse = (n for n in LOSSES)
     last = {n: [c[-1] for c in cs] for n, cs in curves.items()}
-    ce_gain, ce_se = paired_gain(last[ce], last[mse])
     checks = [
         Check(f"softmax: CE learns faster than MSE (mean accuracy over the first {EARLY} epochs "
               "higher by >= 0.02)", early[ce] >= early[mse] + 0.02,
               f"{early[ce]:.3f} vs {early[mse]:.3f}"),
         Check("softmax: from a random start CE ends more accurate than MSE, by more than twice "
               "the standard error over seeds", beats(last[ce], last[mse]),
-              f"{final[ce]:.4f} vs {final[mse]:.4f}; gain {ce_gain:+.4f} ± {ce_se:.4f}"),
+              f"{final[ce]:.4f} vs {final[mse]:.4f}; " + gain_text(last[ce], last[mse])),
         Check("sigmoid: BCE learns faster than MSE (first epochs higher by >= 0.02)",
               early[bce] >= early[smse] + 0.02, f"{early[bce]:.3f} vs {early[smse]:.3f}"),
         Check("MSE started from a CE-trained net ends within 0.01 of CE",
