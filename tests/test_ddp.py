@@ -7,7 +7,8 @@
 - A user's own DDP loop with ``td.Doctor``: layer names without ``module.``, the step losses
   in rank 0's vitals are the mean of the two ranks' own losses (reference: each rank's own
   list), findings on rank 0 only, ``small_batch_norm`` judged on the per-process batch with
-  SyncBatchNorm first among the remedies.
+  SyncBatchNorm first among the remedies; an early stop asked on rank 0 alone and an error
+  only rank 0 sees (its run directory) reach every rank.
 
 Every subprocess has a timeout and runs in its own session (killed whole on a hang).
 """
@@ -132,10 +133,29 @@ USER_LOOP = textwrap.dedent('''
     doctor.report(out + "/run/report.html")
     found = [{"code": f.code, "remedies": [r.code for r in f.remedies], "evidence": f.evidence}
              for f in doctor.findings]
+
+    # the config trainer in the same group: rank 0 alone asks to stop after epoch 0
+    from torchdoctor.configs import config_path
+    from torchdoctor.train import Callback
+    from torchdoctor.workflows import run_training
+
+    class StopOnRank0(Callback):
+        def on_train_epoch_end(self, trainer, *, epoch, metrics):
+            if rank == 0:
+                trainer.should_stop = True
+
+    cfg = td.load_config(config_path("blobs"), ["train.epochs=4"])
+    stopped = td.Trainer(cfg, callbacks=[StopOnRank0()]).fit().epochs_run
+    # a run directory only rank 0 checks (it holds a run): every rank gets rank 0's error
+    try:
+        run_training(cfg=cfg, out=out + "/taken")
+        refused = None
+    except ValueError as exc:
+        refused = str(exc)
     with open(f"{out}/rank{rank}.json", "w") as fh:
         json.dump({"layers": list(doctor.vitals.layers), "own": own, "findings": found,
                    "vitals": [r["loss"] for r in doctor.vitals.records],
-                   "epochs": doctor.vitals.epochs}, fh)
+                   "epochs": doctor.vitals.epochs, "stopped": stopped, "refused": refused}, fh)
     dist.destroy_process_group()
 ''')
 
@@ -143,6 +163,8 @@ USER_LOOP = textwrap.dedent('''
 def test_user_ddp_loop_with_doctor(tmp_path: Path) -> None:
     script = tmp_path / "loop.py"
     script.write_text(USER_LOOP)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "metrics.jsonl").write_text("{}\n")
     _torchrun([str(script), str(tmp_path)], tmp_path)
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())
@@ -159,6 +181,9 @@ def test_user_ddp_loop_with_doctor(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert len(_rows(run / "vitals.jsonl")) == 64 and len(_rows(run / "metrics.jsonl")) == 2
     assert (run / "report.html").is_file()
+    # the same decisions on every rank: rank 0's early stop, rank 0's refusal
+    assert r0["stopped"] == r1["stopped"] == 1
+    assert r0["refused"] == r1["refused"] and "holds a run" in r0["refused"]
 
 
 def test_small_batch_norm_one_process_has_no_sync_remedy() -> None:

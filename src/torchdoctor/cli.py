@@ -29,6 +29,8 @@ TENSORBOARD_HELP = ("Also write a TensorBoard log to DIR: loss, per-layer gradie
 
 def _other_rank() -> bool:
     """Under torchrun: this process is not rank 0 (which alone prints)."""
+    if "torch.distributed" not in sys.modules:  # no process group without it; torch not loaded
+        return False
     from torchdoctor.train import distributed_info
 
     info = distributed_info()
@@ -36,9 +38,11 @@ def _other_rank() -> bool:
 
 
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on stderr (one line) and exit with code 2."""
+    """Print ``error: message`` on stderr (one line) and exit with code 2 (under torchrun
+    rank 0 alone prints; every rank exits)."""
     one_line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    typer.echo(f"error: {one_line}", err=True)
+    if not _other_rank():
+        typer.echo(f"error: {one_line}", err=True)
     raise typer.Exit(2)
 
 
@@ -101,7 +105,8 @@ def train(
                                   overwrite=overwrite, progress=_show_progress(quiet),
                                   doctor=not no_doctor, quiet=quiet, tensorboard=tensorboard)
     except TrainingInterrupted as exc:
-        typer.echo(str(exc), err=True)
+        if not _other_rank():
+            typer.echo(str(exc), err=True)
         raise typer.Exit(130) from None
     if not quiet and result.run_dir is not None:
         m = result.metrics
