@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,6 @@ from torchdoctor.configs import config_path
 from torchdoctor.workflows import run_training
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -48,9 +41,8 @@ def main() -> None:
         one = run_training(path, overrides=overrides, out=Path(tmp) / "one").history
         t_one = time.perf_counter() - t0
         out = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-               "-m", "torchdoctor", "train", str(path), "--out", str(out), "--quiet",
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "-m", "torchdoctor", "train", str(path), "--out", str(out), "--quiet",
                *[a for o in overrides for a in ("--set", o)]]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -3,7 +3,8 @@ decisions every rank must take together.
 
 ``torchrun --nproc_per_node N -m torchdoctor train CONFIG`` starts N processes with ``RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` set. :func:`setup` joins them into one
-process group (gloo: the config trainer trains on the CPU), the trainer wraps its model in
+process group (gloo: the config trainer trains on the CPU; NCCL is added for CUDA
+tensors when CUDA is there), the trainer wraps its model in
 ``DistributedDataParallel`` and gives each rank the slice ``rank::world_size`` of every
 global batch (``train.batch_size`` is the global batch, so a config trains the same model on
 any number of processes). Rank 0 alone writes the run directory and prints; whatever one rank
@@ -16,12 +17,14 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.distributed as dist
 
 __all__ = ["DistInfo", "agree", "all_sum", "broadcast_flag", "current", "setup", "shard"]
+
+#: Longest error message :func:`agree` passes on (bytes).
+_MESSAGE_BYTES = 4096
 
 #: How long a collective waits for the other ranks before it fails (a crashed rank ends the
 #: run with an error instead of a hang).
@@ -76,8 +79,13 @@ def setup() -> DistInfo | None:
         return None
     if not dist.is_available():
         raise ValueError(f"WORLD_SIZE = {world}: this torch has no torch.distributed")
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=TIMEOUT)
+    dist.init_process_group(backend(), rank=rank, world_size=world, timeout=TIMEOUT)
     return current()
+
+
+def backend() -> str:
+    """gloo for CPU tensors; with CUDA, NCCL for CUDA tensors beside it (one group, both)."""
+    return "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
 
 
 def shard(batch: torch.Tensor, info: DistInfo | None) -> torch.Tensor:
@@ -113,12 +121,20 @@ def agree(error: str | None) -> None:
     Raises:
         ValueError: some rank passed an error (the lowest rank's message).
     """
-    if current() is None:
+    info = current()
+    if info is None:
         if error is not None:
             raise ValueError(error)
         return
-    errors: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(errors, error)
-    first = next((e for e in errors if e is not None), None)
-    if first is not None:
-        raise ValueError(str(first))
+    # the lowest failing rank (world_size: none), then its message as bytes: CPU tensors only
+    first = torch.tensor([info.rank if error is not None else info.world_size])
+    dist.all_reduce(first, op=dist.ReduceOp.MIN)
+    src = int(first.item())
+    if src == info.world_size:
+        return
+    buf = torch.zeros(_MESSAGE_BYTES, dtype=torch.uint8)
+    if info.rank == src:
+        raw = str(error).encode("utf-8")[:_MESSAGE_BYTES]
+        buf[:len(raw)] = torch.tensor(list(raw), dtype=torch.uint8)
+    dist.broadcast(buf, src=src)
+    raise ValueError(bytes(buf.tolist()).rstrip(b"\0").decode("utf-8", "replace"))
