@@ -150,6 +150,11 @@ USER_LOOP = textwrap.dedent('''
         json.dump({"layers": list(doctor.vitals.layers), "own": own, "findings": found,
                    "vitals": [r["loss"] for r in doctor.vitals.records],
                    "epochs": doctor.vitals.epochs, "stopped": stopped, "refused": refused}, fh)
+    # nothing may hold the group when it is destroyed (DDP wrappers do): a group left to the
+    # interpreter's exit can abort the process
+    import gc
+    del ddp, doctor
+    gc.collect()
     dist.destroy_process_group()
 ''')
 

@@ -210,6 +210,15 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory (finished o
     typer.echo(str(path))
 
 
+def _shutdown_distributed() -> None:
+    """Under torchrun: destroy the process group the command created, before the exit."""
+    if "torch.distributed" in sys.modules:
+        from torchdoctor.train import shutdown_distributed
+
+        with contextlib.suppress(Exception):  # the run is over: nothing left to report
+            shutdown_distributed()
+
+
 def main() -> None:
     """Console-script entry point: usage errors (unknown option, bad value) in one line too."""
     try:
@@ -222,6 +231,8 @@ def main() -> None:
         if text:  # empty: the help was shown (no arguments)
             typer.echo(f"error: {text} (see --help)", err=True)
         sys.exit(exit_code)
+    finally:
+        _shutdown_distributed()
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -15,13 +15,18 @@ others.
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "agree", "all_sum", "broadcast_flag", "current", "setup", "shard"]
+__all__ = ["DistInfo", "agree", "all_sum", "broadcast_flag", "current", "setup", "shard",
+           "shutdown"]
+
+#: Whether :func:`setup` created the process group (then :func:`shutdown` destroys it).
+_owned = False
 
 #: Longest error message :func:`agree` passes on (bytes).
 _MESSAGE_BYTES = 4096
@@ -80,7 +85,20 @@ def setup() -> DistInfo | None:
     if not dist.is_available():
         raise ValueError(f"WORLD_SIZE = {world}: this torch has no torch.distributed")
     dist.init_process_group(backend(), rank=rank, world_size=world, timeout=TIMEOUT)
+    global _owned
+    _owned = True
     return current()
+
+
+def shutdown() -> None:
+    """Destroy the process group :func:`setup` created (nothing otherwise): once nothing
+    refers to it any more, so that no gloo work is left to the interpreter's exit, where
+    destroying it can abort the process."""
+    global _owned
+    if _owned and dist.is_available() and dist.is_initialized():
+        gc.collect()  # models wrapped in DistributedDataParallel hold the group
+        dist.destroy_process_group()
+    _owned = False
 
 
 def backend() -> str:

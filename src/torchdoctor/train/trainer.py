@@ -348,6 +348,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            self.ddp_model = None  # the wrapper holds the process group: only while fitting
         for h in ev["on_fit_end"]:
             h(self)
         final = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "time_s"}
