@@ -1,13 +1,16 @@
 """Cost of ``Doctor(tensorboard=DIR)`` per training step, measured side by side in one process.
 
-A one-hidden-layer MLP (width 64) on sklearn's digits, batch 64. Three identical copies train
+A one-hidden-layer MLP (``--width``, default 64) on sklearn's digits, batch 64. Three identical copies train
 in alternation: without a Doctor, with a Doctor at default settings, and with the same Doctor
 writing TensorBoard (``tensorboard=DIR``). Each repeat times ``STEPS`` steps of each copy in
 rotating order; printed: the medians over repeats of (with / without) and of (with
 TensorBoard / with the Doctor alone), with the range of the middle half of the repeats. The
-TensorBoard writes happen at the Doctor's flushes (every 50 steps), not inside a step.
+TensorBoard writes happen at the Doctor's flushes (every 50 steps), not inside a step; their
+cost is per event (about 60 per flush here: 50 losses and the sampled steps' layer norms),
+so its share shrinks as the step grows (compare ``--width 64`` and ``--width 1024``).
 
-Run: ``PYTHONPATH=src .venv/bin/python benchmarks/bench_tensorboard.py [--repeats 9] [--steps 200]``
+Run: ``PYTHONPATH=src .venv/bin/python benchmarks/bench_tensorboard.py [--repeats 9] [--steps 200]
+[--width 64]``
 """
 
 from __future__ import annotations
@@ -65,10 +68,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--width", type=int, default=64)
     args = ap.parse_args()
     torch.manual_seed(0)
     X, y = _digits()
-    base = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    base = nn.Sequential(nn.Linear(64, args.width), nn.ReLU(), nn.Linear(args.width, 10))
     with tempfile.TemporaryDirectory() as tmp:
         runs = {"plain": _Run(copy.deepcopy(base), None),
                 "doctor": _Run(copy.deepcopy(base), {}),
@@ -88,7 +92,7 @@ def main() -> None:
     tb = [t / p for t, p in zip(times["tensorboard"], times["plain"], strict=True)]
     tb_doc = [t / d for t, d in zip(times["tensorboard"], times["doctor"], strict=True)]
     step_ms = statistics.median(times["plain"]) / args.steps * 1e3
-    print(f"digits MLP, batch 64, {args.steps} steps x {args.repeats} repeats; plain step "
+    print(f"digits MLP of width {args.width}, batch 64, {args.steps} steps x {args.repeats} repeats; plain step "
           f"{step_ms:.2f} ms (timings noisy on a shared machine)")
     for name, xs in (("doctor / plain", doc), ("doctor+tensorboard / plain", tb),
                      ("doctor+tensorboard / doctor", tb_doc)):

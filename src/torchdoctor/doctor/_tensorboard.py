@@ -9,8 +9,11 @@ Tags (``docs/tensorboard.md``), the step axis being the training step (epochs: t
 - ``epoch/<metric>``: each epoch's row (``train_loss``, ``val_loss``, ``val_accuracy`` ...);
 - ``findings``: the findings as markdown text, whenever they change.
 
-Everything is written when the Doctor flushes (every ``interval`` steps and at each epoch
-end), never inside a training step, so the cost stays that of the flush.
+Everything is handed to the writer when the Doctor flushes (every ``interval`` steps and at
+each epoch end), never inside a training step. The writer this sink opens queues up to
+:data:`MAX_QUEUE` events and writes them to disk on its own thread (at the latest every
+:data:`FLUSH_SECS` seconds, and at :meth:`TensorBoardSink.close`): with TensorBoard's default
+queue of 10 events, a flush of 50 steps would wait for the disk.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from torchdoctor.doctor._sinks import Sink
 from torchdoctor.findings import Finding
 
 __all__ = ["TensorBoardSink", "open_writer", "require_tensorboard"]
+
+#: Events the writer opened here queues before a write waits for its thread.
+MAX_QUEUE = 10_000
+#: Seconds between two flushes of the writer's file to disk (TensorBoard's default: 120).
+FLUSH_SECS = 10
 
 #: The error when ``torch.utils.tensorboard`` cannot be imported.
 MISSING = ("tensorboard= needs the tensorboard package: pip install 'torchdoctor[tensorboard]'")
@@ -53,7 +61,7 @@ def open_writer(target: Any) -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ImportError(MISSING) from None
-    return SummaryWriter(log_dir=os.fspath(target))
+    return SummaryWriter(log_dir=os.fspath(target), max_queue=MAX_QUEUE, flush_secs=FLUSH_SECS)
 
 
 def _num(v: Any) -> float | None:
@@ -87,7 +95,8 @@ class TensorBoardSink(Sink):
 
     Args:
         target: a log directory or a ``torch.utils.tensorboard.SummaryWriter``. A writer passed
-            in is flushed, not closed, by :meth:`close` (its owner closes it).
+            in is used with its own settings and flushed, not closed, by :meth:`close` (its
+            owner closes it).
 
     Raises:
         ImportError: tensorboard is not installed (the message names the
@@ -125,7 +134,6 @@ class TensorBoardSink(Sink):
                     w.add_scalar(f"update_ratio/{name}", ratio, step)
                     if pn is not None and math.isfinite(pn):
                         w.add_scalar(f"update_norm/{name}", ratio * pn, step)
-        w.flush()
 
     def on_epoch(self, row: dict[str, Any]) -> None:
         epoch = row.get("epoch")
@@ -135,13 +143,11 @@ class TensorBoardSink(Sink):
             x = _num(v)
             if k != "epoch" and x is not None:
                 self.writer.add_scalar(f"epoch/{k}", x, epoch)
-        self.writer.flush()
 
     def on_findings(self, findings: list[Finding], new: list[Finding]) -> None:
         text = findings_markdown(findings)
         if text != self._last_text:
             self.writer.add_text("findings", text, self._last_step)
-            self.writer.flush()
             self._last_text = text
 
     def close(self) -> None:
