@@ -108,8 +108,9 @@ USER_LOOP = textwrap.dedent('''
     model = nn.Sequential(nn.Linear(12, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 4))
     ddp = DDP(model)
     opt = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
-    doctor = td.Doctor(ddp, opt, log_dir=out + "/run", sample_every=5, interval=7,
-                       console=False)
+    # each rank names its own log_dir: only rank 0's may appear; one TensorBoard log for both
+    doctor = td.Doctor(ddp, opt, log_dir=f"{out}/run{rank}", sample_every=5, interval=7,
+                       console=False, tensorboard=out + "/tb")
     own = []
     for epoch in range(2):
         perm = torch.randperm(256, generator=torch.Generator().manual_seed(epoch))
@@ -124,7 +125,7 @@ USER_LOOP = textwrap.dedent('''
             own.append(loss.item())
         doctor.observe(val_loss=loss.item())
     doctor.close()
-    doctor.report(out + "/run/report.html")
+    doctor.report(f"{out}/run{rank}/report.html")
     found = [{"code": f.code, "remedies": [r.code for r in f.remedies], "evidence": f.evidence}
              for f in doctor.findings]
 
@@ -177,7 +178,9 @@ def test_user_ddp_loop_with_doctor(tmp_path: Path) -> None:
     assert sbn["evidence"]["median_batch"] == 4 and sbn["evidence"]["world_size"] == 2
     assert sbn["remedies"][:2] == ["sync_batch_norm", "use_group_norm"]
     assert r1["findings"] == []  # findings come from rank 0 only
-    run = tmp_path / "run"
+    run = tmp_path / "run0"
+    assert not (tmp_path / "run1").exists()  # rank 1's Doctor created nothing
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 1
     assert len(_rows(run / "vitals.jsonl")) == 64 and len(_rows(run / "metrics.jsonl")) == 2
     assert (run / "report.html").is_file()
     # the same decisions on every rank: rank 0's early stop, rank 0's refusal

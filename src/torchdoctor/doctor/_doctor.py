@@ -191,10 +191,11 @@ class Doctor:
         self.ranks = ranks
         self.main = ranks is None or ranks[0] == 0
         tb_sink = None
-        if tensorboard is not None and self.main:
-            from torchdoctor.doctor._tensorboard import TensorBoardSink
+        if tensorboard is not None:  # checked on every rank: all raise, or none
+            from torchdoctor.doctor._tensorboard import TensorBoardSink, check_target
 
-            tb_sink = TensorBoardSink(tensorboard)
+            check_target(tensorboard)
+            tb_sink = TensorBoardSink(tensorboard) if self.main else None
         self.model, self.optimizer = model, optimizer
         self.interval, self.sample_every = interval, sample_every
         self.treat, self.console, self.title = bool(treat), bool(console), title
@@ -221,16 +222,14 @@ class Doctor:
         self._treatment = LiveTreatment(model, optimizer) if treat else None
         if self._treatment is not None:
             sinks.insert(0, self._treatment)
-        if log_dir is not None:
+        if not self.main:  # rank 0 alone writes and prints: nothing opened here
+            sinks = []
+        if log_dir is not None and self.main:
             sinks.append(RunDirSink(log_dir, write_metrics=write_metrics))
-        if console:
+        if console and self.main:
             sinks.append(ConsoleSink())
         if tb_sink is not None:
             sinks.append(tb_sink)
-        if not self.main:  # rank 0 alone writes and prints
-            for s in sinks:
-                self._emit_one(s, "close")
-            sinks = []
         self.sinks: list[Sink] = sinks
         self._findings: list[Finding] = []
         self._stale = False  # new data since the rules ran (besides new steps)

@@ -25,7 +25,7 @@ from typing import Any
 from torchdoctor.doctor._sinks import Sink
 from torchdoctor.findings import Finding
 
-__all__ = ["TensorBoardSink", "open_writer", "require_tensorboard"]
+__all__ = ["TensorBoardSink", "check_target", "open_writer", "require_tensorboard"]
 
 #: Events the writer opened here queues before a write waits for its thread.
 MAX_QUEUE = 10_000
@@ -45,6 +45,26 @@ def require_tensorboard() -> None:
         raise ImportError(MISSING) from None
 
 
+def _is_writer(target: Any) -> bool:
+    return hasattr(target, "add_scalar") and hasattr(target, "add_text")
+
+
+def check_target(target: Any) -> None:
+    """Check a ``tensorboard=`` argument without opening anything.
+
+    Raises:
+        ValueError: ``target`` is neither a path nor a writer.
+        ImportError: a directory is given and tensorboard is not installed (the message
+            names the extra).
+    """
+    if _is_writer(target):
+        return
+    if not isinstance(target, (str, os.PathLike)):
+        raise ValueError(f"tensorboard must be a directory or a SummaryWriter, got "
+                         f"{type(target).__name__}")
+    require_tensorboard()
+
+
 def open_writer(target: Any) -> Any:
     """A ``SummaryWriter`` for ``target``: a directory (created) or a writer (used as given).
 
@@ -52,15 +72,11 @@ def open_writer(target: Any) -> Any:
         ImportError: tensorboard is not installed (the message names the extra).
         ValueError: ``target`` is neither a path nor a writer.
     """
-    if hasattr(target, "add_scalar") and hasattr(target, "add_text"):
+    check_target(target)
+    if _is_writer(target):
         return target
-    if not isinstance(target, (str, os.PathLike)):
-        raise ValueError(f"tensorboard must be a directory or a SummaryWriter, got "
-                         f"{type(target).__name__}")
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ImportError(MISSING) from None
+    from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter(log_dir=os.fspath(target), max_queue=MAX_QUEUE, flush_secs=FLUSH_SECS)
 
 
