@@ -147,10 +147,16 @@ USER_LOOP = textwrap.dedent('''
         refused = None
     except ValueError as exc:
         refused = str(exc)
+    try:
+        td.Trainer(cfg, out_dir=out + "/taken").fit()
+        refused_fit = None
+    except ValueError as exc:
+        refused_fit = str(exc)
     with open(f"{out}/rank{rank}.json", "w") as fh:
         json.dump({"layers": list(doctor.vitals.layers), "own": own, "findings": found,
                    "vitals": [r["loss"] for r in doctor.vitals.records],
-                   "epochs": doctor.vitals.epochs, "stopped": stopped, "refused": refused}, fh)
+                   "epochs": doctor.vitals.epochs, "stopped": stopped, "refused": refused,
+                   "refused_fit": refused_fit}, fh)
     # nothing may hold the group when it is destroyed (DDP wrappers do): a group left to the
     # interpreter's exit can abort the process
     import gc
@@ -186,6 +192,7 @@ def test_user_ddp_loop_with_doctor(tmp_path: Path) -> None:
     # the same decisions on every rank: rank 0's early stop, rank 0's refusal
     assert r0["stopped"] == r1["stopped"] == 1
     assert r0["refused"] == r1["refused"] and "holds a run" in r0["refused"]
+    assert r0["refused_fit"] == r1["refused_fit"] and "holds a run" in r0["refused_fit"]
 
 
 def test_small_batch_norm_one_process_has_no_sync_remedy() -> None:

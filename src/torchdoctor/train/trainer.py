@@ -20,6 +20,7 @@ some of its hooks) receive Lightning-named events with keyword arguments; see
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -306,14 +307,27 @@ class Trainer:
         """Train from the current epoch to ``train.epochs``; return the final metrics.
 
         With :attr:`out_dir`, the directory is locked for the duration (a second process gets
-        ValueError) and prepared by :meth:`open_run_dir` (``overwrite`` goes there).
+        ValueError) and prepared by :meth:`open_run_dir` (``overwrite`` goes there). Under
+        torchrun a directory refused on rank 0 raises the same ValueError on every rank.
         """
         for cb in self.callbacks:  # the list may have grown since __init__
             check_callback(cb)
-        if self.out_dir is None:
+        if self.out_dir is None and self.dist is None:
             return self._fit(None)
-        with rundir.run_lock(self.out_dir):
-            self.open_run_dir(overwrite=overwrite)
+        with contextlib.ExitStack() as stack:
+            error = None
+            if self.out_dir is not None:
+                try:
+                    stack.enter_context(rundir.run_lock(self.out_dir))
+                    self.open_run_dir(overwrite=overwrite)
+                except ValueError as exc:
+                    if self.dist is None:
+                        raise
+                    error = str(exc)
+            if self.dist is not None:
+                D.agree(error)  # before DistributedDataParallel waits for every rank
+            if self.out_dir is None:
+                return self._fit(None)
             log = rundir.JsonlLog(self.out_dir / rundir.METRICS_FILE, fsync=True)
             try:
                 return self._fit(log)
