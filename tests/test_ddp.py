@@ -156,7 +156,8 @@ USER_LOOP = textwrap.dedent('''
         json.dump({"layers": list(doctor.vitals.layers), "own": own, "findings": found,
                    "vitals": [r["loss"] for r in doctor.vitals.records],
                    "epochs": doctor.vitals.epochs, "stopped": stopped, "refused": refused,
-                   "refused_fit": refused_fit}, fh)
+                   "refused_fit": refused_fit,
+                   "processes": doctor.summary().get("processes")}, fh)
     # nothing may hold the group when it is destroyed (DDP wrappers do): a group left to the
     # interpreter's exit can abort the process
     import gc
@@ -175,6 +176,7 @@ def test_user_ddp_loop_with_doctor(tmp_path: Path) -> None:
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())
     assert r0["layers"] == ["0", "1", "2", "3"]  # no "module." prefix
+    assert r0["processes"] == 2  # in the report's summary
     # rank 0's step losses: the mean of both ranks' own losses (equal shares of 4)
     assert len(r0["vitals"]) == len(r0["own"]) == 64
     for v, a, b in zip(r0["vitals"], r0["own"], r1["own"], strict=True):

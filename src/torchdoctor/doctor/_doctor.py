@@ -396,6 +396,7 @@ class Doctor:
                 "device": str(self.recorder.device), "parameters": n_params,
                 "interval": self.interval, "sample_every": self.sample_every,
                 "findings": len(self._findings), "treatments": len(self.treatments),
+                **({"processes": self.ranks[1]} if self.ranks is not None else {}),
                 **{f"{role} read": said for role, said in (self.vitals.loop.get("io") or {}).items()}}
 
     def close(self) -> None:
