@@ -23,12 +23,26 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 CONFIG_HELP = "YAML config (keys in docs/config.md); omitted keys take their defaults."
 SET_HELP = "Override one config key: --set train.lr=0.1 (dotted path, YAML-typed value)."
+TENSORBOARD_HELP = ("Also write a TensorBoard log to DIR: loss, per-layer gradient and update "
+                    "norms, metrics, findings (needs the tensorboard extra of torchdoctor).")
+
+
+def _other_rank() -> bool:
+    """Under torchrun: this process is not rank 0 (which alone prints)."""
+    if "torch.distributed" not in sys.modules:  # no process group without it; torch not loaded
+        return False
+    from torchdoctor.train import distributed_info
+
+    info = distributed_info()
+    return info is not None and not info.main
 
 
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on stderr (one line) and exit with code 2."""
+    """Print ``error: message`` on stderr (one line) and exit with code 2 (under torchrun
+    rank 0 alone prints; every rank exits)."""
     one_line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    typer.echo(f"error: {one_line}", err=True)
+    if not _other_rank():
+        typer.echo(f"error: {one_line}", err=True)
     raise typer.Exit(2)
 
 
@@ -76,19 +90,25 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run that --out holds (without it such an --out is refused)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
     no_doctor: bool = typer.Option(False, "--no-doctor", help="Train without the Doctor attached."),
+    tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", metavar="DIR", help=TENSORBOARD_HELP),
 ) -> None:
-    """Train a config; write config.yaml, metrics.jsonl and checkpoint.pt to the run directory."""
+    """Train a config; write config.yaml, metrics.jsonl and checkpoint.pt to the run directory.
+
+    Under torchrun (torchrun --nproc_per_node 2 -m torchdoctor train CONFIG) every process
+    trains a share of each batch; rank 0 alone writes and prints (docs/distributed.md).
+    """
     from torchdoctor.workflows import TrainingInterrupted, run_training
 
     try:
         with user_errors():
             result = run_training(config, overrides=set_, out=out, resume=resume,
                                   overwrite=overwrite, progress=_show_progress(quiet),
-                                  doctor=not no_doctor, quiet=quiet)
+                                  doctor=not no_doctor, quiet=quiet, tensorboard=tensorboard)
     except TrainingInterrupted as exc:
-        typer.echo(str(exc), err=True)
+        if not _other_rank():
+            typer.echo(str(exc), err=True)
         raise typer.Exit(130) from None
-    if not quiet:
+    if not quiet and result.run_dir is not None:
         m = result.metrics
         shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
         typer.echo(f"run directory: {result.run_dir}\nfinal: {shown}")
@@ -114,13 +134,16 @@ def diagnose(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs of the budgeted run (default: half of train.epochs, at least 3)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also keep the run directory (logs and report) here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run that --out holds."),
+    tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", metavar="DIR", help=TENSORBOARD_HELP),
 ) -> None:
     """A short budgeted training with the Doctor attached: findings, evidence and remedies."""
     from torchdoctor.workflows import run_diagnose
 
     with user_errors():
         findings, metrics = run_diagnose(config, overrides=set_, epochs=epochs, out=out,
-                                         overwrite=overwrite)
+                                         overwrite=overwrite, tensorboard=tensorboard)
+    if _other_rank():
+        return
     if json_:
         emit_json({"findings": [f.to_dict() for f in findings], "metrics": metrics})
         return
@@ -265,6 +288,15 @@ def _lab_progress(show: bool, total: int) -> Iterator[tuple[Any, Any]]:
                                          description=f"{result.experiment.name} done"))
 
 
+def _shutdown_distributed() -> None:
+    """Under torchrun: destroy the process group the command created, before the exit."""
+    if "torch.distributed" in sys.modules:
+        from torchdoctor.train import shutdown_distributed
+
+        with contextlib.suppress(Exception):  # the run is over: nothing left to report
+            shutdown_distributed()
+
+
 def main() -> None:
     """Console-script entry point: usage errors (unknown option, bad value) in one line too."""
     try:
@@ -277,6 +309,8 @@ def main() -> None:
         if text:  # empty: the help was shown (no arguments)
             typer.echo(f"error: {text} (see --help)", err=True)
         sys.exit(exit_code)
+    finally:
+        _shutdown_distributed()
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -1,6 +1,9 @@
 """Orchestration shared by the CLI and the Python API: train with the doctor, the demo.
 
 These functions read a config, prepare data, attach the Doctor and write the run directory.
+Under ``torchrun`` (``docs/distributed.md``) every rank trains; rank 0 alone writes the run
+directory, the TensorBoard log and the report, and prints. A check that fails on one rank
+(rank 0 checks the run directory) fails on all of them, before any rank waits for another.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor import rundir
+from torchdoctor.train import agree_across_ranks, setup_distributed
 from torchdoctor.train.config import Config, first_difference, load_config
 from torchdoctor.train.trainer import Trainer, TrainResult
 
@@ -40,10 +44,26 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.run_dir = run_dir
 
 
+def _check_tensorboard(tensorboard: PathLike | None, doctor: bool = True) -> None:
+    """``--tensorboard DIR`` needs the Doctor and the tensorboard package (one line if not)."""
+    if tensorboard is None:
+        return
+    if not doctor:
+        raise ValueError(f"--tensorboard {rundir.show(str(tensorboard))}: the Doctor writes the "
+                         "TensorBoard log; drop --no-doctor")
+    from torchdoctor.doctor import require_tensorboard
+
+    try:
+        require_tensorboard()
+    except ImportError as exc:
+        raise ValueError(f"--tensorboard {rundir.show(str(tensorboard))}: {exc}") from None
+
+
 def run_training(config: PathLike | None = None, *, overrides: list[str] | None = None,
                  out: PathLike | None = None, resume: PathLike | None = None,
                  overwrite: bool = False, progress: bool = False, doctor: bool = True,
-                 quiet: bool = True, cfg: Config | None = None) -> TrainResult:
+                 quiet: bool = True, cfg: Config | None = None,
+                 tensorboard: PathLike | None = None) -> TrainResult:
     """Train a config with the Doctor attached; write the run directory and its report.
 
     Every check (config, data, ``out``, the resumed run's checkpoint and fingerprint) passes
@@ -58,31 +78,52 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
         overwrite: replace the run that ``out`` holds (otherwise such an ``out`` is refused).
         doctor: attach ``td.Doctor`` (writes vitals.jsonl, findings.json, report.html).
         cfg: an already built config (skips reading ``config``).
+        tensorboard: also write a TensorBoard log there (loss, per-layer gradient and update
+            norms, metrics, findings; needs the Doctor and ``torchdoctor[tensorboard]``).
+
+    Under ``torchrun`` the other ranks write nothing and print nothing: their result's
+    ``run_dir`` is ``None``.
 
     Raises:
         ValueError: bad input (one line naming it).
         TrainingInterrupted: Ctrl-C; the run can be resumed.
     """
+    info = setup_distributed()
+    main = info is None or info.main
+    quiet = quiet or not main
     with contextlib.ExitStack() as stack:
-        if resume is not None:
-            run_dir = _check_resume_args(overrides, out, resume, overwrite)
-            stack.enter_context(rundir.run_lock(run_dir))  # no other process writes meanwhile
-            trainer = Trainer.resume(run_dir, progress=progress)
-            given = cfg if cfg is not None else (load_config(config) if config is not None else None)
-            if given is not None:
-                _check_same_config(trainer.cfg, given, run_dir)
-        else:
-            cfg = cfg if cfg is not None else load_config(config, overrides or [])
-            if out is not None:
-                rundir.check_new_run_dir(out, overwrite=overwrite)
-            trainer = Trainer(cfg, progress=progress)  # data and model checks; nothing written
-            run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
-            trainer.out_dir = run_dir
-            stack.enter_context(rundir.run_lock(run_dir))
-        trainer.open_run_dir(overwrite=overwrite)
+        error = None
+        try:
+            _check_tensorboard(tensorboard, doctor)
+            if resume is not None:
+                run_dir = _check_resume_args(overrides, out, resume, overwrite)
+                if main:
+                    stack.enter_context(rundir.run_lock(run_dir))  # no other process writes meanwhile
+                trainer = Trainer.resume(run_dir, progress=progress)
+                given = cfg if cfg is not None else (load_config(config) if config is not None else None)
+                if given is not None:
+                    _check_same_config(trainer.cfg, given, run_dir)
+            else:
+                cfg = cfg if cfg is not None else load_config(config, overrides or [])
+                if out is not None and main:
+                    rundir.check_new_run_dir(out, overwrite=overwrite)
+                trainer = Trainer(cfg, progress=progress)  # data and model checks; nothing written
+                if main:
+                    run_dir = Path(out) if out is not None else rundir.new_run_dir(_run_name(config, cfg))
+                    trainer.out_dir = run_dir
+                    stack.enter_context(rundir.run_lock(run_dir))
+            trainer.open_run_dir(overwrite=overwrite)
+        except ValueError as exc:
+            if info is None:
+                raise
+            error = str(exc)
+        if info is not None:
+            agree_across_ranks(error)  # every rank raises the first rank's error, or none does
+        if not main:
+            run_dir = None  # type: ignore[assignment]
         doc = None
         if doctor:
-            doc = _attach_doctor(trainer, run_dir, quiet=quiet)
+            doc = _attach_doctor(trainer, run_dir, quiet=quiet, tensorboard=tensorboard)
             if trainer.resumed_state is not None:
                 # the checkpoint's doctor state goes into the freshly attached doctor
                 trainer.load_callback_states(trainer.resumed_state)
@@ -122,23 +163,28 @@ def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
             "omit CONFIG to continue the run")
 
 
-def _attach_doctor(trainer: Trainer, run_dir: Path, *, quiet: bool) -> Any:
+def _attach_doctor(trainer: Trainer, run_dir: Path | None, *, quiet: bool,
+                   tensorboard: PathLike | None = None) -> Any:
+    """The Doctor on ``trainer``; ``run_dir`` ``None``: a rank other than 0 (writes nothing)."""
     from torchdoctor.doctor import SAMPLE_EVERY, Doctor
     from torchdoctor.integrations.trainer import DoctorCallback
     from torchdoctor.repair import attach_patches
 
     # our own trainer: exact sampling (no time budget), so the same config gives the same
-    # findings; the remedies also carry their config patches
+    # findings (and every rank samples the same steps); the remedies carry config patches
+    title = f"torchdoctor: {run_dir.name}" if run_dir is not None else "torchdoctor"
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
-                 write_metrics=False, title=f"torchdoctor: {run_dir.name}",
-                 sample_every=SAMPLE_EVERY, prescribe=attach_patches)
+                 write_metrics=False, title=title, sample_every=SAMPLE_EVERY,
+                 prescribe=attach_patches,
+                 tensorboard=Path(tensorboard) if tensorboard is not None and run_dir is not None else None)
     trainer.callbacks.append(DoctorCallback(doc))
     return doc
 
 
-def _finish_doctor(doc: Any, trainer: Trainer, run_dir: Path, *, quiet: bool) -> None:
+def _finish_doctor(doc: Any, trainer: Trainer, run_dir: Path | None, *, quiet: bool) -> None:
     try:
-        doc.report(run_dir / rundir.REPORT_FILE, config=trainer.cfg.to_dict())
+        if run_dir is not None:
+            doc.report(run_dir / rundir.REPORT_FILE, config=trainer.cfg.to_dict())
         if not quiet:
             from torchdoctor.report import print_summary
 
@@ -173,40 +219,73 @@ DIAGNOSE_BUDGET = 0.5
 def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None = None,
                  epochs: int | None = None, out: PathLike | None = None,
                  overwrite: bool = False,
-                 cfg: Config | None = None) -> tuple[list[Any], dict[str, Any]]:
+                 cfg: Config | None = None,
+                 tensorboard: PathLike | None = None) -> tuple[list[Any], dict[str, Any]]:
     """A budgeted training with the Doctor attached; returns (findings, final metrics).
 
     Args:
         epochs: epochs to train (default: ``DIAGNOSE_BUDGET`` of ``train.epochs``, at least 3).
         out: keep the run directory (logs, report) there; default: nothing written.
         overwrite: replace the run that ``out`` holds (otherwise such an ``out`` is refused).
+        tensorboard: also write a TensorBoard log there (needs ``torchdoctor[tensorboard]``).
+
+    Under ``torchrun`` the other ranks return no findings (rank 0 has them) and write nothing.
     """
     import math
     import tempfile
 
-    cfg = cfg if cfg is not None else load_config(config, overrides or [])
-    if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 100000):
-        raise ValueError(f"--epochs {rundir.show(epochs)}: must be a whole number in 1..100000")
+    info = setup_distributed()
+    main = info is None or info.main
+    error = None
+    try:
+        _check_tensorboard(tensorboard)
+        cfg = cfg if cfg is not None else load_config(config, overrides or [])
+        if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 100000):
+            raise ValueError(f"--epochs {rundir.show(epochs)}: must be a whole number in 1..100000")
+        if out is not None and main:
+            rundir.check_new_run_dir(out, overwrite=overwrite)
+    except ValueError as exc:
+        if info is None:
+            raise
+        error = str(exc)
+    if info is not None:
+        agree_across_ranks(error)
+    assert cfg is not None
     n = epochs if epochs is not None else min(cfg.train.epochs, max(3, math.ceil(DIAGNOSE_BUDGET * cfg.train.epochs)))
     budget_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": n})})
-    if out is not None:
-        rundir.check_new_run_dir(out, overwrite=overwrite)
-        trainer, doc = _observed_run(budget_cfg, Path(out), overwrite=overwrite)
+    if not main:
+        trainer, doc = _observed_run(budget_cfg, None)
+    elif out is not None:
+        trainer, doc = _observed_run(budget_cfg, Path(out), overwrite=overwrite,
+                                     tensorboard=tensorboard)
     else:
         with tempfile.TemporaryDirectory(prefix="torchdoctor-diagnose-") as tmp:
-            trainer, doc = _observed_run(budget_cfg, Path(tmp))
+            trainer, doc = _observed_run(budget_cfg, Path(tmp), tensorboard=tensorboard)
     metrics = {k: v for k, v in (trainer.history[-1] if trainer.history else {}).items() if k != "time_s"}
     return list(doc.findings), rundir.jsonable(metrics)
 
 
-def _observed_run(cfg: Config, run_dir: Path, *, overwrite: bool = False) -> tuple[Trainer, Any]:
+def _observed_run(cfg: Config, run_dir: Path | None, *, overwrite: bool = False,
+                  tensorboard: PathLike | None = None) -> tuple[Trainer, Any]:
+    """Train ``cfg`` with the Doctor into ``run_dir`` (``None``: a rank other than 0)."""
     trainer = Trainer(cfg, out_dir=run_dir)
-    with rundir.run_lock(run_dir):
-        trainer.open_run_dir(overwrite=overwrite)  # before the Doctor opens its logs
-        doc = _attach_doctor(trainer, run_dir, quiet=True)
+    with contextlib.ExitStack() as stack:
+        error = None
+        if run_dir is not None:
+            try:
+                stack.enter_context(rundir.run_lock(run_dir))
+                trainer.open_run_dir(overwrite=overwrite)  # before the Doctor opens its logs
+            except ValueError as exc:
+                if trainer.dist is None:
+                    raise
+                error = str(exc)
+        if trainer.dist is not None:
+            agree_across_ranks(error)
+        doc = _attach_doctor(trainer, run_dir, quiet=True, tensorboard=tensorboard)
         try:
             trainer.fit()
-            doc.report(run_dir / rundir.REPORT_FILE, config=cfg.to_dict())
+            if run_dir is not None:
+                doc.report(run_dir / rundir.REPORT_FILE, config=cfg.to_dict())
         finally:
             doc.close()
     return trainer, doc

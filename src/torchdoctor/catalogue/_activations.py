@@ -31,8 +31,9 @@ symptom(
 symptom(
     "small_batch_norm", "BatchNorm trained on batches too small for stable statistics",
     "The median training batch seen by BatchNorm layers is below bn_min_batch (at least 5 "
-    "batches seen).",
-    remedies=("use_layer_norm", "use_group_norm", "batch_of_32"),
+    "batches seen). Under DistributedDataParallel that is each process's share of the batch, "
+    "and SyncBatchNorm comes first among the cures (it is left out for one process).",
+    remedies=("use_layer_norm", "use_group_norm", "batch_of_32", "sync_batch_norm"),
     role="cause", rank=170, thresholds=("bn_min_batch",))
 symptom(
     "narrow_layer", "a hidden layer has fewer units than the model has outputs (a bottleneck)",

@@ -257,3 +257,8 @@ _add("more_d_steps", "Train the discriminator more steps per generator step (or 
 _add("fewer_d_steps", "Train the discriminator fewer steps per generator step, or lower its "
      "learning rate, so that it does not overpower the generator.",
      "opt_d = torch.optim.Adam(D.parameters(), lr=lr_g, betas=(0.5, 0.999))  # no faster than G")
+# -- data-parallel training -----------------------------------------------------------------
+_add("sync_batch_norm", "Convert BatchNorm to SyncBatchNorm, which computes the batch "
+     "statistics over the batches of all processes together (the global batch) instead of "
+     "each process's small share of it (Ioffe & Szegedy 2015; Wu & He 2018).",
+     "model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # before wrapping it in DDP")

@@ -11,6 +11,7 @@ from torchdoctor.doctor._doctor import FREE_STEPS, SAMPLE_BUDGET, SAMPLE_EVERY, 
 from torchdoctor.doctor._explained import explain
 from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
+from torchdoctor.doctor._tensorboard import TensorBoardSink, require_tensorboard
 from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import remedies_for
 from torchdoctor.doctor.symptoms import RULES, diagnose
@@ -29,10 +30,12 @@ __all__ = [
     "SAMPLE_BUDGET",
     "SAMPLE_EVERY",
     "Sink",
+    "TensorBoardSink",
     "Thresholds",
     "Vitals",
     "carry_resolved",
     "diagnose",
     "explain",
     "remedies_for",
+    "require_tensorboard",
 ]

@@ -22,7 +22,15 @@ from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
 from torchdoctor.doctor._treat import LiveTreatment
 from torchdoctor.doctor.remedies import attach_remedies, fit_rate_remedies
 from torchdoctor.doctor.symptoms import diagnose
-from torchdoctor.doctor.vitals import Recorder, Vitals, default_schedule, finite, stepped_ids
+from torchdoctor.doctor.vitals import (
+    RankReducer,
+    Recorder,
+    Vitals,
+    default_schedule,
+    finite,
+    rank_world,
+    stepped_ids,
+)
 from torchdoctor.findings import SEVERITY_RANK, Finding
 
 __all__ = ["FREE_STEPS", "SAMPLE_BUDGET", "SAMPLE_EVERY", "Doctor"]
@@ -114,6 +122,20 @@ class Doctor:
             similar name), else the first floating tensor. Tuple/dict inputs and targets are
             read the same way; what is used and skipped is logged once
             (``doctor.vitals.loop["io"]``).
+        tensorboard: a log directory or a ``torch.utils.tensorboard.SummaryWriter``: loss,
+            per-layer gradient and update norms, epoch metrics and the findings as text,
+            written at each flush (adds a :class:`~torchdoctor.doctor.TensorBoardSink`;
+            ``docs/tensorboard.md``).
+
+    Under ``DistributedDataParallel`` (a process group of several ranks is initialized when
+    the Doctor is created) pass the wrapped model or the plain one: layers keep their own
+    names (no ``module.`` prefix). Every rank records its own batches; at each flush the
+    step losses, training accuracy and class counts are reduced across the ranks (no
+    collective inside a step). Rank 0 alone runs the rules and has findings, writes
+    (``log_dir``, ``tensorboard``, the report), prints and feeds ``sinks``; the other ranks
+    only record. Every rank must create, step, ``observe`` and ``close`` its Doctor alike
+    (``docs/distributed.md``). ``treat`` is off under DDP (a cure on one rank would split the
+    replicas).
 
     Raises:
         ValueError: a bad argument (the message names it).
@@ -130,7 +152,7 @@ class Doctor:
                  prescribe: Callable[[list[Finding]], Any] | None = None,
                  sinks: Sequence[Sink] | None = None,
                  sample_budget: float | None = None,
-                 output_key: Any = None) -> None:
+                 output_key: Any = None, tensorboard: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
@@ -160,17 +182,39 @@ class Doctor:
             raise ValueError(f"sinks must be torchdoctor.doctor.Sink instances, got {type(bad[0]).__name__}")
         if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
             raise ValueError(f"log_dir must be a path or None, got {type(log_dir).__name__}")
+        from torch.nn.parallel import DistributedDataParallel
+
+        # the probes go on the module DDP wraps: layer names without "module."
+        watched = model.module if isinstance(model, DistributedDataParallel) else model
+        ranks = rank_world()
+        #: ``(rank, world_size)`` in a data-parallel run, else ``None``
+        self.ranks = ranks
+        self.main = ranks is None or ranks[0] == 0
+        tb_sink = None
+        if tensorboard is not None:  # checked on every rank: all raise, or none
+            from torchdoctor.doctor._tensorboard import TensorBoardSink, check_target
+
+            check_target(tensorboard)
+            tb_sink = TensorBoardSink(tensorboard) if self.main else None
         self.model, self.optimizer = model, optimizer
         self.interval, self.sample_every = interval, sample_every
         self.treat, self.console, self.title = bool(treat), bool(console), title
         self.diagnose_budget = diagnose_budget
         self._failed_events: set[str] = set()
-        self.recorder = Recorder(model, optimizer, interval=interval,
+        self.recorder = Recorder(watched, optimizer, interval=interval,
                                  schedule=schedule or default_schedule(sample_every),
                                  on_full=self._auto_flush, max_records=max_records,
                                  budget=sample_budget, first_free=FREE_STEPS,
                                  output_key=output_key)
         self.recorder.epoch = 0
+        if ranks is not None:
+            self.vitals.loop["world_size"] = ranks[1]
+            self.recorder.reducer = RankReducer(ranks[1], self.recorder.device,
+                                                self.recorder.warn_once)
+            if treat:
+                self.recorder.warn_once("treat", "treat=True is off under DDP: a cure applied by "
+                                        "rank 0 alone would make the replicas differ")
+                treat = self.treat = False
         if loss_fn is not None:
             self.vitals.loop["loss_name"] = getattr(type(loss_fn), "__name__", None) \
                 if isinstance(loss_fn, nn.Module) else getattr(loss_fn, "__name__", None)
@@ -178,10 +222,14 @@ class Doctor:
         self._treatment = LiveTreatment(model, optimizer) if treat else None
         if self._treatment is not None:
             sinks.insert(0, self._treatment)
-        if log_dir is not None:
+        if not self.main:  # rank 0 alone writes and prints: nothing opened here
+            sinks = []
+        if log_dir is not None and self.main:
             sinks.append(RunDirSink(log_dir, write_metrics=write_metrics))
-        if console:
+        if console and self.main:
             sinks.append(ConsoleSink())
+        if tb_sink is not None:
+            sinks.append(tb_sink)
         self.sinks: list[Sink] = sinks
         self._findings: list[Finding] = []
         self._stale = False  # new data since the rules ran (besides new steps)
@@ -230,7 +278,7 @@ class Doctor:
         """Current findings, most severe first (the rules run again if new data arrived)."""
         if (self._stale or self.recorder.step != self._ruled_step) and not self._closed:
             try:
-                self.flush(diagnose_now=True)
+                self._flush(True, sync=False)
             except Exception as exc:
                 self._failure("findings", exc)
         return list(self._findings)
@@ -308,13 +356,14 @@ class Doctor:
     def diagnose(self) -> list[Finding]:
         """Flush, run every rule now and return the findings."""
         try:
-            self.flush(diagnose_now=True)
+            self._flush(True, sync=False)
         except Exception as exc:
             self._failure("diagnose", exc)
         return list(self._findings)
 
     def report(self, path: str | os.PathLike[str], *, config: dict[str, Any] | None = None) -> Path:
         """Write the HTML report (``torchdoctor.report.write_html_report``); returns its path.
+        Under DDP only rank 0 writes it (the other ranks return the path, nothing written).
 
         Raises:
             ValueError: ``path`` is not a path, or names a directory.
@@ -327,6 +376,8 @@ class Doctor:
         out = Path(path)
         if out.is_dir():
             raise ValueError(f"report path must name a file, got the directory {str(out)[:200]!r}")
+        if not self.main:
+            return out
         findings = self.findings
         try:
             return write_html_report(
@@ -345,6 +396,7 @@ class Doctor:
                 "device": str(self.recorder.device), "parameters": n_params,
                 "interval": self.interval, "sample_every": self.sample_every,
                 "findings": len(self._findings), "treatments": len(self.treatments),
+                **({"processes": self.ranks[1]} if self.ranks is not None else {}),
                 **{f"{role} read": said for role, said in (self.vitals.loop.get("io") or {}).items()}}
 
     def close(self) -> None:
@@ -355,7 +407,7 @@ class Doctor:
             if self._explicit_epochs and not self._epoch_closed and self._has_epoch_steps():
                 self._end_epoch()
             self._write_epoch()
-            self.flush(diagnose_now=True)
+            self._flush(True, sync=True)
         except Exception as exc:
             self._failure("close", exc)
         finally:
@@ -425,7 +477,7 @@ class Doctor:
     @_never_raises
     def on_train_end(self) -> None:
         self._write_epoch()
-        self.flush(diagnose_now=True)
+        self._flush(True, sync=True)
 
     # ------------------------------------------------------------------ internals
     def _emit(self, method: str, *args: Any) -> None:
@@ -444,7 +496,7 @@ class Doctor:
 
     def _end_epoch(self) -> None:
         """Close the current epoch: flush, compute train loss/accuracy, append the epoch row."""
-        self.flush(diagnose_now=False)
+        self._flush(False, sync=True)
         recs = [r for r in self.vitals.records if r.get("epoch") == self._epoch]
         ls = [r["loss"] for r in recs if finite(r.get("loss"))]
         row: dict[str, Any] = {"epoch": self._epoch}
@@ -471,20 +523,32 @@ class Doctor:
         """Copy the device buffer to the host, hand the records to the sinks, run the rules
         when asked or within budget.
 
+        Under DDP the records are copied only at the flushes every rank reaches together
+        (every ``interval`` steps, each epoch end, :meth:`close`); a call here only runs the
+        rules, on rank 0.
+
         Args:
             diagnose_now: ``True`` always runs the rules, ``False`` never, ``None`` (default)
                 when the time budget allows or a non-finite value just appeared.
         """
-        records = self.recorder.flush()
-        if records:
-            self._emit("on_records", records)
-        bad = self.recorder.flushed_nonfinite
+        self._flush(diagnose_now, sync=False)
+
+    def _flush(self, diagnose_now: bool | None, *, sync: bool) -> None:
+        """:meth:`flush`; ``sync``: a flush every rank reaches at the same step (DDP)."""
+        bad = False
+        if sync or self.ranks is None:
+            records = self.recorder.flush()
+            if records:
+                self._emit("on_records", records)
+            bad = self.recorder.flushed_nonfinite
+        if not self.main:
+            return
         if diagnose_now or (diagnose_now is None and (bad or self._budget_ok())):
             self._run_rules()
 
     @_never_raises
     def _auto_flush(self) -> None:
-        self.flush()
+        self._flush(None, sync=True)
 
     def _budget_ok(self) -> bool:
         """Whether running the rules now keeps them within ``diagnose_budget`` of the training
@@ -500,7 +564,7 @@ class Doctor:
         return elapsed * self.diagnose_budget >= self._last_diag_cost * grown
 
     def _maybe_diagnose(self) -> None:
-        if self._budget_ok():
+        if self.main and self._budget_ok():
             self._run_rules()
 
     def _run_rules(self) -> None:
@@ -540,7 +604,7 @@ class Doctor:
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue diagnosing after a resume."""
-        self.flush(diagnose_now=False)
+        self._flush(False, sync=False)
         return {"version": 1, "step": self.recorder.step, "epoch": self._epoch,
                 "explicit_epochs": self._explicit_epochs, "epoch_closed": self._epoch_closed,
                 "vitals": copy.deepcopy(self.vitals.state_dict()),

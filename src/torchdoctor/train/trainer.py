@@ -6,6 +6,12 @@ One epoch: reshuffle (seeded by seed and epoch, so a resumed run replays exactly
 then validation under ``no_grad`` with ``model.eval()`` (unless the ``eval_mode: false`` bug is
 on), one ``metrics.jsonl`` line and an atomic checkpoint.
 
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the model trains in ``DistributedDataParallel``:
+``train.batch_size`` stays the global batch, each rank takes the slice ``rank::world_size``
+of every batch of the epoch's permutation, the gradient is that of the global batch's mean
+loss, the epoch's train metrics are summed over the ranks, and rank 0 alone writes the run
+directory (``docs/distributed.md``).
+
 Callbacks (:class:`~torchdoctor.train.callbacks.Callback` subclasses, or any object with
 some of its hooks) receive Lightning-named events with keyword arguments; see
 :mod:`torchdoctor.train.callbacks` for the hooks and their arguments. A callback's
@@ -14,6 +20,7 @@ some of its hooks) receive Lightning-named events with keyword arguments; see
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +33,7 @@ from torch import Tensor, nn
 
 from torchdoctor import rundir
 from torchdoctor.data import DataBundle
+from torchdoctor.train import _distributed as D
 from torchdoctor.train import _layers as L
 from torchdoctor.train.callbacks import (
     HOOKS,
@@ -65,13 +73,19 @@ def _check_model_size(cfg: Config, d: DataBundle) -> None:
             "width or depth)")
 
 
-def _check_batchnorm_batches(cfg: Config, n: int) -> None:
-    """BatchNorm over (N, C) features needs at least 2 samples in every training batch."""
+def _check_batchnorm_batches(cfg: Config, n: int, world_size: int = 1) -> None:
+    """BatchNorm over (N, C) features needs at least 2 samples in every training batch (in
+    every process's share of it when ``world_size`` processes train together)."""
     m, t = cfg.model, cfg.train
     if m.arch != "mlp" or m.norm != "batch":
         return
     bs = n if t.optimizer == "gd" else min(t.batch_size, n)
     smallest = bs if n % bs == 0 else n % bs
+    if world_size > 1 and smallest // world_size < 2:
+        raise ValueError(f"model.norm = {m.norm}: batch statistics need at least 2 samples per "
+                         f"batch in each of the {world_size} processes, but train.batch_size = "
+                         f"{t.batch_size} over {n} training samples leaves a batch of {smallest}; "
+                         "choose a larger batch size or model.norm = layer")
     if smallest < 2:
         what = (f"train.batch_size = {t.batch_size}" if bs == 1 else
                 f"train.batch_size = {t.batch_size} leaves a last batch of 1 of the {n} training samples")
@@ -111,6 +125,9 @@ class Trainer:
         sample_weights: per-training-sample weights (N,), e.g. from ``train.reweight``.
         eval_sets: extra ``{name: (x, y)}`` sets evaluated each epoch (``name_loss``, ...).
         progress: show a rich progress bar with the live metrics.
+
+    Under ``torchrun`` the process group is joined here (:attr:`dist`); on ranks other than 0
+    ``out_dir`` and ``progress`` are ignored (rank 0 alone writes and prints).
     """
 
     def __init__(self, cfg: Config, *, out_dir: str | os.PathLike[str] | None = None,
@@ -119,11 +136,14 @@ class Trainer:
                  eval_sets: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
                  progress: bool = False) -> None:
         self.cfg = cfg
-        self.out_dir = Path(out_dir) if out_dir is not None else None
+        #: this process's place in a data-parallel run (``None``: one process)
+        self.dist = D.setup()
+        main = self.dist is None or self.dist.main
+        self.out_dir = Path(out_dir) if out_dir is not None and main else None
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             check_callback(cb)
-        self.progress = progress
+        self.progress = progress and main
         torch.manual_seed(cfg.seed)
         if data is None:
             from torchdoctor.train.targets import prepare_inputs
@@ -140,8 +160,12 @@ class Trainer:
                 f"train.task = {cfg.train.task}: dataset {d.name} is a {d.task} dataset"
             )
         _check_model_size(cfg, d)
-        _check_batchnorm_batches(cfg, len(d.x_train))
+        _check_batchnorm_batches(cfg, len(d.x_train), self.dist.world_size if self.dist else 1)
         self.model: nn.Module = build_model(cfg.model, d.input_shape, d.num_outputs, kind=d.kind)
+        #: the model in ``DistributedDataParallel`` under torchrun (the forward of a training
+        #: step); :attr:`model` stays the plain module (checkpoints, evaluation, the Doctor)
+        #: (wrapped when :meth:`fit` starts: nothing before it waits for the other ranks)
+        self.ddp_model: nn.Module | None = None
         t = cfg.train
         self.optimizer = L.optimizer(t.optimizer, self.model.parameters(), t.lr, t.momentum, t.weight_decay)
         self.loss_fn = make_loss(t.loss, task=d.task, num_classes=d.num_classes,
@@ -283,14 +307,27 @@ class Trainer:
         """Train from the current epoch to ``train.epochs``; return the final metrics.
 
         With :attr:`out_dir`, the directory is locked for the duration (a second process gets
-        ValueError) and prepared by :meth:`open_run_dir` (``overwrite`` goes there).
+        ValueError) and prepared by :meth:`open_run_dir` (``overwrite`` goes there). Under
+        torchrun a directory refused on rank 0 raises the same ValueError on every rank.
         """
         for cb in self.callbacks:  # the list may have grown since __init__
             check_callback(cb)
-        if self.out_dir is None:
+        if self.out_dir is None and self.dist is None:
             return self._fit(None)
-        with rundir.run_lock(self.out_dir):
-            self.open_run_dir(overwrite=overwrite)
+        with contextlib.ExitStack() as stack:
+            error = None
+            if self.out_dir is not None:
+                try:
+                    stack.enter_context(rundir.run_lock(self.out_dir))
+                    self.open_run_dir(overwrite=overwrite)
+                except ValueError as exc:
+                    if self.dist is None:
+                        raise
+                    error = str(exc)
+            if self.dist is not None:
+                D.agree(error)  # before DistributedDataParallel waits for every rank
+            if self.out_dir is None:
+                return self._fit(None)
             log = rundir.JsonlLog(self.out_dir / rundir.METRICS_FILE, fsync=True)
             try:
                 return self._fit(log)
@@ -299,6 +336,10 @@ class Trainer:
 
     def _fit(self, log: rundir.JsonlLog | None) -> TrainResult:
         t = self.cfg.train
+        if self.dist is not None and self.ddp_model is None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp_model = DistributedDataParallel(self.model)
         ev = {e: self._hooks(e) for e in EVENTS}
         for h in ev["on_fit_start"]:
             h(self)
@@ -314,11 +355,14 @@ class Trainer:
                     log.write(row)
                 for h in ev["on_train_epoch_end"]:
                     h(self, epoch=self.epoch - 1, metrics=row)
+                if self.dist is not None:  # rank 0 decides; no rank waits for one that stopped
+                    self.should_stop = D.broadcast_flag(self.should_stop)
                 if bar is not None:
                     bar.epoch_done(row)
         finally:
             if bar is not None:
                 bar.close()
+            self.ddp_model = None  # the wrapper holds the process group: only while fitting
         for h in ev["on_fit_end"]:
             h(self)
         final = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "time_s"}
@@ -328,8 +372,14 @@ class Trainer:
     def batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
         """The mini-batches ``(x, y, sample weights or None)`` of training epoch ``epoch``:
         reshuffled by the seed and the epoch when ``data.shuffle`` (else in dataset order),
-        ``train.batch_size`` rows each, the last one shorter; ``gd``: the whole set once."""
-        cfg, d, t = self.cfg, self.data, self.cfg.train
+        ``train.batch_size`` rows each, the last one shorter; ``gd``: the whole set once.
+        Under torchrun: this rank's slice ``rank::world_size`` of each of them."""
+        for x, y, w, _ in self._batches(epoch):
+            yield x, y, w
+
+    def _batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor | None, int]]:
+        """:meth:`batches` with the size of the global batch each one is a slice of."""
+        cfg, d, t, info = self.cfg, self.data, self.cfg.train, self.dist
         n = len(d.x_train)
         if cfg.data.shuffle:
             order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch)))
@@ -338,24 +388,35 @@ class Trainer:
         bs = n if t.optimizer == "gd" else t.batch_size
         x_all, y_all, w_all = d.x_train, d.y_train, self.sample_weights
         for start in range(0, n, bs):
-            if order is None:
+            size = min(bs, n - start)
+            if order is None and info is None:
                 yield (x_all[start:start + bs], y_all[start:start + bs],
-                       None if w_all is None else w_all[start:start + bs])
+                       None if w_all is None else w_all[start:start + bs], size)
             else:
-                idx = order[start:start + bs]
-                yield x_all[idx], y_all[idx], None if w_all is None else w_all[idx]
+                idx = order[start:start + bs] if order is not None else torch.arange(start, start + size)
+                idx = D.shard(idx, info)
+                yield x_all[idx], y_all[idx], None if w_all is None else w_all[idx], size
 
     def train_step(self, x: Tensor, y: Tensor, w: Tensor | None, *,
                    after_backward: Sequence[Any] = (),
-                   before_step: Sequence[Any] = ()) -> tuple[Tensor, Tensor]:
+                   before_step: Sequence[Any] = (),
+                   global_size: int | None = None) -> tuple[Tensor, Tensor]:
         """One optimizer step on a batch: forward, loss (+ L1), ``zero_grad`` (unless the
         ``zero_grad: false`` bug is on), backward, the ``after_backward`` hooks, clipping, the
         ``before_step`` hooks, step. Returns ``(loss, outputs)``: the loss without the L1 term
-        (a scalar tensor) and the model's outputs (Tensor[N, K])."""
-        t, model, opt = self.cfg.train, self.model, self.optimizer
+        (a scalar tensor) and the model's outputs (Tensor[N, K]).
+
+        Under torchrun ``x`` is this rank's slice of a global batch of ``global_size`` rows:
+        its loss is weighted by ``len(x) * world_size / global_size`` in the backward, so that
+        the gradient ``DistributedDataParallel`` averages is the global batch's mean loss's
+        gradient even when the slices differ in size."""
+        t, opt, info = self.cfg.train, self.optimizer, self.dist
+        model = self.ddp_model if self.ddp_model is not None else self.model
         out = model(x)
         loss = self.loss_fn(out, y, w)
         total = loss + t.l1 * sum(p.abs().sum() for p in self._l1_params) if t.l1 > 0 else loss
+        if info is not None and global_size:
+            total = total * (len(x) * info.world_size / global_size) if len(x) else out.sum() * 0.0
         if t.zero_grad:
             opt.zero_grad(set_to_none=True)
         total.backward()
@@ -384,17 +445,19 @@ class Trainer:
         after_backward, before_step, batch_end = (
             ev["on_after_backward"], ev["on_before_optimizer_step"], ev["on_train_batch_end"])
         model.train()
-        for x, y, w in self.batches(epoch):
+        for x, y, w, size in self._batches(epoch):
             loss, out = self.train_step(x, y, w, after_backward=after_backward,
-                                        before_step=before_step)
+                                        before_step=before_step, global_size=size)
             for h in batch_end:
                 h(self)
-            loss_sum += loss.detach() * len(y)
+            if len(y):
+                loss_sum += loss.detach() * len(y)
             if classification:
                 correct += (out.detach().argmax(1) == y).sum()
-        row: dict[str, Any] = {"epoch": epoch, "step": self.step, "train_loss": float(loss_sum) / n}
+        sums = D.all_sum([float(loss_sum), float(correct)]) if self.dist else [float(loss_sum), float(correct)]
+        row: dict[str, Any] = {"epoch": epoch, "step": self.step, "train_loss": sums[0] / n}
         if classification:
-            row["train_accuracy"] = float(correct) / n
+            row["train_accuracy"] = sums[1] / n
         if t.eval_mode:
             model.eval()
         row.update(evaluate(model, d.x_val, d.y_val, self._eval_loss, task=d.task,

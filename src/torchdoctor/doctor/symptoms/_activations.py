@@ -113,7 +113,11 @@ def symmetric_weights(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
 
 @rule("small_batch_norm")
 def small_batch_norm(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
-    """BatchNorm trained on a median batch below ``bn_min_batch`` (at least 5 batches)."""
+    """BatchNorm trained on a median batch below ``bn_min_batch`` (at least 5 batches).
+
+    The sizes are those each process's BatchNorm saw: under DDP, its share of the batch. With
+    several processes SyncBatchNorm, then GroupNorm, lead the remedies; with one,
+    SyncBatchNorm is left out."""
     sizes = [int(s) for s in v.loop.get("bn_batch_sizes", [])]
     if len(sizes) < 5:
         return []
@@ -121,12 +125,20 @@ def small_batch_norm(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     if med >= t.bn_min_batch:
         return []
     names = [n for n, i in v.layers.items() if i.kind.startswith("BatchNorm")]
-    return [finding(
+    world = int(v.loop.get("world_size") or 1)
+    per = f" in each of the {world} processes" if world > 1 else ""
+    f = finding(
         "small_batch_norm", "warning",
-        f"BatchNorm normalizes over batches of {med:g} samples (median; threshold "
+        f"BatchNorm normalizes over batches of {med:g} samples{per} (median; threshold "
         f"{t.bn_min_batch:g}): its statistics are too noisy.",
         layer=names[0] if names else None, median_batch=med, min_batch=min(sizes),
-        threshold=t.bn_min_batch, source="Wu & He 2018 (Group Normalization)")]
+        threshold=t.bn_min_batch, source="Wu & He 2018 (Group Normalization)",
+        **({"world_size": world} if world > 1 else {}))
+    cures = remedies_for("small_batch_norm")
+    first = ("sync_batch_norm", "use_group_norm") if world > 1 else ()
+    f.remedies = sorted((r for r in cures if world > 1 or r.code != "sync_batch_norm"),
+                        key=lambda r: first.index(r.code) if r.code in first else len(first))
+    return [f]
 
 
 @rule("narrow_layer")

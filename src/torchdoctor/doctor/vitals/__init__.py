@@ -14,6 +14,7 @@ from torchdoctor.doctor.vitals._outputs import (
 )
 from torchdoctor.doctor.vitals._recorder import MAX_HIST_CLASSES, Recorder, default_schedule
 from torchdoctor.doctor.vitals._records import measured, vitals_layout
+from torchdoctor.doctor.vitals._reduce import RankReducer, rank_world
 from torchdoctor.doctor.vitals._select import Selector
 from torchdoctor.doctor.vitals._stats import ACTIVATION_KINDS
 from torchdoctor.doctor.vitals._timeline import LayerInfo, Vitals, finite, series
@@ -27,6 +28,7 @@ __all__ = [
     "Block",
     "LayerInfo",
     "Layout",
+    "RankReducer",
     "Recorder",
     "SamplingBudget",
     "Selector",
@@ -39,6 +41,7 @@ __all__ = [
     "interpret",
     "measured",
     "other_dim_devs",
+    "rank_world",
     "series",
     "stepped_ids",
     "view",

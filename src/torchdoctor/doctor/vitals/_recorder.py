@@ -183,6 +183,9 @@ class Recorder:
         self._opt_steps = 0
         self._opt_mark = 0  # optimizer steps counted at the last backward
         self.budget = SamplingBudget(budget, free=first_free, max_gap=max_gap)
+        #: called with each flush's records before they join the timeline, on every flush
+        #: (the cross-rank reduction of a data-parallel run, :class:`RankReducer`)
+        self.reducer: Callable[[list[dict[str, Any]]], None] | None = None
         self._t_prev = 0  # end of the last close_step
         self._after_sample = False  # the period being timed holds a sampled step's optimizer step
         self._last_sample = 0
@@ -664,6 +667,8 @@ class Recorder:
         self.flushed_nonfinite = False
         self.vitals.loop.update(steps=self.step, optimizer_steps=self._opt_steps)
         if not raw:
+            if self.reducer is not None:  # every rank takes part in every flush's collective
+                self.reducer([])
             return []
         cur = self._cur
         rows = [self.layout.empty_row() for _ in range(self._n)]
@@ -698,6 +703,10 @@ class Recorder:
                 self.flushed_nonfinite = True
             records.append(rec)
         self._reset(keep)
+        if self.reducer is not None:
+            self.reducer(records)
+            self.flushed_nonfinite = self.flushed_nonfinite or any(
+                isinstance(r.get("loss"), str) for r in records)
         self.vitals.extend(records, max_records=self.max_records)
         self._plan()
         return records
