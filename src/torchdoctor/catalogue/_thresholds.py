@@ -165,6 +165,37 @@ class Thresholds:
         "training accuracy rose, that counts as overfitting.",
         "own choice, with AUTOTRAINER's test_turn_bad on accuracy")
 
+    # -- GAN loops (torchdoctor.GanDoctor) -----------------------------------------------------
+    gan_separation_high: float = _t(
+        0.99, "Batch AUC of the discriminator (share of (real, fake) pairs whose real score is "
+        "higher) at or above which it separates real from fake almost perfectly.",
+        "own choice: a discriminator that wins scores every real sample above every fake one "
+        "(AUC 1); healthy GAN training keeps it near 0.5-0.8 (Goodfellow et al. 2014)")
+    gan_grad_fall: float = _t(
+        0.1, "Generator gradient norm (recent median) over its peak below which the "
+        "generator's gradient vanished.", "own choice: one order of magnitude; with the "
+        "saturating loss a winning discriminator cuts it by 100x or more (Goodfellow et al. "
+        "2014, section 3; Arjovsky & Bottou 2017)")
+    gan_separation_low: float = _t(
+        0.65, "Batch AUC of the discriminator at or below which it no longer tells real from "
+        "fake.", "own choice: chance is 0.5; a discriminator that still learns stays above 0.7")
+    gan_fall_share: float = _t(
+        0.7, "Share of window-to-window falls of the generator's loss (10 windows) at or above "
+        "which it falls steadily.", "own choice: a random walk falls half the time; healthy "
+        "GAN losses oscillate around an equilibrium")
+    gan_far_distance: float = _t(
+        0.25, "Median distance of generated samples to their nearest real sample, over the mean "
+        "distance between two real samples, above which the samples are far from the data.",
+        "own choice: generators on the data stay below 0.1 on 2-D mixtures and 8x8 digits")
+    gan_recall_min: float = _t(
+        0.5, "Recall of the real samples by the generated ones (Kynkaanniemi et al. 2019, k = 3) "
+        "below which the samples cover too small a part of the data.",
+        "own choice: collapse to a quarter of the modes gives about 0.25; healthy runs exceed 0.7")
+    gan_diversity_min: float = _t(
+        0.5, "Mean distance between generated samples over that between real samples below "
+        "which the generated samples are too alike.", "own choice: a collapsed generator "
+        "gives 0-0.3 on 2-D mixtures, a healthy one 0.8-1.1")
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
