@@ -22,7 +22,8 @@ def mlp(n_in: int, n_out: int, width: int = 128, act: type[nn.Module] = nn.Leaky
 
 
 def data_of(name: str, seed: int) -> torch.Tensor:
-    x = torch.tensor(load_raw(name, seed=seed).x).reshape(-1 if name != "digits" else 1797, -1)
+    x = torch.tensor(load_raw(name, seed=seed).x)
+    x = x.reshape(len(x), -1)
     return x / 8.0 - 1.0 if name == "digits" else x  # digits: 0..16 -> [-1, 1]
 
 

@@ -20,11 +20,11 @@ symptom(
     "On sampled steps, the recall of a reservoir of real samples by the generated batch "
     "(Kynkaanniemi et al. 2019, k-nearest-neighbour balls of the generated samples) stays below "
     "gan_recall_min over the last third of the samples, and the generated samples are less "
-    "diverse than the real ones (mean pairwise distance ratio below gan_diversity_min), while "
-    "they stay near the data: they cover a small part of it. Coverage (Naeem et al. 2020) is "
+    "diverse than the real ones (mean pairwise distance ratio below gan_diversity_min): they "
+    "cover a small part of the data. Coverage (Naeem et al. 2020) is "
     "given as evidence.",
     remedies=("pack_samples", "gradient_penalty", "spectral_norm"), role="outcome", rank=510,
-    thresholds=("gan_recall_min", "gan_diversity_min", "gan_far_distance"))
+    thresholds=("gan_recall_min", "gan_diversity_min"))
 symptom(
     "gan_discriminator_ineffective",
     "the generator's loss falls steadily while D no longer tells real from fake",

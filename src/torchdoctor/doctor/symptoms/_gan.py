@@ -94,8 +94,8 @@ def gan_discriminator_wins(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
 
 @rule("gan_mode_collapse")
 def gan_mode_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
-    """On the last third of the sampled steps: recall < ``gan_recall_min``, diversity ratio
-    < ``gan_diversity_min`` and distance ratio <= ``gan_far_distance`` (medians)."""
+    """On the last third of the sampled steps: recall < ``gan_recall_min`` and diversity
+    ratio < ``gan_diversity_min`` (medians)."""
     samples = _gan(v).get("samples") or []
     rec = _values(samples, "recall")
     if len(rec) < _MIN_SAMPLES:
@@ -103,9 +103,9 @@ def gan_mode_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     recall = recent_median([x for _, x in rec])
     div = recent_median([x for _, x in _values(samples, "diversity")])
     dist = recent_median([x for _, x in _values(samples, "distance")])
-    if recall is None or div is None or dist is None:
+    if recall is None or div is None:
         return []
-    if recall >= t.gan_recall_min or div >= t.gan_diversity_min or dist > t.gan_far_distance:
+    if recall >= t.gan_recall_min or div >= t.gan_diversity_min:
         return []
     cov = recent_median([x for _, x in _values(samples, "coverage")])
     best = max(x for _, x in rec)
