@@ -275,7 +275,12 @@ def test_rule_discriminator_ineffective_needs_a_falling_g_loss_chance_d_and_far_
     falling = [2.0 - i / 100 for i in range(120)]
     assert _codes(_series(auc=0.5, g_loss=falling, distance=0.9)) == {"gan_discriminator_ineffective"}
     assert _codes(_series(auc=0.8, g_loss=falling, distance=0.9)) == set()
+    t = Thresholds()
+    assert _codes(_series(auc=t.gan_separation_low + 1e-3, g_loss=falling, distance=0.9)) == set()
     assert _codes(_series(auc=0.5, g_loss=falling, distance=0.05)) == set()
+    # samples near some data but reaching little of it count as far from the data
+    assert _codes(_series(auc=0.5, g_loss=falling, distance=0.05, recall=0.1, diversity=0.9)) \
+        == {"gan_discriminator_ineffective"}
     wobble = [0.7 + 0.1 * (-1) ** i * (i % 7) for i in range(120)]
     assert _codes(_series(auc=0.5, g_loss=wobble, distance=0.9)) == set()
 

@@ -31,7 +31,8 @@ symptom(
     "The generator's loss falls from window to window (at least gan_fall_share of 10 windows) "
     "while the discriminator's batch AUC stays at or below gan_separation_low over the last "
     "third of its steps, and the generated samples stay far from the data (median distance to "
-    "the nearest real sample above gan_far_distance of the real samples' mean distance): the "
-    "generator fools a discriminator that no longer learns.",
+    "the nearest real sample above gan_far_distance of the real samples' mean distance, or a "
+    "recall of the real samples below gan_recall_min): the generator fools a discriminator "
+    "that no longer learns.",
     remedies=("more_d_steps", "two_timescale_rates"), role="symptom", rank=520,
-    thresholds=("gan_separation_low", "gan_fall_share", "gan_far_distance"))
+    thresholds=("gan_separation_low", "gan_fall_share", "gan_far_distance", "gan_recall_min"))

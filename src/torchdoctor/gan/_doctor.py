@@ -20,7 +20,7 @@ from torchdoctor.gan._gd_samples import RealReservoir, sample_stats
 from torchdoctor.gan._gd_series import GanSeries, as_scores
 from torchdoctor.gan._gd_zero_grad import ZeroGradCheck
 
-__all__ = ["GAN_CODES", "GanDoctor", "NOT_FOR_GANS"]
+__all__ = ["GAN_CODES", "GanDoctor", "NOT_FOR_GANS", "SAMPLE_STATS_BUDGET"]
 
 log = logging.getLogger("torchdoctor")
 
@@ -32,6 +32,11 @@ NOT_FOR_GANS = frozenset({"loss_plateau", "loss_oscillating", "missing_zero_grad
                           "train_mode_in_eval"})
 #: Fewest sampled steps filling the reservoir of real samples before statistics are computed.
 _FILL_STEPS = 5
+#: Once full, the reservoir takes a real batch on one sampled step in this many (each change
+#: costs a k-NN pass over the reservoir; the real data's distribution does not move).
+_REFILL_EVERY = 8
+#: Default share of training time the sample statistics may take (after the first ones).
+SAMPLE_STATS_BUDGET = 0.01
 
 
 class _Named(nn.Module):
@@ -118,6 +123,8 @@ class GanDoctor:
         self._t0 = time.perf_counter()
         self._diag_cost = 0.0
         self._diag_end = self._t0
+        self._stats_cost = 0.0  # seconds spent on sample statistics
+        self._stats_runs = 0
 
     @staticmethod
     def _probe(net: nn.Module, opt: torch.optim.Optimizer | None) -> nn.Parameter | None:
@@ -210,8 +217,20 @@ class GanDoctor:
             self._failure("observe", exc)
 
     def _samples(self, step: int, real: Any, fake: Any) -> None:
-        """Sampled step: offer the real batch to the reservoir; statistics of the fake batch."""
-        if real is not None:
+        """Sampled step: offer the real batch to the reservoir; statistics of the fake batch,
+        within :data:`SAMPLE_STATS_BUDGET` of the time since the start (the first 4 always)."""
+        if self._stats_runs >= 4 and self._stats_cost > SAMPLE_STATS_BUDGET * (time.perf_counter() - self._t0):
+            return
+        t0 = time.perf_counter()
+        try:
+            self._sample_stats(step, real, fake)
+        finally:
+            self._stats_cost += time.perf_counter() - t0
+
+    def _sample_stats(self, step: int, real: Any, fake: Any) -> None:
+        res = self.reservoir
+        full = res.data is not None and len(res.data) >= res.size
+        if real is not None and (not full or (step // self.sample_every) % _REFILL_EVERY == 0):
             if not isinstance(real, torch.Tensor) or not real.is_floating_point() or real.dim() < 1:
                 self._warn("real", f"real must be a floating tensor (N, ...), got "
                            f"{type(real).__name__}; sample statistics are off")
@@ -227,6 +246,7 @@ class GanDoctor:
             self._warn("fake_small", f"fake has {len(fake)} samples: sample statistics need 5")
             return
         self.series.samples.append({"step": step, **sample_stats(self.reservoir, fake[:128])})
+        self._stats_runs += 1
 
     # ------------------------------------------------------------------ findings
     @property

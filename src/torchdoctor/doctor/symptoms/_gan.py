@@ -123,8 +123,9 @@ def gan_mode_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
 @rule("gan_discriminator_ineffective")
 def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """The generator's loss falls in >= ``gan_fall_share`` of 10 windows, the discriminator's
-    batch AUC (recent median) <= ``gan_separation_low``, and the samples' distance ratio
-    (recent median) > ``gan_far_distance``."""
+    batch AUC (recent median) <= ``gan_separation_low``, and the samples stay far from the
+    data (recent medians): their distance ratio > ``gan_far_distance``, or their recall of
+    the real samples < ``gan_recall_min`` (they reach little of it)."""
     gan = _gan(v)
     auc = _values(gan.get("d") or [], "auc")
     g_loss = [x for _, x in _values(gan.get("g") or [], "loss")]
@@ -135,19 +136,23 @@ def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Fi
     fall = falling_share(g_loss)
     sep = recent_median([a for _, a in auc])
     dist = recent_median(dist_vals)
+    recall = recent_median([x for _, x in _values(samples, "recall")])
     if fall is None or sep is None or dist is None:
         return []
     share, first, last = fall
-    if share < t.gan_fall_share or last >= first or sep > t.gan_separation_low \
-            or dist <= t.gan_far_distance:
+    if share < t.gan_fall_share or last >= first or sep > t.gan_separation_low:
+        return []
+    if dist <= t.gan_far_distance and (recall is None or recall >= t.gan_recall_min):
         return []
     return [finding(
         "gan_discriminator_ineffective", "warning",
         f"The generator's loss fell in {share:.0%} of its windows ({first:.3g} -> {last:.3g}) "
         f"while the discriminator orders only {sep:.0%} of real/fake pairs correctly "
-        f"(threshold {t.gan_separation_low:.0%}) and the samples stay {dist:.2f} (relative "
-        f"distance, threshold {t.gan_far_distance:g}) from the data: D no longer teaches G.",
+        f"(threshold {t.gan_separation_low:.0%}) and the samples stay far from the data "
+        f"(relative distance {dist:.2f}, threshold {t.gan_far_distance:g}; recall "
+        f"{recall if recall is not None else float('nan'):.0%}): D no longer teaches G.",
         step=auc[0][0], g_loss_fall_share=share, g_loss_first=first, g_loss_last=last, auc=sep,
-        distance_ratio=dist, threshold_fall=t.gan_fall_share,
+        distance_ratio=dist, recall=recall, threshold_fall=t.gan_fall_share,
+        threshold_recall=t.gan_recall_min,
         threshold_auc=t.gan_separation_low, threshold_distance=t.gan_far_distance,
         source="own choice")]
