@@ -18,7 +18,7 @@ symptom(
 symptom(
     "gan_mode_collapse", "generated samples cover few modes of the data",
     "On sampled steps, the recall of a reservoir of real samples by the generated batch "
-    "(Kynkaanniemi et al. 2019, k-nearest-neighbour balls of the generated samples) stays below "
+    "(Kynkäänniemi et al. 2019, k-nearest-neighbour balls of the generated samples) stays below "
     "gan_recall_min over the last third of the samples, and the generated samples are less "
     "diverse than the real ones (mean pairwise distance ratio below gan_diversity_min): they "
     "cover a small part of the data. Coverage (Naeem et al. 2020) is "

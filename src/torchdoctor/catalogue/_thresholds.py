@@ -173,9 +173,9 @@ class Thresholds:
         "(AUC 1); healthy development loops of examples/gan_loops end at 0.53-0.91")
     gan_grad_fall: float = _t(
         0.1, "Generator gradient norm (recent median) over its peak below which the "
-        "generator's gradient vanished.", "own choice: one order of magnitude; with the "
-        "saturating loss a winning discriminator cuts it by 100x or more (Goodfellow et al. "
-        "2014, section 3; Arjovsky & Bottou 2017)")
+        "generator's gradient vanished.", "own choice: one order of magnitude (Arjovsky & "
+        "Bottou 2017: the saturating loss's gradient vanishes as the discriminator becomes "
+        "perfect); healthy development loops of examples/gan_loops end at 0.37-0.83")
     gan_separation_low: float = _t(
         0.75, "Batch AUC of the discriminator at or below which it no longer tells real from "
         "fake (with a steadily falling generator loss).", "own choice: chance is 0.5; an "
@@ -189,7 +189,7 @@ class Thresholds:
         "distance between two real samples, above which the samples are far from the data.",
         "own choice: healthy development loops of examples/gan_loops end at 0.08-0.45")
     gan_recall_min: float = _t(
-        0.5, "Recall of the real samples by the generated ones (Kynkaanniemi et al. 2019, k = 3) "
+        0.5, "Recall of the real samples by the generated ones (Kynkäänniemi et al. 2019, k = 3) "
         "below which the samples cover too small a part of the data.",
         "own choice: collapse to a quarter of the modes gives about 0.25, to one point 0; "
         "healthy development loops of examples/gan_loops end at 0.47-0.84")

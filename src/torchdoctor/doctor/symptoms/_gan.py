@@ -117,7 +117,7 @@ def gan_mode_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
         step=rec[-max(2, len(rec) // 3)][0], recall=recall, recall_best=best, coverage=cov,
         diversity_ratio=div, distance_ratio=dist, sampled_steps=len(rec),
         threshold_recall=t.gan_recall_min, threshold_diversity=t.gan_diversity_min,
-        source="Kynkaanniemi et al. 2019 (recall); Naeem et al. 2020 (coverage); own thresholds")]
+        source="Kynkäänniemi et al. 2019 (recall); Naeem et al. 2020 (coverage); own thresholds")]
 
 
 @rule("gan_discriminator_ineffective")
