@@ -3,7 +3,7 @@
 A plain non-saturating GAN iteration (one D step, one G step) on the ring of eight Gaussians:
 MLP generator and discriminator (two hidden layers of ``--width``, LeakyReLU), batch 128, Adam.
 Two identical copies train in alternation: without a GanDoctor, and with one at default
-settings (real and fake batches and both scores handed over, so the sample statistics run on
+settings (console on; real and fake batches and both scores handed over, so the sample statistics run on
 sampled steps). Each repeat times ``--steps`` iterations of each copy, the order alternating
 between repeats; the printed ratio is the median over repeats of (with / without), with the
 range of the middle half.
@@ -41,7 +41,7 @@ class Run:
         self.G, self.D = mlp(2, 2, width), mlp(2, 1, width)
         self.opt_g = torch.optim.Adam(self.G.parameters(), 1e-3, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.D.parameters(), 1e-3, betas=(0.5, 0.999))
-        self.gd: Any = td.GanDoctor(self.G, self.D, self.opt_g, self.opt_d, console=False) \
+        self.gd: Any = td.GanDoctor(self.G, self.D, self.opt_g, self.opt_d) \
             if doctor else None
         self.data = data
         self.ones, self.zeros = torch.ones(128, 1), torch.zeros(128, 1)
