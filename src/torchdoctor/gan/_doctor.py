@@ -20,7 +20,8 @@ from torchdoctor.gan._gd_samples import RealReservoir, sample_stats
 from torchdoctor.gan._gd_series import GanSeries, as_scores
 from torchdoctor.gan._gd_zero_grad import ZeroGradCheck
 
-__all__ = ["GAN_CODES", "GanDoctor", "NOT_FOR_GANS", "SAMPLE_STATS_BUDGET"]
+__all__ = ["DIAGNOSE_BUDGET", "GAN_CODES", "GanDoctor", "NET_SAMPLE_BUDGET", "NOT_FOR_GANS",
+           "SAMPLE_STATS_BUDGET"]
 
 log = logging.getLogger("torchdoctor")
 
@@ -36,7 +37,12 @@ _FILL_STEPS = 5
 #: costs a k-NN pass over the reservoir; the real data's distribution does not move).
 _REFILL_EVERY = 8
 #: Default share of training time the sample statistics may take (after the first ones).
-SAMPLE_STATS_BUDGET = 0.01
+SAMPLE_STATS_BUDGET = 0.005
+#: Share of training time each network's doctor may spend on its sampled steps (when
+#: ``sample_every`` is not given; a plain Doctor's is ``SAMPLE_BUDGET``): two networks, half each.
+NET_SAMPLE_BUDGET = 0.005
+#: Share of training time the rules may take while training (console on).
+DIAGNOSE_BUDGET = 0.0025
 
 
 class _Named(nn.Module):
@@ -71,8 +77,10 @@ class GanDoctor:
             them; the networks are never modified).
         opt_g, opt_d: their optimizers (optional; update ratios and no_update checks).
         sample_every: one step in ``sample_every`` (per network) gets full statistics; the
-            sample statistics run on one discriminator step in ``sample_every``.
-            Default: :data:`~torchdoctor.doctor.SAMPLE_EVERY`.
+            sample statistics run on one discriminator step in ``sample_every``, within
+            :data:`SAMPLE_STATS_BUDGET` of the training time. Default:
+            :data:`~torchdoctor.doctor.SAMPLE_EVERY`, each network's sampled steps within
+            :data:`NET_SAMPLE_BUDGET` of the training time; given, exactly those steps.
         reservoir: real samples kept for the sample statistics (>= 16).
         thresholds: a :class:`~torchdoctor.catalogue.Thresholds` or a dict of overrides.
         console: print a line when a new warning or error appears.
@@ -103,10 +111,13 @@ class GanDoctor:
         self.title, self.console = title, bool(console)
         #: The per-network doctors (layers named ``G.…`` and ``D.…``); their loss-curve rules
         #: and zero_grad check are left out (:data:`NOT_FOR_GANS`).
+        budget = NET_SAMPLE_BUDGET if sample_every is None else None
         self.g_doctor = Doctor(_Named("G", generator), opt_g, sample_every=sample_every,
-                               console=False, thresholds=self.thresholds, title=f"{title}: G")
+                               sample_budget=budget, console=False, thresholds=self.thresholds,
+                               title=f"{title}: G")
         self.d_doctor = Doctor(_Named("D", discriminator), opt_d, sample_every=sample_every,
-                               console=False, thresholds=self.thresholds, title=f"{title}: D")
+                               sample_budget=budget, console=False, thresholds=self.thresholds,
+                               title=f"{title}: D")
         self.series = GanSeries()
         self.reservoir = RealReservoir(reservoir)
         self.epochs: list[dict[str, Any]] = []
@@ -282,8 +293,9 @@ class GanDoctor:
         return Vitals(loop={"gan": self.series.as_loop(g_grad)})
 
     def _maybe_diagnose(self) -> None:
-        """During training, when the console is on and within 1 % of the time since the last run."""
-        if self.console and (time.perf_counter() - self._diag_end) * 0.01 >= self._diag_cost:
+        """During training, when the console is on and within :data:`DIAGNOSE_BUDGET` of the
+        time since the last run."""
+        if self.console and (time.perf_counter() - self._diag_end) * DIAGNOSE_BUDGET >= self._diag_cost:
             self._diagnose()
 
     def _diagnose(self) -> None:
