@@ -342,3 +342,15 @@ def test_public_names() -> None:
     assert td.GanDoctor is td.gan.GanDoctor
     assert callable(td.gan.metrics.coverage)
     assert set(GAN_CODES) <= set(td.SYMPTOM_CODES)
+
+
+def test_scores_of_other_shapes_are_read_flat() -> None:
+    torch.manual_seed(0)
+    gd = td.GanDoctor(mlp(2, 2), mlp(2, 1), console=False)
+    real = torch.full((4, 1, 2, 2), 3.0)  # a patch discriminator's map
+    gd.step_d(torch.tensor(0.5), real_scores=real, fake_scores=torch.tensor(-1.0))
+    gd.step_d(0.25, real_scores=torch.ones(3, dtype=torch.float64), fake_scores=torch.zeros(3))
+    rows = gd.gan_vitals().loop["gan"]["d"]
+    assert [(r["loss"], r["real"], r["fake"], r["auc"]) for r in rows] == [
+        (0.5, 3.0, -1.0, 1.0), (0.25, 1.0, 0.0, 1.0)]
+    gd.close()
