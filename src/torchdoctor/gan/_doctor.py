@@ -288,6 +288,8 @@ class GanDoctor:
         """The GAN series as the :class:`~torchdoctor.doctor.Vitals` the GAN rules read
         (``loop["gan"]``, see ``docs/gan-doctor.md``)."""
         self.series.flush()
+        if not self._closed:
+            self.g_doctor.flush(diagnose_now=False)
         g_grad = [[r["step"], r["grad_norm"]] for r in self.g_doctor.vitals.records
                   if finite(r.get("grad_norm"))]
         return Vitals(loop={"gan": self.series.as_loop(g_grad)})
