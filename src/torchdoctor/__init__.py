@@ -3,6 +3,7 @@
 ``import torchdoctor as td`` is cheap: subpackages and heavy names load on first use.
 
 - ``td.Doctor``, ``td.Finding``, ``td.Remedy``: attach to a training loop, read findings;
+  ``td.GanDoctor``: the same for a GAN loop (two networks, ``td.gan``);
   ``td.Thresholds`` overrides the rules' thresholds; ``td.catalogue``: every symptom's spec.
 - ``td.nn``, ``td.init``, ``td.losses``, ``td.optim``, ``td.ops``: the pharmacy.
 - ``td.shift``: covariate and label shift detection, estimation and correction.
@@ -20,11 +21,12 @@ __version__ = "0.1.0"
 
 #: ``repair`` is a callable package: ``td.repair(config)`` runs :func:`torchdoctor.repair.repair`.
 _SUBMODULES = {
-    "catalogue", "data", "doctor", "init", "lab", "losses", "nn", "ops", "optim", "repair", "report",
+    "catalogue", "data", "doctor", "gan", "init", "lab", "losses", "nn", "ops", "optim", "repair", "report",
     "shift", "train",
 }
 _LAZY_ATTRS = {
     "Doctor": ("torchdoctor.doctor", "Doctor"),
+    "GanDoctor": ("torchdoctor.gan", "GanDoctor"),
     "Thresholds": ("torchdoctor.catalogue", "Thresholds"),
     "load_config": ("torchdoctor.train.config", "load_config"),
     "Config": ("torchdoctor.train.config", "Config"),

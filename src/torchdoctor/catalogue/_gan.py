@@ -1,4 +1,5 @@
-"""Specs of the GAN symptoms: codes of the public contract whose rules are still to come."""
+"""Specs of the GAN symptoms, produced by the rules of ``torchdoctor.doctor.symptoms`` on the
+series a :class:`~torchdoctor.GanDoctor` records (``docs/gan-doctor.md``)."""
 
 from torchdoctor.catalogue._spec import symptom
 
@@ -6,16 +7,32 @@ __all__: list[str] = []  # registers specs on import
 
 symptom(
     "gan_discriminator_wins", "discriminator loss -> 0; the generator gets no signal",
-    "Reserved: the discriminator's loss falls towards 0 and stays there.",
+    "The discriminator's batch AUC (share of real/fake pairs it orders correctly, for logits "
+    "and critic values alike) stays at or above gan_separation_high over the last third of its "
+    "steps, and the generator's gradient norm fell below gan_grad_fall of its peak: the "
+    "discriminator's loss is near 0, its scores saturate, and the generator learns nothing "
+    "(Goodfellow et al. 2014; Arjovsky & Bottou 2017).",
     remedies=("non_saturating_loss", "spectral_norm", "instance_noise", "soft_labels",
-              "fewer_d_steps"), role="symptom", rank=500, producer="reserved")
+              "fewer_d_steps"), role="symptom", rank=500,
+    thresholds=("gan_separation_high", "gan_grad_fall"))
 symptom(
     "gan_mode_collapse", "generated samples cover few modes of the data",
-    "Reserved: generated samples fall into few of the data's modes.",
-    remedies=("pack_samples", "gradient_penalty", "spectral_norm"), role="outcome", rank=510, producer="reserved")
+    "On sampled steps, the recall of a reservoir of real samples by the generated batch "
+    "(Kynkäänniemi et al. 2019, k-nearest-neighbour balls of the generated samples) stays below "
+    "gan_recall_min over the last third of the samples, and the generated samples are less "
+    "diverse than the real ones (mean pairwise distance ratio below gan_diversity_min): they "
+    "cover a small part of the data. Coverage (Naeem et al. 2020) is "
+    "given as evidence.",
+    remedies=("pack_samples", "gradient_penalty", "spectral_norm"), role="outcome", rank=510,
+    thresholds=("gan_recall_min", "gan_diversity_min"))
 symptom(
     "gan_discriminator_ineffective",
     "the generator's loss falls steadily while D no longer tells real from fake",
-    "Reserved: the generator's loss falls steadily while the discriminator's accuracy on real "
-    "versus fake stays near chance.",
-    remedies=("more_d_steps", "two_timescale_rates"), role="symptom", rank=520, producer="reserved")
+    "The generator's loss falls from window to window (at least gan_fall_share of 10 windows) "
+    "while the discriminator's batch AUC stays at or below gan_separation_low over the last "
+    "third of its steps, and the generated samples stay far from the data (median distance to "
+    "the nearest real sample above gan_far_distance of the real samples' mean distance, or a "
+    "recall of the real samples below gan_recall_min): the generator fools a discriminator "
+    "that no longer learns.",
+    remedies=("more_d_steps", "two_timescale_rates"), role="symptom", rank=520,
+    thresholds=("gan_separation_low", "gan_fall_share", "gan_far_distance", "gan_recall_min"))

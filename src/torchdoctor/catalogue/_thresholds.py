@@ -165,6 +165,39 @@ class Thresholds:
         "training accuracy rose, that counts as overfitting.",
         "own choice, with AUTOTRAINER's test_turn_bad on accuracy")
 
+    # -- GAN loops (torchdoctor.GanDoctor) -----------------------------------------------------
+    gan_separation_high: float = _t(
+        0.99, "Batch AUC of the discriminator (share of (real, fake) pairs whose real score is "
+        "higher) at or above which it separates real from fake almost perfectly.",
+        "own choice: a discriminator that wins scores every real sample above every fake one "
+        "(AUC 1); healthy development loops of examples/gan_loops end at 0.53-0.91")
+    gan_grad_fall: float = _t(
+        0.1, "Generator gradient norm (recent median) over its peak below which the "
+        "generator's gradient vanished.", "own choice: one order of magnitude (Arjovsky & "
+        "Bottou 2017: the saturating loss's gradient vanishes as the discriminator becomes "
+        "perfect); healthy development loops of examples/gan_loops end at 0.37-0.83")
+    gan_separation_low: float = _t(
+        0.75, "Batch AUC of the discriminator at or below which it no longer tells real from "
+        "fake (with a steadily falling generator loss).", "own choice: chance is 0.5; an "
+        "ineffective development loop of examples/gan_loops ends at 0.70")
+    gan_fall_share: float = _t(
+        0.7, "Share of window-to-window falls of the generator's loss (10 windows) at or above "
+        "which it falls steadily.", "own choice: a random walk falls half the time; healthy "
+        "development loops of examples/gan_loops fall in 0.33-0.56, an ineffective one 0.89")
+    gan_far_distance: float = _t(
+        0.6, "Median distance of generated samples to their nearest real sample, over the mean "
+        "distance between two real samples, above which the samples are far from the data.",
+        "own choice: healthy development loops of examples/gan_loops end at 0.08-0.45")
+    gan_recall_min: float = _t(
+        0.5, "Recall of the real samples by the generated ones (Kynkäänniemi et al. 2019, k = 3) "
+        "below which the samples cover too small a part of the data.",
+        "own choice: collapse to a quarter of the modes gives about 0.25, to one point 0; "
+        "healthy development loops of examples/gan_loops end at 0.47-0.84")
+    gan_diversity_min: float = _t(
+        0.5, "Mean distance between generated samples over that between real samples below "
+        "which the generated samples are too alike.", "own choice: collapsed development "
+        "loops of examples/gan_loops give 0-0.02, healthy ones 0.69-0.99")
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)

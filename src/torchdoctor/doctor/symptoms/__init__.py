@@ -7,6 +7,7 @@ Each code's meaning, thresholds (with sources), remedies and repair priority are
 from torchdoctor.doctor.symptoms import (  # noqa: F401
     _activations,
     _data,
+    _gan,
     _gradients,
     _io_shapes,
     _no_update,

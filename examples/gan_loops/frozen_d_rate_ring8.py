@@ -1,0 +1,60 @@
+"""Fault: the discriminator's learning rate is 1e-6 (a typo for 1e-3): D hardly learns, G's
+loss falls as it exploits a fixed D, and the samples never reach the ring.
+
+Run: ``python examples/gan_loops/frozen_d_rate_ring8.py``
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: F401
+
+import torchdoctor as td
+from torchdoctor.data import load_raw
+
+EXPECTED: set[str] = {"gan_discriminator_ineffective"}
+
+
+def mlp(n_in: int, n_out: int, width: int = 128, act: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, width), act(), nn.Linear(width, width), act(),
+                         nn.Linear(width, n_out))
+
+
+def data_of(name: str, seed: int) -> torch.Tensor:
+    x = torch.tensor(load_raw(name, seed=seed).x)
+    x = x.reshape(len(x), -1)
+    return x / 8.0 - 1.0 if name == "digits" else x  # digits: 0..16 -> [-1, 1]
+
+
+def main(steps: int = 1200, seed: int = 0) -> td.GanDoctor:
+    torch.manual_seed(seed)
+    data = data_of("ring8", seed)
+    G, D = mlp(8, 2, 128), mlp(2, 1, 128)
+    opt_g = torch.optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 1e-6, betas=(0.5, 0.999))
+    gd = td.GanDoctor(G, D, opt_g, opt_d, console=False)
+    for step in range(steps):
+        if step % 1 == 0:
+            real = data[torch.randint(len(data), (128,))]
+            fake = G(torch.randn(128, 8)).detach()
+            d_real, d_fake = D(real), D(fake)
+            loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) \
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            opt_d.zero_grad()
+            loss_d.backward()
+            gd.step_d(loss_d, real_scores=d_real, fake_scores=d_fake, real=real, fake=fake)
+            opt_d.step()
+        d_gen = D(G(torch.randn(128, 8)))
+        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        opt_g.zero_grad()
+        loss_g.backward()
+        gd.step_g(loss_g, fake_scores=d_gen)
+        opt_g.step()
+    gd.close()
+    return gd
+
+
+if __name__ == "__main__":
+    for f in main().findings:
+        print(f.severity, f.code, f.layer or "", f.message)

@@ -1,0 +1,158 @@
+"""GAN rules: gan_discriminator_wins, gan_mode_collapse, gan_discriminator_ineffective.
+
+Pure functions of the GAN series a :class:`~torchdoctor.GanDoctor` keeps in
+``vitals.loop["gan"]`` (absent for a plain Doctor: the rules return nothing)::
+
+    {"d": [{"step": 0, "loss": 1.38, "real": 0.1, "fake": -0.2, "auc": 0.61}, ...],  # D steps
+     "g": [{"step": 0, "loss": 0.7, "fake": -0.2}, ...],                               # G steps
+     "g_grad": [[step, norm], ...],       # the generator's gradient norm on sampled G steps
+     "samples": [{"step": 25, "recall": 0.9, "coverage": 0.7, "precision": 0.8,
+                  "diversity": 1.0, "distance": 0.02}, ...]}                           # sampled D steps
+
+``auc`` is the discriminator's batch AUC (share of (real, fake) pairs whose real score is the
+higher), for logits and critic values alike. ``diversity`` and ``distance`` are ratios to the
+real samples' mean pairwise distance (see ``docs/gan-doctor.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchdoctor.catalogue import Thresholds
+from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, median, rule
+from torchdoctor.doctor.vitals import Vitals, finite
+from torchdoctor.findings import Finding
+
+__all__ = ["falling_share", "recent_median"]
+
+#: Fewest discriminator steps before a rule on the D series speaks.
+_MIN_D_STEPS = 60
+#: Fewest sampled steps with sample statistics before a rule on them speaks.
+_MIN_SAMPLES = 4
+
+
+def _gan(v: Vitals) -> dict[str, Any]:
+    gan = v.loop.get("gan")
+    return gan if isinstance(gan, dict) else {}
+
+
+def _values(rows: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
+    return [(int(r["step"]), float(r[key])) for r in rows if finite(r.get(key))]
+
+
+def recent_median(values: list[float], frac: float = 1 / 3, minimum: int = 2) -> float | None:
+    """Median of the last ``frac`` of ``values`` (at least ``minimum`` of them), or ``None``."""
+    if len(values) < minimum:
+        return None
+    return median(values[-max(minimum, int(len(values) * frac)):])
+
+
+def falling_share(values: list[float], windows: int = 10) -> tuple[float, float, float] | None:
+    """``(share of window-to-window falls, first window mean, last window mean)`` of
+    ``values`` cut into ``windows`` equal windows (``None`` with fewer than 3 per window)."""
+    w = len(values) // windows
+    if w < 3:
+        return None
+    means = [sum(values[i * w:(i + 1) * w]) / w for i in range(windows)]
+    falls = sum(b < a for a, b in zip(means, means[1:], strict=False))
+    return falls / (windows - 1), means[0], means[-1]
+
+
+@rule("gan_discriminator_wins")
+def gan_discriminator_wins(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """The discriminator's batch AUC (recent median) >= ``gan_separation_high`` and the
+    generator's gradient norm (recent median) <= ``gan_grad_fall`` x its peak."""
+    gan = _gan(v)
+    auc = _values(gan.get("d") or [], "auc")
+    grads = [(int(s), float(g)) for s, g in gan.get("g_grad") or [] if finite(g)]
+    if len(auc) < _MIN_D_STEPS or len(grads) < 6:
+        return []
+    sep = recent_median([a for _, a in auc])
+    if sep is None or sep < t.gan_separation_high:
+        return []
+    gv = [g for _, g in grads]
+    # peak of the running median of three (one noisy gradient is no peak)
+    peak = max(median(gv[i:i + 3]) or 0.0 for i in range(len(gv) - 2))
+    now = recent_median(gv)
+    if now is None or peak <= 0 or now > t.gan_grad_fall * peak:
+        return []
+    losses = _values(gan.get("d") or [], "loss")
+    loss_now = recent_median([x for _, x in losses])
+    fakes = recent_median([x for _, x in _values(gan.get("d") or [], "fake")])
+    reals = recent_median([x for _, x in _values(gan.get("d") or [], "real")])
+    first = next((s for s, a in auc if a >= t.gan_separation_high), auc[0][0])
+    return [finding(
+        "gan_discriminator_wins", "error",
+        f"The discriminator orders {sep:.1%} of real/fake pairs correctly (threshold "
+        f"{t.gan_separation_high:.0%}) and the generator's gradient fell to {now / peak:.2g} of "
+        f"its peak (threshold {t.gan_grad_fall:g}): the generator gets no signal.",
+        step=first, auc=sep, g_grad_now=now, g_grad_peak=peak, g_grad_ratio=now / peak,
+        loss_d=loss_now, mean_real_score=reals, mean_fake_score=fakes,
+        threshold_auc=t.gan_separation_high, threshold_grad=t.gan_grad_fall,
+        source="own choice; Goodfellow et al. 2014; Arjovsky & Bottou 2017")]
+
+
+@rule("gan_mode_collapse")
+def gan_mode_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """On the last third of the sampled steps: recall < ``gan_recall_min`` and diversity
+    ratio < ``gan_diversity_min`` (medians)."""
+    samples = _gan(v).get("samples") or []
+    rec = _values(samples, "recall")
+    if len(rec) < _MIN_SAMPLES:
+        return []
+    recall = recent_median([x for _, x in rec])
+    div = recent_median([x for _, x in _values(samples, "diversity")])
+    dist = recent_median([x for _, x in _values(samples, "distance")])
+    if recall is None or div is None:
+        return []
+    if recall >= t.gan_recall_min or div >= t.gan_diversity_min:
+        return []
+    cov = recent_median([x for _, x in _values(samples, "coverage")])
+    best = max(x for _, x in rec)
+    return [finding(
+        "gan_mode_collapse", "warning",
+        f"The generated samples reach {recall:.0%} of the real samples (recall, threshold "
+        f"{t.gan_recall_min:.0%}; best {best:.0%}) and are {div:.2f}x as diverse as the data "
+        f"(threshold {t.gan_diversity_min:g}): the generator covers a small part of the data.",
+        step=rec[-max(2, len(rec) // 3)][0], recall=recall, recall_best=best, coverage=cov,
+        diversity_ratio=div, distance_ratio=dist, sampled_steps=len(rec),
+        threshold_recall=t.gan_recall_min, threshold_diversity=t.gan_diversity_min,
+        source="Kynkäänniemi et al. 2019 (recall); Naeem et al. 2020 (coverage); own thresholds")]
+
+
+@rule("gan_discriminator_ineffective")
+def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
+    """The generator's loss falls in >= ``gan_fall_share`` of 10 windows, the discriminator's
+    batch AUC (recent median) <= ``gan_separation_low``, and the samples stay far from the
+    data (recent medians): their distance ratio > ``gan_far_distance``, or their recall of
+    the real samples < ``gan_recall_min`` (they reach little of it)."""
+    gan = _gan(v)
+    auc = _values(gan.get("d") or [], "auc")
+    g_loss = [x for _, x in _values(gan.get("g") or [], "loss")]
+    samples = gan.get("samples") or []
+    dist_vals = [x for _, x in _values(samples, "distance")]
+    if len(auc) < _MIN_D_STEPS or len(dist_vals) < _MIN_SAMPLES:
+        return []
+    fall = falling_share(g_loss)
+    sep = recent_median([a for _, a in auc])
+    dist = recent_median(dist_vals)
+    recall = recent_median([x for _, x in _values(samples, "recall")])
+    if fall is None or sep is None or dist is None:
+        return []
+    share, first, last = fall
+    if share < t.gan_fall_share or last >= first or sep > t.gan_separation_low:
+        return []
+    if dist <= t.gan_far_distance and (recall is None or recall >= t.gan_recall_min):
+        return []
+    return [finding(
+        "gan_discriminator_ineffective", "warning",
+        f"The generator's loss fell in {share:.0%} of its windows ({first:.3g} -> {last:.3g}) "
+        f"while the discriminator orders only {sep:.0%} of real/fake pairs correctly "
+        f"(threshold {t.gan_separation_low:.0%}) and the samples stay far from the data "
+        f"(relative distance {dist:.2f}, threshold {t.gan_far_distance:g}; recall "
+        f"{recall if recall is not None else float('nan'):.0%}): D no longer teaches G.",
+        step=auc[0][0], g_loss_fall_share=share, g_loss_first=first, g_loss_last=last, auc=sep,
+        distance_ratio=dist, recall=recall, threshold_fall=t.gan_fall_share,
+        threshold_recall=t.gan_recall_min,
+        threshold_auc=t.gan_separation_low, threshold_distance=t.gan_far_distance,
+        source="own choice")]
