@@ -9,12 +9,13 @@ symptom(
     "gan_discriminator_wins", "discriminator loss -> 0; the generator gets no signal",
     "The discriminator's batch AUC (share of real/fake pairs it orders correctly, for logits "
     "and critic values alike) stays at or above gan_separation_high over the last third of its "
-    "steps, and the generator's gradient norm fell below gan_grad_fall of its peak: the "
-    "discriminator's loss is near 0, its scores saturate, and the generator learns nothing "
+    "steps, and either the generator's gradient norm fell below gan_grad_fall of its peak or "
+    "D's loss, when it is never negative (BCE, least squares, hinge), is down to "
+    "gan_d_loss_zero: its scores saturate and the generator learns nothing "
     "(Goodfellow et al. 2014; Arjovsky & Bottou 2017).",
     remedies=("non_saturating_loss", "spectral_norm", "instance_noise", "soft_labels",
               "fewer_d_steps"), role="symptom", rank=500,
-    thresholds=("gan_separation_high", "gan_grad_fall"))
+    thresholds=("gan_separation_high", "gan_grad_fall", "gan_d_loss_zero"))
 symptom(
     "gan_mode_collapse", "generated samples cover few modes of the data",
     "On sampled steps, the recall of a reservoir of real samples by the generated batch "

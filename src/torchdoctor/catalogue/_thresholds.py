@@ -176,6 +176,12 @@ class Thresholds:
         "generator's gradient vanished.", "own choice: one order of magnitude (Arjovsky & "
         "Bottou 2017: the saturating loss's gradient vanishes as the discriminator becomes "
         "perfect); healthy development loops of examples/gan_loops end at 0.37-0.83")
+    gan_d_loss_zero: float = _t(
+        0.05, "Discriminator loss (recent median) at or below which a never-negative loss "
+        "(BCE, least squares, hinge) has reached zero: D wins.", "own choice, set before any "
+        "gallery run: the sum of D's two BCE terms at 0.05 means D gives the right side about "
+        "97.5 % probability on average; healthy BCE discriminators hover near 2 log 2 = 1.39 "
+        "(Goodfellow et al. 2014)")
     gan_separation_low: float = _t(
         0.75, "Batch AUC of the discriminator at or below which it no longer tells real from "
         "fake (with a steadily falling generator loss).", "own choice: chance is 0.5; an "

@@ -60,8 +60,10 @@ def falling_share(values: list[float], windows: int = 10) -> tuple[float, float,
 
 @rule("gan_discriminator_wins")
 def gan_discriminator_wins(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
-    """The discriminator's batch AUC (recent median) >= ``gan_separation_high`` and the
-    generator's gradient norm (recent median) <= ``gan_grad_fall`` x its peak."""
+    """The discriminator's batch AUC (recent median) >= ``gan_separation_high`` and either the
+    generator's gradient norm (recent median) <= ``gan_grad_fall`` x its peak, or D's loss, never
+    negative (BCE, least squares, hinge; not a WGAN critic), has reached ``gan_d_loss_zero``
+    (recent median): the seed of a failed GAN training is a discriminator loss at zero."""
     gan = _gan(v)
     auc = _values(gan.get("d") or [], "auc")
     grads = [(int(s), float(g)) for s, g in gan.get("g_grad") or [] if finite(g)]
@@ -74,21 +76,28 @@ def gan_discriminator_wins(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     # peak of the running median of three (one noisy gradient is no peak)
     peak = max(median(gv[i:i + 3]) or 0.0 for i in range(len(gv) - 2))
     now = recent_median(gv)
-    if now is None or peak <= 0 or now > t.gan_grad_fall * peak:
+    losses = [x for _, x in _values(gan.get("d") or [], "loss")]
+    loss_now = recent_median(losses)
+    grad_fell = now is not None and peak > 0 and now <= t.gan_grad_fall * peak
+    loss_zero = (bool(losses) and min(losses) >= 0 and loss_now is not None
+                 and loss_now <= t.gan_d_loss_zero)
+    if not (grad_fell or loss_zero):
         return []
-    losses = _values(gan.get("d") or [], "loss")
-    loss_now = recent_median([x for _, x in losses])
     fakes = recent_median([x for _, x in _values(gan.get("d") or [], "fake")])
     reals = recent_median([x for _, x in _values(gan.get("d") or [], "real")])
     first = next((s for s, a in auc if a >= t.gan_separation_high), auc[0][0])
+    ratio = now / peak if now is not None and peak > 0 else None
+    why = (f"the generator's gradient fell to {ratio:.2g} of its peak (threshold "
+           f"{t.gan_grad_fall:g})" if grad_fell else
+           f"its loss is down to {loss_now:.3g} (threshold {t.gan_d_loss_zero:g})")
     return [finding(
         "gan_discriminator_wins", "error",
         f"The discriminator orders {sep:.1%} of real/fake pairs correctly (threshold "
-        f"{t.gan_separation_high:.0%}) and the generator's gradient fell to {now / peak:.2g} of "
-        f"its peak (threshold {t.gan_grad_fall:g}): the generator gets no signal.",
-        step=first, auc=sep, g_grad_now=now, g_grad_peak=peak, g_grad_ratio=now / peak,
+        f"{t.gan_separation_high:.0%}) and {why}: the generator gets no useful signal.",
+        step=first, auc=sep, g_grad_now=now, g_grad_peak=peak, g_grad_ratio=ratio,
         loss_d=loss_now, mean_real_score=reals, mean_fake_score=fakes,
         threshold_auc=t.gan_separation_high, threshold_grad=t.gan_grad_fall,
+        threshold_loss=t.gan_d_loss_zero,
         source="own choice; Goodfellow et al. 2014; Arjovsky & Bottou 2017")]
 
 
