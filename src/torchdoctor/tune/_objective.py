@@ -11,6 +11,8 @@ study's pruner (e.g. ``MedianPruner``) decides.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +109,7 @@ class Objective:
     def __call__(self, trial: Any) -> float:
         import optuna
 
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         params = {p.key: p.suggest(trial) for p in self.space}
         t0 = time.perf_counter()
         try:

@@ -10,7 +10,8 @@ from typing import Any
 
 from torchdoctor.rundir import show
 
-__all__ = ["GRACE_S", "HEARTBEAT_S", "STUDY_DB", "default_storage", "open_storage", "public_url"]
+__all__ = ["GRACE_S", "HEARTBEAT_S", "STUDY_DB", "check_url", "default_storage", "open_storage",
+           "public_url", "with_driver"]
 
 #: File name of the default SQLite storage inside the output directory.
 STUDY_DB = "study.db"
@@ -51,6 +52,21 @@ def check_url(url: Any) -> str:
     return url
 
 
+def with_driver(url: str) -> str:
+    """A ``postgresql://`` URL without a driver gets the installed one: SQLAlchemy 2.1 picks
+    psycopg (3) by default, the ``[postgres]`` extra installs psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}{sep}{rest}"
+    raise ValueError(f"--storage {show(public_url(url))}: no PostgreSQL driver is installed; "
+                     "pip install 'torchdoctor[postgres]'")
+
+
 def open_storage(url: str) -> Any:
     """An ``optuna.storages.RDBStorage`` on ``url`` with heartbeats.
 
@@ -58,17 +74,23 @@ def open_storage(url: str) -> Any:
         ValueError: a bad URL, a missing database driver (names the extra to install), or a
             database that cannot be reached (one line).
     """
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
     from optuna.storages import RDBStorage
 
     check_url(url)
+    url = with_driver(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": SQLITE_BUSY_S}}
     else:
         kwargs = {"pool_pre_ping": True}
     try:
-        return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
-                          grace_period=GRACE_S)
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
+                              grace_period=GRACE_S)
     except ModuleNotFoundError as exc:
         extra = "postgres" if url.startswith("postgres") else "optuna"
         raise ValueError(f"--storage {show(public_url(url))}: the database driver is missing "
