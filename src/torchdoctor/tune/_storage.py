@@ -5,6 +5,8 @@ failed instead of running forever."""
 from __future__ import annotations
 
 import os
+import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ STUDY_DB = "study.db"
 HEARTBEAT_S = 5
 #: A running trial without a heartbeat for this long belongs to a dead worker: it is failed.
 GRACE_S = 20
+#: Attempts at opening a fresh database that another worker is setting up at the same time.
+SCHEMA_ATTEMPTS = 5
 #: Seconds a SQLite writer waits for another process's lock before giving up.
 SQLITE_BUSY_S = 60
 
@@ -80,22 +84,41 @@ def open_storage(url: str) -> Any:
     from optuna.storages import RDBStorage
 
     check_url(url)
-    url = with_driver(url)
+    shown = show(public_url(url))
+    full = with_driver(url)
     kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
+    if full.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": SQLITE_BUSY_S}}
     else:
         kwargs = {"pool_pre_ping": True}
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(full, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
+                                  grace_period=GRACE_S)
+        except ModuleNotFoundError as exc:
+            extra = "postgres" if url.startswith("postgres") else "optuna"
+            raise ValueError(f"--storage {shown}: the database driver is missing ({exc.name}); "
+                             f"pip install 'torchdoctor[{extra}]'") from None
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors, in one line
+            if _schema_race(exc) and attempt + 1 < SCHEMA_ATTEMPTS:
+                # another worker is creating the tables of a fresh database right now
+                time.sleep(0.2 + random.random())
+                continue
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"--storage {shown}: cannot open the study storage "
+                             f"({show(first, 160)})") from None
+    raise AssertionError("unreachable")
+
+
+def _schema_race(exc: BaseException) -> bool:
+    """Two workers creating the tables of a fresh database at once: one of them gets a
+    unique-key violation or an 'already exists' error; trying again finds the tables."""
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
-                              grace_period=GRACE_S)
-    except ModuleNotFoundError as exc:
-        extra = "postgres" if url.startswith("postgres") else "optuna"
-        raise ValueError(f"--storage {show(public_url(url))}: the database driver is missing "
-                         f"({exc.name}); pip install 'torchdoctor[{extra}]'") from None
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many connection errors, in one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"--storage {show(public_url(url))}: cannot open the study storage "
-                         f"({show(first, 160)})") from None
+        from sqlalchemy.exc import IntegrityError, ProgrammingError
+    except ImportError:
+        return False
+    text = str(exc).lower()
+    return isinstance(exc, (IntegrityError, ProgrammingError)) and (
+        "duplicate key" in text or "already exists" in text)
