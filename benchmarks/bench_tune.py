@@ -8,7 +8,8 @@ units). For each seed, with the same sampler seed and the same trial budget:
 2. ``median``: Optuna's ``MedianPruner`` on the validation accuracy (torchdoctor's settings:
    ``MEDIAN_STARTUP_TRIALS`` complete trials, ``MEDIAN_WARMUP_EPOCHS`` epochs unpruned);
 3. ``doctor+median``: the doctor attached to each trial, an error finding prunes at once,
-   plus the same median pruner.
+   plus the same median rule, where the trials the doctor pruned count toward its startup
+   trials (``DoctorMedianPruner``).
 
 The default sampler is Optuna's ``RandomSampler``: its samples do not depend on the results,
 so the three arms of a seed try the very same configs and differ only in what they prune (the
@@ -17,7 +18,9 @@ uses TPE instead, whose later samples follow the (pruned) history.
 
 Printed per arm: the best validation accuracy found (mean, min over seeds), wall and CPU
 seconds of the whole search, and both time ratios to ``none`` measured side by side in this
-process (the arms of one seed run one after another). The machine may be shared: the CPU
+process (the arms of one seed run one after another); with the random sampler also the best
+accuracy that any trial the arm pruned reached without pruning (over all seeds: how good a
+config the pruning threw away). The machine may be shared: the CPU
 ratio (``time.process_time``, one thread) is the steadier one.
 
     python benchmarks/bench_tune.py [--seeds 3] [--trials 30] [--epochs 15] [--sampler random|tpe]
@@ -61,7 +64,7 @@ def run_arm(pruner: str, doctor: bool, seed: int, trials: int, epochs: int,
     study = optuna.create_study(direction="maximize",
                                 sampler=(optuna.samplers.TPESampler(seed=seed) if sampler == "tpe"
                                          else optuna.samplers.RandomSampler(seed=seed)),
-                                pruner=make_pruner(pruner))
+                                pruner=make_pruner(pruner, doctor=doctor))
     w0, c0 = time.perf_counter(), time.process_time()
     study.optimize(objective, n_trials=trials)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -70,7 +73,16 @@ def run_arm(pruner: str, doctor: bool, seed: int, trials: int, epochs: int,
     done = [t.value for t in study.trials if t.state.name == "COMPLETE"]
     return {"best": max(done) if done else float("nan"), "wall": wall, "cpu": cpu,
             "pruned_doctor": by_doctor, "pruned_metric": states.count("PRUNED") - by_doctor,
-            "complete": len(done)}
+            "complete": len(done),
+            "values": {t.number: t.value for t in study.trials if t.value is not None},
+            "pruned": [t.number for t in study.trials if t.state.name == "PRUNED"]}
+
+
+def best_pruned(arm: dict[str, Any], reference: dict[str, Any]) -> float:
+    """The best accuracy that a trial ``arm`` pruned reached in the unpruned ``reference``
+    (same sampler seed; meaningful with the random sampler, whose trials are the same)."""
+    vals = [reference["values"][n] for n in arm["pruned"] if n in reference["values"]]
+    return max(vals) if vals else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,16 +110,19 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.epochs} epochs per trial (timings on a shared machine are noisy; CPU is the "
           "steadier)")
     print(f"{'arm':>14} | {'best acc mean':>13} | {'best acc min':>12} | {'wall s':>7} | "
-          f"{'cpu s':>7} | {'wall / none':>11} | {'cpu / none':>10} | pruned doctor/metric")
+          f"{'cpu s':>7} | {'wall / none':>11} | {'cpu / none':>10} | pruned doctor/metric"
+          + (" | best acc it pruned" if args.sampler == "random" else ""))
     for name, _, _ in ARMS:
         rs = rows[name]
-        wall_ratio = statistics.mean(r["wall"] / n["wall"] for r, n in zip(rs, ref))
-        cpu_ratio = statistics.mean(r["cpu"] / n["cpu"] for r, n in zip(rs, ref))
+        wall_ratio = statistics.mean(r["wall"] / n["wall"] for r, n in zip(rs, ref, strict=True))
+        cpu_ratio = statistics.mean(r["cpu"] / n["cpu"] for r, n in zip(rs, ref, strict=True))
         print(f"{name:>14} | {statistics.mean(r['best'] for r in rs):13.4f} | "
               f"{min(r['best'] for r in rs):12.4f} | {statistics.mean(r['wall'] for r in rs):7.1f} | "
               f"{statistics.mean(r['cpu'] for r in rs):7.1f} | {wall_ratio:11.2f} | "
               f"{cpu_ratio:10.2f} | {statistics.mean(r['pruned_doctor'] for r in rs):.1f}/"
-              f"{statistics.mean(r['pruned_metric'] for r in rs):.1f}")
+              f"{statistics.mean(r['pruned_metric'] for r in rs):.1f}"
+              + (f" | {max(best_pruned(r, n) for r, n in zip(rs, ref, strict=True)):.4f}"
+                 if args.sampler == "random" and name != "none" else ""))
     return 0
 
 

@@ -174,3 +174,62 @@ def test_a_killed_study_resumes_with_its_earlier_trials(tmp_path: Path) -> None:
     after = _finished(out / "study.db")
     assert after[:len(before)] == before  # the earlier trials are kept as they were
     assert len(after) == 10 and r.n_complete + r.n_pruned_doctor + r.n_pruned_metric == 10
+
+
+def _random_study(pruned_by_doctor: int, seed: int) -> optuna.Study:
+    """A study of complete trials with random curves (and some doctor-pruned ones first)."""
+    import random
+
+    rng = random.Random(seed)
+    study = optuna.create_study(direction="maximize" if seed % 2 == 0 else "minimize")
+    for _ in range(pruned_by_doctor):
+        t = study.ask()
+        t.report(0.1, 0)
+        t.set_user_attr("pruned_by", PRUNED_BY_DOCTOR)
+        study.tell(t, state=optuna.trial.TrialState.PRUNED)
+    for _ in range(rng.randint(0, 8)):
+        t = study.ask()
+        for step in range(rng.randint(1, 6)):
+            t.report(rng.random(), step)
+        study.tell(t, rng.random())
+    return study
+
+
+def test_the_doctor_median_pruner_decides_as_optunas_median_pruner_without_doctor_prunes() -> None:
+    import random
+
+    from torchdoctor.tune import DoctorMedianPruner
+
+    rng = random.Random(0)
+    decisions = 0
+    for seed in range(60):
+        study = _random_study(0, seed)
+        ours, ref = DoctorMedianPruner(3, 1), optuna.pruners.MedianPruner(3, 1)
+        t = study.ask()
+        for step in range(5):
+            t.report(rng.random() if step != 3 or seed % 7 else float("nan"), step)
+            frozen = study.trials[-1]  # the running trial as should_prune sees it
+            assert ours.prune(study, frozen) == ref.prune(study, frozen), (seed, step)
+            decisions += ref.prune(study, frozen)
+    assert decisions >= 10  # the comparison covered pruning decisions, not only "no"
+
+
+def test_the_doctor_median_pruner_counts_doctor_prunes_toward_its_startup() -> None:
+    from torchdoctor.tune import DoctorMedianPruner
+
+    study = optuna.create_study(direction="maximize")
+    for _ in range(4):  # broken trials the doctor pruned
+        t = study.ask()
+        t.report(0.1, 0)
+        t.set_user_attr("pruned_by", PRUNED_BY_DOCTOR)
+        study.tell(t, state=optuna.trial.TrialState.PRUNED)
+    t = study.ask()  # one healthy complete trial
+    for step in range(3):
+        t.report(0.9, step)
+    study.tell(t, 0.9)
+    t = study.ask()
+    t.report(0.5, 0)
+    t.report(0.6, 1)
+    frozen = study.trials[-1]
+    assert DoctorMedianPruner(5, 1).prune(study, frozen)  # 1 complete + 4 doctor = 5
+    assert not optuna.pruners.MedianPruner(5, 1).prune(study, frozen)  # waits for 5 complete

@@ -29,6 +29,7 @@ from torchdoctor.tune._objective import (
     metric_of,
     trial_config,
 )
+from torchdoctor.tune._pruner import DoctorMedianPruner
 from torchdoctor.tune._report import importances, render_tune_report, write_tune_report
 from torchdoctor.tune._space import (
     KINDS,
@@ -63,6 +64,7 @@ from torchdoctor.tune._study import (
 
 __all__ = [
     "BEST_CONFIG_FILE",
+    "DoctorMedianPruner",
     "GRACE_S",
     "HEARTBEAT_S",
     "InvalidTrial",

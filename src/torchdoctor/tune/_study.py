@@ -65,10 +65,19 @@ def require_optuna() -> Any:
     return optuna
 
 
-def make_pruner(name: str) -> Any:
-    """The study's metric pruner for ``name`` (one of :data:`PRUNERS`)."""
+def make_pruner(name: str, *, doctor: bool = False) -> Any:
+    """The study's metric pruner for ``name`` (one of :data:`PRUNERS`).
+
+    ``median`` is Optuna's ``MedianPruner`` (:data:`MEDIAN_STARTUP_TRIALS`,
+    :data:`MEDIAN_WARMUP_EPOCHS`); with ``doctor``, the same rule where the trials the doctor
+    pruned count toward the startup trials (:class:`~torchdoctor.tune.DoctorMedianPruner`).
+    """
     optuna = require_optuna()
     if name == "median":
+        if doctor:
+            from torchdoctor.tune._pruner import DoctorMedianPruner
+
+            return DoctorMedianPruner(MEDIAN_STARTUP_TRIALS, MEDIAN_WARMUP_EPOCHS)
         return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS,
                                            n_warmup_steps=MEDIAN_WARMUP_EPOCHS)
     if name == "none":
@@ -303,7 +312,8 @@ def run_worker(job: _Job, log: Any = None) -> None:
         base = config_from_dict(job.config)
         params = parse_space(job.space, base)
         s = optuna.load_study(study_name=job.study, storage=open_storage(job.url),
-                              sampler=_sampler(job, optuna), pruner=make_pruner(job.pruner))
+                              sampler=_sampler(job, optuna),
+                              pruner=make_pruner(job.pruner, doctor=job.doctor))
         objective = Objective(base, params, doctor=job.doctor)
 
         def stop_when_done(study: Any, trial: Any) -> None:
