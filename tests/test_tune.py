@@ -233,3 +233,40 @@ def test_the_doctor_median_pruner_counts_doctor_prunes_toward_its_startup() -> N
     frozen = study.trials[-1]
     assert DoctorMedianPruner(5, 1).prune(study, frozen)  # 1 complete + 4 doctor = 5
     assert not optuna.pruners.MedianPruner(5, 1).prune(study, frozen)  # waits for 5 complete
+
+
+def test_timeout_stops_starting_trials(tmp_path: Path) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(TINY_SPACE, encoding="utf-8")
+    t0 = time.perf_counter()
+    r = td.tune(None, trials=10_000, space=space, out=tmp_path / "o", overrides=TINY,
+                timeout=1.0, seed=0)
+    assert 1 <= r.n_trials < 10_000
+    assert time.perf_counter() - t0 < 60
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"storage": "nosuchdb://x"}, "--storage 'nosuchdb://x': unknown database 'nosuchdb'"),
+    ({"storage": "study.db"}, "--storage 'study.db': not a database URL"),
+    ({"trials": 0}, "--trials 0: must be a whole number in 1..100000"),
+    ({"workers": 0}, "--workers 0: must be a whole number"),
+    ({"timeout": -1}, "--timeout -1: must be a positive number of seconds"),
+    ({"pruner": "hyperband"}, "pruner 'hyperband': allowed: median, none"),
+    ({"study": ""}, "--study '': must be a non-empty name"),
+])
+def test_bad_arguments_are_refused_in_one_line(tmp_path: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        td.tune(None, out=tmp_path / "o", **kwargs)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_an_unreachable_database_is_one_line_with_the_password_masked() -> None:
+    from torchdoctor.tune import open_storage, public_url
+
+    url = "postgresql://user:s3cret@127.0.0.1:1/db"
+    assert "s3cret" not in public_url(url) and "user:***@127.0.0.1:1/db" in public_url(url)
+    with pytest.raises(ValueError) as info:
+        open_storage(url)
+    text = str(info.value)
+    assert "s3cret" not in text and "\n" not in text
+    assert text.startswith("--storage 'postgresql://user:***@127.0.0.1:1/db': cannot open")
