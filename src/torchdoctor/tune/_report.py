@@ -118,7 +118,8 @@ def render_tune_report(study: Any, result: Any) -> str:
         by = t.user_attrs.get("pruned_by", "metric")
         code = t.user_attrs.get("finding_code", "")
         msg = t.user_attrs.get("finding_message", "")
-        params = ", ".join(f"{k}={v}" for k, v in t.params.items())
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in t.params.items())
         prow.append(f"<tr><td>{t.number}</td><td>{escape(str(by))}</td>"
                     f"<td>{_num(t.last_step + 1 if t.last_step is not None else None)}</td>"
                     f"<td><code>{escape(str(code))}</code></td><td>{escape(str(msg))}</td>"

@@ -291,6 +291,10 @@ def _run_workers(jobs: list[_Job], log: Any) -> None:
         p.start()
     try:
         run_worker(jobs[0], log)
+    except BaseException:  # Ctrl-C or an error here: the others stop too (the study resumes)
+        for p in procs:
+            p.terminate()
+        raise
     finally:
         for p in procs:
             p.join()
