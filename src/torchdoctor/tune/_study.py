@@ -350,7 +350,8 @@ def _trial_line(t: Any) -> str:
         why = t.user_attrs.get("finding_code") if by == PRUNED_BY_DOCTOR else "metric"
         state = f"pruned ({why})"
     value = f" {t.value:.4f}" if t.value is not None else ""
-    return f"trial {t.number}: {state}{value}"
+    mark = " (the config's own values)" if t.user_attrs.get("baseline") else ""
+    return f"trial {t.number}{mark}: {state}{value}"
 
 
 def summarize(s: Any, base: Config, *, url: str, out_dir: Path | None,
