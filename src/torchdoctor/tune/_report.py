@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor.rundir import atomic_write_text
+from torchdoctor.tune._storage import GRACE_S
 
 __all__ = ["importances", "render_tune_report", "write_tune_report"]
 
+_RUNNING_NOTE = (f" (in progress in another process, or left by a killed one: failed once its "
+                 f"heartbeat is {GRACE_S} s old)")
 #: Complete trials needed before parameter importances are computed (fANOVA on fewer is noise).
 MIN_TRIALS_FOR_IMPORTANCE = 4
 
@@ -102,7 +105,7 @@ def render_tune_report(study: Any, result: Any) -> str:
         f"<tr><td>trials</td><td>{r.n_trials}: {r.n_complete} complete, {r.n_pruned_doctor} "
         f"pruned by the doctor, {r.n_pruned_metric} pruned on the metric, {r.n_failed} failed, "
         f"{r.n_running} running"
-        f"{' (in progress in another process, or left by a killed one: failed once its heartbeat is 20 s old)' if r.n_running else ''}"
+        f"{_RUNNING_NOTE if r.n_running else ''}"
         "</td></tr>"
         f"<tr><td>time</td><td>{r.seconds:.1f} s this run; {r.trials_seconds:.1f} s of trials in "
         "the study</td></tr>"
