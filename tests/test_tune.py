@@ -158,7 +158,7 @@ def test_a_killed_study_resumes_with_its_earlier_trials(tmp_path: Path) -> None:
                 "--set", "train.epochs=3", "--set", "model.width=16", "--json")
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
                             cwd=tmp_path, start_new_session=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     try:
         while time.time() < deadline and len(_finished(out / "study.db")) < 3:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""

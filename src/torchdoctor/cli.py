@@ -194,7 +194,7 @@ def tune(
     space: Optional[Path] = typer.Option(None, "--space", help="Search space YAML: dotted config keys to distributions (docs/tune.md); default: the usual knobs."),
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna RDB URL, e.g. postgresql://user:pw@host/db (default: sqlite in --out)."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name (default tune-<config name>); an existing study resumes."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds after which no new trial starts."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds after which a worker starts no new trial (from its own start)."),
     workers: int = typer.Option(1, "--workers", help="Processes on this machine sharing the study."),
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for study.db, tune.json, tune.html, best_config.yaml (default runs/<time>-tune-<name>)."),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),

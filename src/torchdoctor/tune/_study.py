@@ -142,7 +142,7 @@ class _Job:
     url: str
     study: str
     trials: int
-    deadline: float | None  # time.time() after which no trial starts
+    timeout: float | None  # seconds after the worker's start when no new trial starts
     config: dict[str, Any]
     space: dict[str, dict[str, Any]]
     doctor: bool
@@ -176,7 +176,8 @@ def tune(config: PathLike | Config | None = None, *, trials: int = 30,
             ``sqlite:///OUT/study.db``.
         study: the study name (default ``tune-<config name>``); an existing study of that
             name is resumed when it was started from the same config and space.
-        timeout: seconds after which no new trial starts.
+        timeout: seconds after which a worker starts no new trial (counted from the
+            worker's start: every worker runs at least one trial).
         workers: processes on this machine sharing the study (each samples and trains).
         out: output directory (default ``runs/<time>-tune-<name>``).
         overrides: ``--set`` strings applied to the config.
@@ -225,9 +226,8 @@ def tune(config: PathLike | Config | None = None, *, trials: int = 30,
     if log is not None:
         log(f"study {study_name} in {public_url(url)}: {done_before} finished trials, "
             f"running up to {trials}")
-    deadline = time.time() + timeout if timeout is not None else None
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    jobs = [_Job(url, study_name, trials, deadline, base.to_dict(), space_to_dict(params), doctor,
+    jobs = [_Job(url, study_name, trials, timeout, base.to_dict(), space_to_dict(params), doctor,
                  pruner, seed, w, threads) for w in range(workers)]
     _run_workers(jobs, log)
     result = summarize(s, base, url=url, out_dir=out_dir, seconds=time.perf_counter() - t0)
@@ -323,16 +323,12 @@ def run_worker(job: _Job, log: Any = None) -> None:
         def stop_when_done(study: Any, trial: Any) -> None:
             if log is not None:
                 log(_trial_line(trial))
-            if _finished(study) >= job.trials or (
-                    job.deadline is not None and time.time() >= job.deadline):
+            if _finished(study) >= job.trials:
                 study.stop()
 
         if _finished(s) >= job.trials:
             return
-        remaining = None if job.deadline is None else max(0.0, job.deadline - time.time())
-        if remaining == 0.0:
-            return
-        s.optimize(objective, timeout=remaining, catch=(InvalidTrial,),
+        s.optimize(objective, timeout=job.timeout, catch=(InvalidTrial,),
                    callbacks=[stop_when_done], gc_after_trial=False)
     finally:
         torch.set_num_threads(old_threads)
