@@ -270,3 +270,20 @@ def test_an_unreachable_database_is_one_line_with_the_password_masked() -> None:
     text = str(info.value)
     assert "s3cret" not in text and "\n" not in text
     assert text.startswith("--storage 'postgresql://user:***@127.0.0.1:1/db': cannot open")
+
+
+def test_doctor_pruned_trials_are_counted_and_listed_in_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    # every trial has a constant initialization: identical units, an error finding
+    r = td.tune(None, trials=2, space={"model.init": ["constant"], "train.lr": [0.05, 0.1]},
+                out=out, overrides=TINY, seed=0)
+    assert (r.n_pruned_doctor, r.n_complete, r.n_pruned_metric) == (2, 0, 0)
+    assert r.best_value is None and r.best_params == {} and r.best_config is None
+    assert not (out / "best_config.yaml").exists()
+    study = optuna.load_study(study_name=r.study, storage=f"sqlite:///{out / 'study.db'}")
+    codes = {t.user_attrs["finding_code"] for t in study.trials}
+    assert codes <= set(td.SYMPTOM_CODES) and len(codes) == 1
+    html = (out / "tune.html").read_text(encoding="utf-8")
+    pruned = html[html.index('<section id="pruned">'):]
+    assert codes.pop() in pruned and pruned.count("<td>doctor</td>") == 2
+    assert "No trial completed." in html

@@ -62,6 +62,10 @@ class _Watch(Callback):
         self.finding: Any = None
 
     def on_train_epoch_end(self, trainer: Any, *, epoch: int, metrics: dict[str, Any]) -> None:
+        value = metrics.get(self.metric)
+        finite = isinstance(value, (int, float)) and math.isfinite(value)
+        if finite:  # reported first: the history shows where a pruned trial stood
+            self.trial.report(float(value), epoch)
         if self.doctor is not None:
             try:
                 errors = [f for f in self.doctor.findings if f.severity == "error"]
@@ -71,9 +75,7 @@ class _Watch(Callback):
                 self.pruned_by, self.finding = PRUNED_BY_DOCTOR, errors[0]
                 trainer.should_stop = True
                 return
-        value = metrics.get(self.metric)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            self.trial.report(float(value), epoch)
+        if finite:
             if self.trial.should_prune():
                 self.pruned_by = PRUNED_BY_METRIC
                 trainer.should_stop = True

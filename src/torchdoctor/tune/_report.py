@@ -77,7 +77,11 @@ def _history_svg(study: Any, direction: str, metric: str) -> str:
                        label=label + " (last value)")
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
-    ax.legend(loc="best")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+    else:
+        ax.text(0.5, 0.5, "no trial reported a value", ha="center", va="center",
+                transform=ax.transAxes)
     return figure_svg(fig, title=f"{metric} of each trial")
 
 
