@@ -24,6 +24,13 @@ for the trials its doctor pruned (over all seeds: how good a config the pruning 
 ratio (``time.process_time``, one thread) is the steadier one.
 
     python benchmarks/bench_tune.py [--seeds 3] [--trials 30] [--epochs 15] [--sampler random|tpe]
+
+``--against-default`` measures instead what ``td.tune`` (default space, TPE, doctor + median,
+``--trials`` trials per seed) finds against the default config that ``torchdoctor train``
+trains without one: the best value, and the best among the trials other than the first (the
+first is the config's own values).
+
+    python benchmarks/bench_tune.py --against-default [--seeds 3] [--trials 30]
 """
 
 from __future__ import annotations
@@ -88,6 +95,30 @@ def best_pruned(arm: dict[str, Any], reference: dict[str, Any], key: str = "prun
     return max(vals) if vals else float("nan")
 
 
+def against_default(seeds: int, trials: int) -> int:
+    """``td.tune`` with its defaults on the default config, against that config's accuracy."""
+    import tempfile
+
+    import optuna
+
+    import torchdoctor as td
+    from torchdoctor.train.trainer import Trainer
+
+    default = Trainer(load_config(None)).fit().metrics["val_accuracy"]
+    print(f"default config (torchdoctor train without a config): val_accuracy {default:.4f}")
+    for seed in range(seeds):
+        with tempfile.TemporaryDirectory() as d:
+            r = td.tune(None, trials=trials, seed=seed, out=d)
+            study = optuna.load_study(study_name=r.study, storage=td.tune.default_storage(d))
+            others = [t.value for t in study.trials if t.number > 0 and t.value is not None]
+            print(f"seed {seed}: best {r.best_value:.4f} (trial {r.best_trial}); best of the "
+                  f"other trials {max(others):.4f}; {sum(v >= default for v in others)} of them "
+                  f">= default; complete {r.n_complete}, pruned by the doctor "
+                  f"{r.n_pruned_doctor}, on the metric {r.n_pruned_metric}; {r.seconds:.1f} s",
+                  flush=True)
+    return 0
+
+
 def _best_over(arms: list[dict[str, Any]], refs: list[dict[str, Any]], key: str) -> float:
     vals = [best_pruned(a, r, key) for a, r in zip(arms, refs, strict=True)]
     vals = [v for v in vals if v == v]
@@ -100,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--sampler", choices=("random", "tpe"), default="random")
+    ap.add_argument("--against-default", action="store_true")
     args = ap.parse_args(argv)
+    if args.against_default:
+        return against_default(args.seeds, args.trials)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
