@@ -23,6 +23,7 @@ demo: $(STAMP)
 # The report's browser test needs headless Chromium (Debian's package): installed when missing.
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_postgres.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -7,7 +7,8 @@
   ``td.Thresholds`` overrides the rules' thresholds; ``td.catalogue``: every symptom's spec.
 - ``td.nn``, ``td.init``, ``td.losses``, ``td.optim``, ``td.ops``: the pharmacy.
 - ``td.shift``: covariate and label shift detection, estimation and correction.
-- ``td.train``: the config-driven trainer; ``td.repair``: automatic repair.
+- ``td.train``: the config-driven trainer; ``td.repair``: automatic repair; ``td.tune``:
+  hyperparameter search on Optuna with doctor-informed pruning.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from torchdoctor.findings import SYMPTOM_CODES, Finding, Remedy  # noqa: F401 (p
 
 __version__ = "0.1.0"
 
-#: ``repair`` is a callable package: ``td.repair(config)`` runs :func:`torchdoctor.repair.repair`.
+#: ``repair`` and ``tune`` are callable packages: ``td.repair(config)`` runs
+#: :func:`torchdoctor.repair.repair`, ``td.tune(config)`` runs :func:`torchdoctor.tune.tune`.
 _SUBMODULES = {
-    "catalogue", "data", "doctor", "gan", "init", "lab", "losses", "nn", "ops", "optim", "repair", "report",
-    "shift", "train",
+    "catalogue", "data", "doctor", "gan", "init", "lab", "losses", "nn", "ops", "optim",
+    "repair", "report", "shift", "train", "tune",
 }
 _LAZY_ATTRS = {
     "Doctor": ("torchdoctor.doctor", "Doctor"),

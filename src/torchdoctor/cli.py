@@ -296,6 +296,48 @@ def _shutdown_distributed() -> None:
         with contextlib.suppress(Exception):  # the run is over: nothing left to report
             shutdown_distributed()
 
+@app.command()
+def tune(
+    config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
+    trials: int = typer.Option(30, "--trials", help="Finished (complete or pruned) trials the study should hold; a resumed study runs the missing ones."),
+    space: Optional[Path] = typer.Option(None, "--space", help="Search space YAML: dotted config keys to distributions (docs/tune.md); default: the usual knobs."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna RDB URL, e.g. postgresql://user:pw@host/db (default: sqlite in --out)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name (default tune-<config name>); an existing study resumes."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds after which a worker starts no new trial (from its own start)."),
+    workers: int = typer.Option(1, "--workers", help="Processes on this machine sharing the study."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for study.db, tune.json, tune.html, best_config.yaml (default runs/<time>-tune-<name>)."),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    no_doctor: bool = typer.Option(False, "--no-doctor", help="No doctor-informed pruning (the median pruner only)."),
+    pruner: str = typer.Option("median", "--pruner", help="Metric pruner: median (Optuna's MedianPruner) or none."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the TPE sampler."),
+    json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
+) -> None:
+    """Search the config's knobs with Optuna; trials with an error finding are pruned at once."""
+    from torchdoctor.tune import TUNE_REPORT_FILE
+    from torchdoctor.tune import tune as run_tune
+
+    log = None if json_ else typer.echo
+    try:
+        with user_errors():
+            result = run_tune(config, trials=trials, space=space, storage=storage, study=study,
+                              timeout=timeout, workers=workers, out=out, overrides=set_,
+                              doctor=not no_doctor, pruner=pruner, seed=seed, log=log)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; run the same command again to resume the study", err=True)
+        raise typer.Exit(130) from None
+    doc = result.to_json()
+    if json_:
+        emit_json(doc)
+        return
+    typer.echo(f"best {result.metric}: "
+               f"{'none (no trial completed)' if result.best_value is None else f'{result.best_value:.4f}'}")
+    for k, v in result.best_params.items():
+        typer.echo(f"  {k}: {v!r}")
+    typer.echo(f"trials: {result.n_trials} ({result.n_complete} complete, {result.n_pruned_doctor} "
+               f"pruned by the doctor, {result.n_pruned_metric} pruned on the metric, "
+               f"{result.n_failed} failed); {result.seconds:.1f} s")
+    typer.echo(f"report: {Path(str(result.out_dir)) / TUNE_REPORT_FILE}")
+
 
 def main() -> None:
     """Console-script entry point: usage errors (unknown option, bad value) in one line too."""
