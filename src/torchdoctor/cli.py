@@ -288,14 +288,6 @@ def _lab_progress(show: bool, total: int) -> Iterator[tuple[Any, Any]]:
                                          description=f"{result.experiment.name} done"))
 
 
-def _shutdown_distributed() -> None:
-    """Under torchrun: destroy the process group the command created, before the exit."""
-    if "torch.distributed" in sys.modules:
-        from torchdoctor.train import shutdown_distributed
-
-        with contextlib.suppress(Exception):  # the run is over: nothing left to report
-            shutdown_distributed()
-
 @app.command()
 def tune(
     config: Optional[Path] = typer.Argument(None, help=CONFIG_HELP),
@@ -337,6 +329,15 @@ def tune(
                f"pruned by the doctor, {result.n_pruned_metric} pruned on the metric, "
                f"{result.n_failed} failed); {result.seconds:.1f} s")
     typer.echo(f"report: {Path(str(result.out_dir)) / TUNE_REPORT_FILE}")
+
+
+def _shutdown_distributed() -> None:
+    """Under torchrun: destroy the process group the command created, before the exit."""
+    if "torch.distributed" in sys.modules:
+        from torchdoctor.train import shutdown_distributed
+
+        with contextlib.suppress(Exception):  # the run is over: nothing left to report
+            shutdown_distributed()
 
 
 def main() -> None:
