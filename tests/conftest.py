@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -29,3 +31,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 240,
     full_env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([str(TORCHDOCTOR), *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=timeout, env=full_env)
+
+
+@functools.cache
+def quick_lab_result(name: str) -> Any:
+    """``td.lab.run(name, quick=True)``, once per test session (the generic lab tests, the
+    per-experiment tests and the browser test share the seeded, deterministic results)."""
+    import torchdoctor as td
+
+    return td.lab.run(name, quick=True)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import torchdoctor as td
-from conftest import run_cli
+from conftest import quick_lab_result, run_cli
 from torchdoctor.cli import app
 from torchdoctor.lab import Check, Context, Experiment, Outcome
 
@@ -48,7 +48,7 @@ def test_registry_is_ordered_and_well_formed() -> None:
 @pytest.mark.parametrize("name", list(td.lab.EXPERIMENTS))
 def test_every_experiment_runs_quick(name: str, tmp_path: Path) -> None:
     exp = td.lab.EXPERIMENTS[name]
-    result = td.lab.run(name, quick=True)
+    result = quick_lab_result(name)
     assert result.seeds == 1 and result.quick
     doc = result.to_json()
     _check_document(doc, exp)

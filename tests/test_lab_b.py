@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import torchdoctor as td
+from conftest import quick_lab_result
 from torchdoctor.lab.experiments.e06_activations import dead_fraction, negative_share
 from torchdoctor.lab.experiments.e09_regularization import Perturb
 from torchdoctor.lab.experiments.e10_focal import imbalanced_binary
@@ -25,7 +26,7 @@ ORDERS = dict(zip(NAMES, range(6, 11), strict=True))
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, td.lab.LabResult]:
-    return {name: td.lab.run(name, quick=True) for name in NAMES}
+    return {name: quick_lab_result(name) for name in NAMES}
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import torchdoctor as td
+from conftest import quick_lab_result
 from torchdoctor.lab.experiments import (
     e11_distillation,
     e12_ce_vs_mse,
@@ -28,7 +29,7 @@ MODULES = (e11_distillation, e12_ce_vs_mse, e13_conv_blocks, e14_covariate_shift
 
 @pytest.fixture(scope="module")
 def results():
-    return {name: td.lab.run(name, quick=True) for name in NAMES}
+    return {name: quick_lab_result(name) for name in NAMES}
 
 
 def test_registered_in_order():
