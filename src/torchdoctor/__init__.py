@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 #: ``repair`` is a callable package: ``td.repair(config)`` runs :func:`torchdoctor.repair.repair`.
 _SUBMODULES = {
-    "catalogue", "data", "doctor", "init", "lab", "losses", "nn", "ops", "optim", "repair", "report",
+    "catalogue", "data", "doctor", "gan", "init", "lab", "losses", "nn", "ops", "optim", "repair", "report",
     "shift", "train",
 }
 _LAZY_ATTRS = {

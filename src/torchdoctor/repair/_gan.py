@@ -5,7 +5,8 @@
    findings of the mode metrics (``gan_mode_collapse``).
 2. Candidates: the findings' remedies (the catalogue's spec of each finding code names them,
    :data:`torchdoctor.repair.PATCHES` gives their config patches), ordered by
-   :data:`GAN_PRIORITY`; each candidate is the current config plus one remedy's patch.
+   :data:`GAN_PRIORITY`, then the other tricks of :data:`GAN_PRIORITY`; each candidate is the
+   current config plus one remedy's patch.
 3. Each candidate trains; the best replaces the current config when its score beats it by
    :data:`MIN_GAIN`. Rounds repeat until no finding is left, no candidate helps, or ``rounds``.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from torchdoctor.findings import Finding
 from torchdoctor.repair._patch import apply_patch, config_diff
+from torchdoctor.repair._remedy_patches import patch_for
 from torchdoctor.train.config import Config
 
 __all__ = ["GAN_PRIORITY", "GanRepairResult", "GanRun", "gan_score", "propose_gan_candidates",
@@ -99,10 +101,12 @@ class GanRun:
 
 def propose_gan_candidates(cfg: Config, findings: list[Finding], *,
                            max_candidates: int = MAX_CANDIDATES,
-                           tried: list[str] | None = None) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, str]]]:
+                           tried: list[str] | None = None,
+                           fallback: bool = True) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, str]]]:
     """``[(remedy code, patch)]`` from the findings' remedies in :data:`GAN_PRIORITY` order
-    (remedies outside it after, in the findings' order); patches that do not apply or change
-    nothing are skipped (returned with their reason)."""
+    (remedies outside it after, in the findings' order), then, with ``fallback``, every other
+    trick of :data:`GAN_PRIORITY`; patches that do not apply or change nothing are skipped
+    (returned with their reason)."""
     codes: list[str] = []
     patches: dict[str, dict[str, Any]] = {}
     finding_of: dict[str, str] = {}
@@ -116,6 +120,13 @@ def propose_gan_candidates(cfg: Config, findings: list[Finding], *,
                 finding_of[r.code] = f.code
     order = {c: i for i, c in enumerate(GAN_PRIORITY)}
     codes.sort(key=lambda c: order.get(c, len(order)))
+    if finding_of and fallback:  # then every other GAN trick, in the fixed priority
+        first = next(iter(finding_of.values()))
+        for code in GAN_PRIORITY:
+            if code not in patches:
+                codes.append(code)
+                patches[code] = patch_for(code)
+                finding_of[code] = first
     out: list[tuple[str, dict[str, Any]]] = []
     skipped: list[dict[str, str]] = []
     for code in codes:
