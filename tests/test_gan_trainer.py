@@ -14,12 +14,11 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 import torchdoctor as td
+from conftest import ROOT, run_cli
 from torchdoctor.cli import app
 from torchdoctor.gan import losses as gl
 from torchdoctor.gan import nets
 from torchdoctor.train.config import ConfigError, load_config
-
-from conftest import ROOT, run_cli
 
 RING = str(ROOT / "configs" / "gan_ring8.yaml")
 VANILLA = str(ROOT / "configs" / "gan_vanilla_ring8.yaml")

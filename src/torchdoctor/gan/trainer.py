@@ -121,6 +121,9 @@ class GanTrainer:
         self.batch = min(cfg.train.batch_size, n)
         self.steps_per_epoch = max(1, math.ceil(n / self.batch))
         self.total_steps = self.steps_per_epoch * cfg.train.epochs
+        if self.batch < 2 and "batch" in (g.generator.norm, g.discriminator.norm):
+            raise ValueError(f"train.batch_size = {cfg.train.batch_size}: BatchNorm in the GAN "
+                             "needs at least 2 samples per batch; choose a larger batch or norm layer")
         self.history: list[dict[str, Any]] = []
         self.epoch = 0
         self.step = 0
