@@ -194,6 +194,9 @@ def test_cli_train_writes_samples_metrics_and_report(tmp_path: Path) -> None:
     assert "Samples over the epochs" in html and "<svg" in html and "D(real)" in html
     findings = json.loads((out / "findings.json").read_text())
     assert all(f["code"].startswith("gan_") for f in findings)
+    (out / "report.html").unlink()
+    r2 = CliRunner().invoke(app, ["report", str(out)])  # rebuilt from the logs: the GAN report
+    assert r2.exit_code == 0 and "Samples over the epochs" in (out / "report.html").read_text()
 
 
 def test_cli_repair_of_a_collapsed_gan(tmp_path: Path) -> None:

@@ -188,10 +188,11 @@ def checkup(
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory (finished or killed).")) -> None:
     """Rebuild report.html from the logs of a run directory."""
-    from torchdoctor.report import build_report
+    from torchdoctor.report import build_report, write_gan_report
 
+    gan_run = (run_dir / "samples.npz").is_file()  # a GAN run (torchdoctor.gan.SAMPLES_FILE)
     with user_errors():
-        path = build_report(run_dir)
+        path = write_gan_report(run_dir) if gan_run else build_report(run_dir)
     typer.echo(str(path))
 
 
