@@ -227,3 +227,13 @@ def test_gan_patches_are_valid_config_patches() -> None:
         assert patch and all(k.startswith("gan.") for k in patch), code
         res = apply_patch(vanilla, patch)
         assert res.ok or "changes nothing" in res.reason, (code, res.reason)
+
+
+def test_cli_diagnose_of_a_gan_config() -> None:
+    args = ["diagnose", VANILLA, "--json", "--epochs", "1"] + sum((["--set", s] for s in TINY), [])
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["metrics"]["epoch"] == 0 and doc["metrics"]["num_modes"] == 8
+    collapse = [f for f in doc["findings"] if f["code"] == "gan_mode_collapse"]
+    assert collapse and collapse[0]["remedies"][0]["patch"] == {"gan.pack": 4}

@@ -10,8 +10,9 @@
 3. Each candidate trains; the best replaces the current config when its score beats it by
    :data:`MIN_GAIN`. Rounds repeat until no finding is left, no candidate helps, or ``rounds``.
 
-Score (higher is better): captured modes / modes + 0.5 × high-quality share for mixtures;
-classes generated / classes + 0.5 × coverage for labelled data; coverage otherwise.
+Score (higher is better): (captured modes + high-quality share) / modes for mixtures, (classes
+generated + coverage) / classes for labelled data (one more mode outweighs any quality: the
+cure is for mode collapse); coverage otherwise.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def gan_score(metrics: dict[str, Any]) -> float:
     if isinstance(modes, int) and isinstance(k, int) and k > 0:
         hq = metrics.get("high_quality")
         second = float(hq) if isinstance(hq, (int, float)) and math.isfinite(hq) else cov
-        return modes / k + 0.5 * second
+        return (modes + second) / k  # one more mode outweighs any quality
     return cov if "coverage" in metrics else float("-inf")
 
 
