@@ -37,7 +37,7 @@ def test_defaults_match_design() -> None:
         (["data.normalize=zscore"], r"data\.normalize = 'zscore': not allowed; allowed: none, standard, minmax, unit"),
         (["data.name=cifar"], r"data\.name = 'cifar': allowed: digits, moons, .*npz:PATH"),
         (["data.foo=1"], r"^unknown key 'data\.foo'; allowed keys here: name, normalize"),
-        (["colour=red"], r"^unknown key 'colour'; allowed keys here: seed, data, model, train, target$"),
+        (["colour=red"], r"^unknown key 'colour'; allowed keys here: seed, data, model, train, target, gan$"),
         (["train.epochs=abc"], r"^train\.epochs = 'abc': must be a whole number \(allowed: 1 <= epochs <= 100000\)$"),
         (["train.epochs=0"], r"^train\.epochs = 0: must be >= 1$"),
         (["train.batch_size=2.5"], r"train\.batch_size = 2\.5: must be a whole number"),
@@ -56,7 +56,7 @@ def test_defaults_match_design() -> None:
         (["model.init=normal", "model.init_std=0"], r"^model\.init_std = 0\.0: must be > 0 for init normal$"),
         (["model.norm=instance"], r"^model\.norm = instance: needs spatial inputs"),
         (["train.task=regression"], r"^train\.loss = cross_entropy: a regression task needs loss mse$"),
-        (["train.task=gan"], r"train\.task = 'gan': the GAN trainer is not part of this release"),
+        (["train.task=gan", "gan.pack=0"], r"^gan\.pack = 0: must be >= 1$"),
         (["seed=-1"], r"^seed = -1: must be >= 0$"),
     ],
 )

@@ -77,6 +77,14 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def _gan_shown(m: dict[str, Any]) -> str:
+    """A GAN run's final metrics in one line (task gan has no validation metrics)."""
+    parts = [f"modes {m['modes']}/{m['num_modes']}"] if "modes" in m and "num_modes" in m else []
+    parts += [f"{k.replace('_', ' ')} {m[k]:.4f}" for k in ("high_quality", "coverage")
+              if isinstance(m.get(k), float)]
+    return ", ".join(parts)
+
+
 def _show_progress(quiet: bool) -> bool:
     return not quiet and sys.stdout.isatty()
 
@@ -111,7 +119,7 @@ def train(
     if not quiet and result.run_dir is not None:
         m = result.metrics
         shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
-        typer.echo(f"run directory: {result.run_dir}\nfinal: {shown}")
+        typer.echo(f"run directory: {result.run_dir}\nfinal: {shown or _gan_shown(m)}")
 
 
 @app.command()
@@ -176,7 +184,7 @@ def repair(
     for side in ("before", "after"):
         m = doc[side]["metrics"]
         shown = ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float) and k.startswith("val_"))
-        typer.echo(f"{side}: {shown}; findings: {', '.join(doc[side]['findings']) or 'none'}")
+        typer.echo(f"{side}: {shown or _gan_shown(m)}; findings: {', '.join(doc[side]['findings']) or 'none'}")
     typer.echo(f"report: {out_dir / rundir.REPORT_FILE}")
 
 
@@ -203,10 +211,11 @@ def checkup(
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="A run directory (finished or killed).")) -> None:
     """Rebuild report.html from the logs of a run directory."""
-    from torchdoctor.report import build_report
+    from torchdoctor.report import build_report, write_gan_report
 
+    gan_run = (run_dir / "samples.npz").is_file()  # a GAN run (torchdoctor.gan.SAMPLES_FILE)
     with user_errors():
-        path = build_report(run_dir)
+        path = write_gan_report(run_dir) if gan_run else build_report(run_dir)
     typer.echo(str(path))
 
 

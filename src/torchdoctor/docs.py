@@ -36,6 +36,8 @@ def _allowed(field: Any) -> str:
         text = " \\| ".join(f"`{v}`" for v in typing.get_args(ann))
     elif ann is bool:
         text = "`true` \\| `false`"
+    elif typing.get_origin(ann) is tuple:
+        text = f"list of {len(typing.get_args(ann))} numbers"
     else:
         kind = {int: "integer", float: "number", str: "string"}.get(ann, getattr(ann, "__name__", str(ann)))
         bounds = []
@@ -58,6 +60,8 @@ def _default(value: Any) -> str:
         return "`null`"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
+    if isinstance(value, tuple):
+        return f"`[{', '.join(str(v) for v in value)}]`"
     return f"`{value}`"
 
 
@@ -84,12 +88,22 @@ def config_reference() -> str:
     for name, model, meaning in sections:
         lines += ["", f"## `{name}:`\n", _md(meaning) + "\n", "| key | default | allowed | meaning |",
                   "|---|---|---|---|"]
+        nested: list[tuple[str, type[BaseModel]]] = []
         for key, field in model.model_fields.items():
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):  # a section in the section
+                lines.append(f"| `{name}.{key}` | section | keys below | {_md(field.description)} |")
+                nested.append((f"{name}.{key}", sub))
+                continue
             allowed = _allowed(field)
             if (name, key) == ("data", "name"):
                 allowed = " \\| ".join(f"`{n}`" for n in DATASET_NAMES) + " \\| `npz:PATH`"
             lines.append(f"| `{name}.{key}` | {_default(field.default)} | {allowed} | "
                          f"{_md(field.description)} |")
+        for prefix, sub in nested:
+            for key, field in sub.model_fields.items():
+                lines.append(f"| `{prefix}.{key}` | {_default(field.default)} | {_allowed(field)} | "
+                             f"{_md(field.description)} |")
     lines += ["", "## Example\n", "```yaml", "seed: 0", "data:", "  name: digits", "model:",
               "  depth: 3", "  width: 64", "train:", "  optimizer: adam", "  lr: 0.003",
               "  epochs: 10", "```", ""]

@@ -88,6 +88,12 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
         ValueError: bad input (one line naming it).
         TrainingInterrupted: Ctrl-C; the run can be resumed.
     """
+    if resume is None:  # task gan: the GAN trainer
+        cfg = cfg if cfg is not None else load_config(config, overrides or [])
+        if cfg.train.task == "gan":
+            return _gan_training(cfg, config, out, overwrite=overwrite, doctor=doctor, quiet=quiet)
+    else:
+        _refuse_gan_resume(resume)
     info = setup_distributed()
     main = info is None or info.main
     quiet = quiet or not main
@@ -137,6 +143,27 @@ def run_training(config: PathLike | None = None, *, overrides: list[str] | None 
             if doc is not None:
                 _finish_doctor(doc, trainer, run_dir, quiet=quiet or interrupted)
     return result
+
+
+# ----------------------------------------------------------------------------- task gan
+def _gan_training(cfg: Config, config: PathLike | None, out: PathLike | None, *,
+                  overwrite: bool, doctor: bool, quiet: bool) -> Any:
+    from torchdoctor.gan import train_gan
+
+    return train_gan(cfg, out=out, overwrite=overwrite, doctor=doctor, quiet=quiet,
+                     name=_run_name(config, cfg))
+
+
+def _refuse_gan_resume(resume: PathLike) -> None:
+    """A GAN run is not resumable: say so before the classifier trainer reads its config."""
+    path = Path(resume) / rundir.CONFIG_FILE
+    try:
+        task = load_config(path).train.task if path.is_file() else None
+    except ValueError:
+        return  # the resume path names the problem
+    if task == "gan":
+        raise ValueError(f"--resume {rundir.show(str(resume))}: a GAN run (train.task: gan) cannot "
+                         "be resumed; train it again")
 
 
 def _check_resume_args(overrides: list[str] | None, out: PathLike | None, resume: PathLike,
@@ -251,6 +278,10 @@ def run_diagnose(config: PathLike | None = None, *, overrides: list[str] | None 
     if info is not None:
         agree_across_ranks(error)
     assert cfg is not None
+    if cfg.train.task == "gan":  # the GAN trainer (one process)
+        from torchdoctor.gan import diagnose_gan
+
+        return diagnose_gan(cfg, epochs=epochs, out=out, overwrite=overwrite)
     n = epochs if epochs is not None else min(cfg.train.epochs, max(3, math.ceil(DIAGNOSE_BUDGET * cfg.train.epochs)))
     budget_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": n})})
     if not main:
@@ -308,7 +339,21 @@ def run_repair(config: PathLike | None = None, *, overrides: list[str] | None = 
     else:
         out_dir = rundir.new_run_dir(f"repair-{_run_name(config, cfg)}")
     with rundir.run_lock(out_dir):
+        if cfg.train.task == "gan":  # the GAN repair
+            return _repair_gan_into(cfg, out_dir, rounds, log)
         return _repair_into(cfg, out_dir, rounds, log)
+
+
+def _repair_gan_into(cfg: Config, out_dir: Path, rounds: int, log: Any) -> tuple[Any, Path]:
+    from torchdoctor.repair import repair_gan
+    from torchdoctor.train.config import dump_config
+
+    result = repair_gan(cfg, rounds=rounds, log=log)
+    dump_config(result.before.config, out_dir / rundir.CONFIG_BEFORE_FILE)
+    dump_config(result.after.config, out_dir / rundir.CONFIG_FILE)
+    rundir.atomic_write_json(out_dir / rundir.REPAIR_FILE, result.to_json(), indent=2)
+    result.write_report(out_dir / rundir.REPORT_FILE)
+    return result, out_dir
 
 
 def _repair_into(cfg: Config, out_dir: Path, rounds: int, log: Any) -> tuple[Any, Path]:

@@ -16,6 +16,14 @@ import sys
 import types
 from typing import Any
 
+from torchdoctor.repair._gan import (
+    GAN_PRIORITY,
+    GanRepairResult,
+    GanRun,
+    gan_score,
+    propose_gan_candidates,
+    repair_gan,
+)
 from torchdoctor.repair._loop import (
     Candidate,
     InputsCache,
@@ -39,6 +47,9 @@ from torchdoctor.repair._session import Session, row_score
 
 __all__ = [
     "Candidate",
+    "GAN_PRIORITY",
+    "GanRepairResult",
+    "GanRun",
     "InputsCache",
     "PATCHES",
     "PROBE_FACTORS",
@@ -50,6 +61,7 @@ __all__ = [
     "attach_patches",
     "budget_epochs",
     "config_diff",
+    "gan_score",
     "grows_cost",
     "is_rate_jump",
     "merge_patches",
@@ -57,7 +69,9 @@ __all__ = [
     "probe_epochs",
     "probe_rate",
     "propose_candidates",
+    "propose_gan_candidates",
     "repair",
+    "repair_gan",
     "row_score",
     "short_run_loss",
 ]

@@ -91,6 +91,16 @@ PATCHES: dict[str, Patch | Callable[[Finding], Patch]] = {
     "train_longer": {"train.epochs": "x2"},
     "call_eval": {"train.eval_mode": True},
     "call_zero_grad": {"train.zero_grad": True},
+    # -- GANs (train.task: gan; the gan: section, docs/gan.md) --
+    "non_saturating_loss": {"gan.loss": "non_saturating"},
+    "pack_samples": {"gan.pack": 4},
+    "two_timescale_rates": {"gan.lr_g": 0.001, "gan.lr_d": 0.004},
+    "spectral_norm": {"gan.spectral_norm": "discriminator"},
+    "gradient_penalty": {"gan.gradient_penalty": "wgan_gp", "gan.gp_weight": 10.0},
+    "instance_noise": {"gan.instance_noise": 0.1},
+    "soft_labels": {"gan.soft_labels": 0.9},
+    "more_d_steps": {"gan.d_steps": "x2"},
+    "fewer_d_steps": {"gan.d_steps": "x0.5"},
 }
 
 _unknown = sorted(set(PATCHES) - set(REMEDIES))

@@ -21,6 +21,7 @@ from torchdoctor.report._data import (
     timeline_from_vitals,
     to_float,
 )
+from torchdoctor.report._gan_sections import gan_sections, write_gan_report  # GAN run report
 from torchdoctor.report._html import render_html, write_html_report
 from torchdoctor.report._page import Section, render_page
 from torchdoctor.report._rundir import build_report
@@ -31,6 +32,7 @@ __all__ = [
     "Timeline",
     "build_report",
     "findings_section",
+    "gan_sections",
     "fmt_num",
     "format_finding_line",
     "print_summary",
@@ -39,5 +41,6 @@ __all__ = [
     "sort_findings",
     "timeline_from_vitals",
     "to_float",
+    "write_gan_report",
     "write_html_report",
 ]

@@ -144,7 +144,7 @@ class TrainConfig(_Section):
     """``train:`` — the optimization."""
 
     task: Task = "classification"
-    """What the outputs predict (``gan`` is refused in this release)."""
+    """What the outputs predict; ``gan`` trains a generator against a discriminator with the ``gan:`` section (``model:`` and the optimizer keys of ``train:`` are not used then; see docs/gan.md)."""
     epochs: int = Field(20, ge=1, le=100000)
     """Passes over the training set."""
     batch_size: int = Field(64, ge=1, le=2**31 - 1)
@@ -174,13 +174,6 @@ class TrainConfig(_Section):
     class_weight: ClassWeight = "none"  # extension: balanced = N / (K·n_k) per class
     """``balanced`` weights each class by N / (K * n_k)."""
 
-    @field_validator("task")
-    @classmethod
-    def _gan_not_here(cls, v: str) -> str:
-        if v == "gan":
-            raise ValueError("the GAN trainer is not part of this release; allowed: classification, regression")
-        return v
-
 
 class TargetConfig(_Section):
     """``target:`` — an optional second sample for checkup and shift correction."""
@@ -197,6 +190,135 @@ class TargetConfig(_Section):
     """Noise shift: Gaussian noise standard deviation, in normalized units."""
 
 
+GanLoss = Literal["minimax", "non_saturating", "wasserstein", "hinge", "least_squares"]
+Latent = Literal["gaussian", "uniform"]
+GanOptimizer = Literal["adam", "sgd", "sgdm", "rmsprop"]
+GanActivation = Literal["relu", "leaky_relu", "elu", "tanh"]
+GanNorm = Literal["none", "batch", "instance", "layer"]
+SpectralNorm = Literal["none", "discriminator", "generator", "both"]
+GradientPenalty = Literal["none", "wgan_gp", "r1"]
+Downsample = Literal["avgpool", "strided"]
+Upsample = Literal["pixelshuffle", "transposed"]
+LrDecay = Literal["none", "linear"]
+#: Losses whose discriminator targets are labels (soft, noisy and flipped labels apply).
+LABEL_LOSSES: tuple[str, ...] = ("minimax", "non_saturating", "least_squares")
+
+
+class GeneratorConfig(_Section):
+    """``gan.generator:`` — the generator network G (latent -> sample)."""
+
+    width: int = Field(128, ge=1, le=4096)
+    """Units per hidden layer (2-D data: MLP) or channels of the first feature map (images: DCGAN, halved at each upsampling)."""
+    depth: int = Field(3, ge=1, le=16)
+    """Hidden layers (MLP); images: extra 3x3 convolutions after the two upsamplings."""
+    activation: GanActivation = "relu"
+    """Hidden-layer activation (Radford et al. 2016: ReLU in G)."""
+    norm: GanNorm = "none"
+    """Normalization after each hidden layer (``instance`` needs image data)."""
+    upsample: Upsample = "transposed"
+    """Images: transposed convolutions (stride 2) or PixelShuffle (sub-pixel convolution, Shi et al. 2016); not used for 2-D data."""
+
+
+class DiscriminatorConfig(_Section):
+    """``gan.discriminator:`` — the discriminator network D (sample, or pack of samples -> score)."""
+
+    width: int = Field(128, ge=1, le=4096)
+    """Units per hidden layer (MLP) or channels of the first convolution (images, doubled at each downsampling)."""
+    depth: int = Field(3, ge=1, le=16)
+    """Hidden layers (MLP); images: extra 3x3 convolutions before the two downsamplings."""
+    activation: GanActivation = "leaky_relu"
+    """Hidden-layer activation (LeakyReLU with slope 0.2 in D, Radford et al. 2016)."""
+    norm: GanNorm = "none"
+    """Normalization after each hidden layer (``instance`` needs image data)."""
+    downsample: Downsample = "strided"
+    """Images: strided convolutions or 3x3 convolutions followed by 2x2 average pooling; not used for 2-D data."""
+
+
+class GanConfig(_Section):
+    """``gan:`` — the GAN trainer (``train.task: gan``); every trick is a switch."""
+
+    loss: GanLoss = "non_saturating"
+    """Adversarial loss: ``minimax`` (G minimizes log(1 - D(G(z))), Goodfellow et al. 2014), ``non_saturating`` (G maximizes log D(G(z))), ``wasserstein`` (Arjovsky et al. 2017; pair it with ``gradient_penalty: wgan_gp``), ``hinge`` (Miyato et al. 2018), ``least_squares`` (Mao et al. 2017)."""
+    latent: Latent = "gaussian"
+    """Distribution of the latent vector z: standard normal or uniform on [-1, 1]."""
+    latent_dim: int = Field(8, ge=1, le=4096)
+    """Dimension of z."""
+    scale_inputs: bool = True
+    """Scale the data to [-1, 1] (min-max per feature) and end G with tanh; ``false``: standardized data and a linear output. Samples are written back in the data's own coordinates either way."""
+    d_steps: int = Field(1, ge=1, le=100)
+    """Discriminator updates per generator update (5 for a WGAN critic, Arjovsky et al. 2017)."""
+    lr_g: float = Field(0.001, gt=0, allow_inf_nan=False)
+    """Generator learning rate."""
+    lr_d: float = Field(0.004, gt=0, allow_inf_nan=False)
+    """Discriminator learning rate; above ``lr_g`` is the two time-scale update rule (TTUR, Heusel et al. 2017)."""
+    lr_decay: LrDecay = "linear"
+    """Both rates fall linearly to 0 over the training (``none``: constant)."""
+    optimizer_g: GanOptimizer = "adam"
+    """Generator optimizer (``sgdm``: SGD with momentum 0.9)."""
+    optimizer_d: GanOptimizer = "adam"
+    """Discriminator optimizer, e.g. ``sgd`` for D beside ``adam`` for G."""
+    betas: tuple[float, float] = (0.5, 0.999)
+    """Adam's (beta1, beta2) for both networks; beta1 = 0.5 as in DCGAN (Radford et al. 2016). Each in [0, 1)."""
+    spectral_norm: SpectralNorm = "none"
+    """Spectral normalization of the weights (Miyato et al. 2018) in D, G or both."""
+    gradient_penalty: GradientPenalty = "none"
+    """``wgan_gp``: (|grad D| - 1)^2 on real-fake interpolates (Gulrajani et al. 2017); ``r1``: |grad D|^2 / 2 on real samples (Mescheder et al. 2018)."""
+    gp_weight: float = Field(10.0, ge=0, allow_inf_nan=False)
+    """Weight of the gradient penalty (10 for WGAN-GP; R1's gamma)."""
+    soft_labels: float = Field(1.0, ge=0.5)
+    """Target of real samples for D (one-sided label smoothing, Salimans et al. 2016: 0.9). At most 1: a real target above 1 makes binary cross-entropy unbounded below (see docs/gan.md)."""
+    noisy_labels: float = Field(0.0, ge=0, lt=0.5)
+    """Labels drawn at random: real targets uniform in [soft_labels - noisy_labels, soft_labels], fake targets uniform in [0, noisy_labels]."""
+    label_flip: float = Field(0.0, ge=0, lt=0.5)
+    """Share of D's real and fake labels swapped at random in each batch."""
+    instance_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
+    """Standard deviation of Gaussian noise added to D's inputs, real and fake, in scaled units (Sønderby et al. 2017); falls linearly to 0 over the training."""
+    g_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
+    """Standard deviation of Gaussian noise added to every hidden layer of G while training (Zhao et al. 2016)."""
+    separate_batches: bool = True
+    """D sees real and fake samples in separate batches (BatchNorm statistics of one kind each); ``false``: one mixed batch."""
+    pack: int = Field(4, ge=1, le=16)
+    """PacGAN packing degree (Lin et al. 2018): D judges ``pack`` samples at once, concatenated; 1 is no packing."""
+    num_discriminators: int = Field(1, ge=1, le=8)
+    """Discriminators trained side by side; G's loss is their mean (Durugkar et al. 2017)."""
+    ema: float = Field(0.99, ge=0, lt=1)
+    """Decay of the exponential moving average of G's weights that generates the samples and metrics (Yazici et al. 2019); 0 uses G itself."""
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    """The generator's architecture."""
+    discriminator: DiscriminatorConfig = Field(default_factory=DiscriminatorConfig)
+    """The discriminator's architecture."""
+
+    @field_validator("soft_labels")
+    @classmethod
+    def _soft_label_bound(cls, v: float) -> float:
+        if v > 1:
+            raise ValueError("must be <= 1: a real target above 1 makes binary cross-entropy "
+                             "unbounded below (D is rewarded without end for ever larger scores)")
+        return v
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not all(0 <= b < 1 for b in v):
+            raise ValueError("each must be in [0, 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _labels_need_label_loss(self) -> GanConfig:
+        if self.loss not in LABEL_LOSSES:
+            for key, value, plain in (("soft_labels", self.soft_labels, 1.0),
+                                      ("noisy_labels", self.noisy_labels, 0.0),
+                                      ("label_flip", self.label_flip, 0.0)):
+                if value != plain:
+                    raise ValueError(f"gan.{key} = {value}: needs a loss with label targets "
+                                     f"({', '.join(LABEL_LOSSES)}), not {self.loss}")
+        if self.soft_labels - self.noisy_labels <= 0.5:
+            raise ValueError(f"gan.noisy_labels = {self.noisy_labels}: real targets would reach "
+                             f"{self.soft_labels - self.noisy_labels:g}; soft_labels - noisy_labels "
+                             "must stay above 0.5")
+        return self
+
+
 class Config(_Section):
     """A whole torchdoctor run. Every key has a default; unknown keys are errors."""
 
@@ -210,6 +332,8 @@ class Config(_Section):
     """The optimization."""
     target: TargetConfig = Field(default_factory=TargetConfig)
     """An optional second sample for the checkup and shift correction."""
+    gan: GanConfig = Field(default_factory=GanConfig)
+    """The GAN trainer (``train.task: gan``): losses, networks and the tricks, each a switch; the defaults are the recommended set (docs/gan.md)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -227,6 +351,8 @@ class Config(_Section):
             raise ValueError("train.reweight = label: needs task classification")
         if t.class_weight != "none" and t.task != "classification":
             raise ValueError(f"train.class_weight = {t.class_weight}: needs task classification")
+        if t.task == "gan" and self.target.shift != "none":
+            raise ValueError(f"target.shift = {self.target.shift}: not used by task gan; allowed: none")
         return self
 
     def to_dict(self) -> dict:

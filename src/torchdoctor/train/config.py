@@ -18,6 +18,9 @@ from torchdoctor.train._schema import (
     DATASET_NAMES,
     Config,
     DataConfig,
+    DiscriminatorConfig,
+    GanConfig,
+    GeneratorConfig,
     ModelConfig,
     TargetConfig,
     TrainConfig,
@@ -28,6 +31,9 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "DiscriminatorConfig",
+    "GanConfig",
+    "GeneratorConfig",
     "ModelConfig",
     "TargetConfig",
     "TrainConfig",
@@ -45,6 +51,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "model": ModelConfig,
     "train": TrainConfig,
     "target": TargetConfig,
+    "gan": GanConfig,
 }
 
 
@@ -305,8 +312,8 @@ def _num(v: float) -> str:
 
 def _range_text(loc: list[str]) -> str:
     """``"0 <= seed < 4294967296"`` from a numeric field's bounds, else ''."""
-    model = Config if len(loc) == 1 else _SECTIONS.get(loc[0]) if loc else None
-    field = model.model_fields.get(loc[-1]) if model is not None and len(loc) <= 2 else None
+    model = _field_model(loc[:-1]) if loc else None
+    field = model.model_fields.get(loc[-1]) if model is not None else None
     if field is None:
         return ""
     lo = hi = ""
@@ -354,11 +361,16 @@ def _show(value: Any) -> str:
 
 
 def _field_model(loc: list[str]) -> type[BaseModel] | None:
-    if not loc:
-        return Config
-    if len(loc) == 1 and loc[0] in _SECTIONS:
-        return _SECTIONS[loc[0]]
-    return None
+    """The section model at the dotted path ``loc`` (``[]``: the config; ``["gan",
+    "generator"]``: a nested section), or None."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(part)
+        sub = field.annotation if field is not None else None
+        if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+            return None
+        model = sub
+    return model
 
 
 def _allowed_keys(section_loc: list[str]) -> list[str]:
@@ -368,9 +380,10 @@ def _allowed_keys(section_loc: list[str]) -> list[str]:
 
 def _allowed_values(loc: list[str]) -> str:
     """Human list of allowed values for a Literal field, else ''."""
-    if len(loc) < 2 or loc[0] not in _SECTIONS:
+    model = _field_model(loc[:-1]) if len(loc) >= 2 else None
+    if model is None:
         return ""
-    field = _SECTIONS[loc[0]].model_fields.get(loc[1])
+    field = model.model_fields.get(loc[-1])
     if field is None:
         return ""
     if loc == ["data", "name"]:
