@@ -140,7 +140,7 @@ def test_the_doctor_sees_every_step_and_epoch() -> None:
     res = tr.fit()
     steps = tr.steps_per_epoch * 2
     assert doc.calls == {"step_d": 2 * steps, "step_g": steps, "observe": 2}
-    assert doc.shapes == {"real_scores": (64,), "real": (64, 2, 2)}
+    assert doc.shapes == {"real_scores": (64,), "real": (128, 2)}  # samples, unpacked
     assert doc.observed[-1]["step"] == steps == res.metrics["step"]
     assert res.samples.shape == (2500, 2)
 
