@@ -245,7 +245,7 @@ class GanConfig(_Section):
     """Dimension of z."""
     scale_inputs: bool = True
     """Scale the data to [-1, 1] (min-max per feature) and end G with tanh; ``false``: standardized data and a linear output. Samples are written back in the data's own coordinates either way."""
-    d_steps: int = Field(2, ge=1, le=100)
+    d_steps: int = Field(1, ge=1, le=100)
     """Discriminator updates per generator update (5 for a WGAN critic, Arjovsky et al. 2017)."""
     lr_g: float = Field(0.001, gt=0, allow_inf_nan=False)
     """Generator learning rate."""
