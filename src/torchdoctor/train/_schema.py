@@ -277,7 +277,7 @@ class GanConfig(_Section):
     """Standard deviation of Gaussian noise added to every hidden layer of G while training (Zhao et al. 2016)."""
     separate_batches: bool = True
     """D sees real and fake samples in separate batches (BatchNorm statistics of one kind each); ``false``: one mixed batch."""
-    pack: int = Field(4, ge=1, le=16)
+    pack: int = Field(2, ge=1, le=16)
     """PacGAN packing degree (Lin et al. 2018): D judges ``pack`` samples at once, concatenated; 1 is no packing."""
     num_discriminators: int = Field(1, ge=1, le=8)
     """Discriminators trained side by side; G's loss is their mean (Durugkar et al. 2017)."""
