@@ -32,6 +32,7 @@ from torchdoctor.gan.data import GanData, load_gan_data
 from torchdoctor.gan.losses import d_loss, g_loss, label_targets, r1_penalty, scores_as_probability
 from torchdoctor.gan.modes import SAMPLES, DigitClassifier, digit_stats, mixture, mode_stats
 from torchdoctor.gan.nets import build_discriminator, build_generator
+from torchdoctor.optim import make_optimizer
 
 __all__ = ["SAMPLES_FILE", "SNAPSHOTS", "GanResult", "GanTrainer"]
 
@@ -60,13 +61,8 @@ class GanResult:
 
 
 def _optimizer(name: str, params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr)
-    if name == "sgdm":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
-    return torch.optim.RMSprop(params, lr=lr)
+    """``gan.optimizer_g``/``optimizer_d`` by the pharmacy's factory (``betas`` for Adam only)."""
+    return make_optimizer(name, params, lr, **({"betas": betas} if name == "adam" else {}))
 
 
 class GanTrainer:
