@@ -24,25 +24,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-#: The vanilla GAN: minimax loss (Goodfellow et al. 2014), no packing, one D step per G step,
-#: one rate for both networks, constant rates, no averaging of G.
-VANILLA = ["gan.loss=minimax", "gan.pack=1", "gan.d_steps=1", "gan.lr_g=0.001", "gan.lr_d=0.001",
-           "gan.lr_decay=none", "gan.ema=0"]
+from torchdoctor.gan.ablation import TRICKS, VANILLA
+
 #: configs/gan_grid25.yaml: the vanilla GAN's settings trained longer (GRID_EPOCHS).
 GRID_RECIPE = list(VANILLA)
 GRID_EPOCHS = 800
-#: Each trick alone, on top of the vanilla GAN.
-TRICKS: dict[str, list[str]] = {
-    "non-saturating loss": ["gan.loss=non_saturating"],
-    "PacGAN pack 4": ["gan.pack=4"],
-    "TTUR (lr_d = 4 lr_g)": ["gan.lr_d=0.004"],
-    "linear rate decay": ["gan.lr_decay=linear"],
-    "EMA of G (0.99)": ["gan.ema=0.99"],
-    "spectral norm in D": ["gan.spectral_norm=discriminator"],
-    "R1 penalty": ["gan.gradient_penalty=r1", "gan.gp_weight=0.1"],
-    "instance noise 0.1": ["gan.instance_noise=0.1"],
-    "soft labels 0.9": ["gan.soft_labels=0.9"],
-}
 #: Published (modes captured, high-quality %) on the same datasets.
 PUBLISHED = [
     ("GAN (PacGAN paper, Lin et al. 2018, Table 1)", "6.3 / 8, 98.2 %", "17.3 / 25, 94.8 %"),
@@ -104,10 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("configs/gan_grid25.yaml recipe", GRID_RECIPE, dev),
                     ("configs/gan_grid25.yaml recipe", GRID_RECIPE, held)]
     elif a.tricks:
-        variants = [(f"vanilla + {name}", VANILLA + ov, dev) for name, ov in TRICKS.items()]
+        variants = [(f"vanilla + {name}", [*VANILLA, *ov], dev) for name, ov in TRICKS.items()]
     else:
-        variants = [("vanilla GAN", VANILLA, dev), ("recommended set (gan: defaults)", [], dev),
-                    ("vanilla GAN", VANILLA, held), ("recommended set (gan: defaults)", [], held)]
+        variants = [("vanilla GAN", list(VANILLA), dev), ("recommended set (gan: defaults)", [], dev),
+                    ("vanilla GAN", list(VANILLA), held), ("recommended set (gan: defaults)", [], held)]
         if a.recommended_only:
             variants = [v for v in variants if v[0] != "vanilla GAN"]
     jobs = [(d, f"{name} [{'held-out' if seeds is held else 'development'}]", ov, s,

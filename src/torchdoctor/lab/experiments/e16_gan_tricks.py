@@ -33,18 +33,9 @@ def not_available(why: str) -> Outcome:
                          "trainer) to run this experiment.")
 
 
-#: The vanilla GAN: minimax loss, no packing, one rate for both networks, constant rates, no
-#: averaging of G (the GAN clinic's benchmark baseline, benchmarks/bench_gan.py).
-VANILLA = ["gan.loss=minimax", "gan.pack=1", "gan.lr_g=0.001", "gan.lr_d=0.001",
-           "gan.lr_decay=none", "gan.ema=0"]
-#: Each trick alone on the vanilla GAN (the full run only).
-TRICKS: dict[str, list[str]] = {
-    "non-saturating loss": ["gan.loss=non_saturating"],
-    "PacGAN pack 4": ["gan.pack=4"],
-    "TTUR (lr_d = 4 lr_g)": ["gan.lr_d=0.004"],
-    "R1 penalty": ["gan.gradient_penalty=r1", "gan.gp_weight=0.1"],
-    "instance noise 0.1": ["gan.instance_noise=0.1"],
-}
+#: The tricks tried alone in the full run (of :data:`torchdoctor.gan.ablation.TRICKS`).
+TRICKS_TRIED = ("non-saturating loss", "PacGAN pack 4", "TTUR (lr_d = 4 lr_g)", "R1 penalty",
+                "instance noise 0.1")
 
 
 def _train(trainer: ModuleType, overrides: list[str], seed: int, epochs: int) -> tuple[dict, object]:
@@ -59,9 +50,11 @@ def _train(trainer: ModuleType, overrides: list[str], seed: int, epochs: int) ->
 
 
 def _ablation(ctx: Context, trainer: ModuleType) -> Outcome:
+    from torchdoctor.gan.ablation import TRICKS, VANILLA  # the GAN clinic, present (checked)
+
     epochs = 15 if ctx.quick else 60
-    tricks = {} if ctx.quick else TRICKS  # quick: the vanilla GAN against the recommended set
-    variants = {"vanilla GAN": VANILLA, **{f"vanilla + {k}": VANILLA + v for k, v in tricks.items()},
+    tried = () if ctx.quick else TRICKS_TRIED  # quick: the vanilla GAN against the recommended set
+    variants = {"vanilla GAN": [*VANILLA], **{f"vanilla + {k}": [*VANILLA, *TRICKS[k]] for k in tried},
                 "recommended set (gan: defaults)": []}
     rows, samples = [], {}
     for name, overrides in variants.items():
