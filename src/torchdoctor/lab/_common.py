@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from torchdoctor import nn as td_nn
 from torchdoctor.data import load_raw
 
 
@@ -42,6 +44,26 @@ def dataset(name: str = "digits", seed: int = 0, *, image: bool = False,
         mu, sd = xtr.mean(0), np.where(xtr.std(0) > 1e-8, xtr.std(0), 1.0)
     f = lambda a: torch.as_tensor(((a - mu) / sd).astype(np.float32))  # noqa: E731
     return Split(f(xtr), torch.as_tensor(ytr), f(xva), torch.as_tensor(yva), raw.num_classes)
+
+
+def mlp(in_features: int, widths: Sequence[int], out_features: int, activation: str = "relu",
+        *, dropout: float = 0.0, **act_kw: Any) -> nn.Sequential:
+    """``in → widths… → out`` MLP built with :func:`torchdoctor.nn.make_activation`.
+
+    ``activation="maxout"`` makes each hidden Linear ``pieces`` (default 2) times wider, so every
+    layer still has ``widths[i]`` units. ``dropout > 0`` adds ``nn.Dropout`` after each
+    activation. Input (N, in_features) or anything that flattens to it; output (N, out_features).
+    """
+    pieces = int(act_kw.get("pieces", 2)) if activation == "maxout" else 1
+    layers: list[nn.Module] = [nn.Flatten()]
+    prev = in_features
+    for w in widths:
+        layers += [nn.Linear(prev, w * pieces), td_nn.make_activation(activation, **act_kw)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        prev = w
+    layers.append(nn.Linear(prev, out_features))
+    return nn.Sequential(*layers)
 
 
 @torch.no_grad()

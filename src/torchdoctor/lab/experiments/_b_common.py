@@ -1,38 +1,15 @@
 """Helpers shared by the lab experiments 6–10 (MLPs by activation name, dead units, seeds).
 
 Not an experiment (the leading ``_`` keeps the registry away). Candidates for
-:mod:`torchdoctor.lab._common`: :func:`mlp`, :func:`activation_modules`, :func:`dead_fraction`, :func:`negative_share`.
+:mod:`torchdoctor.lab._common`: :func:`activation_modules`, :func:`dead_fraction`, :func:`negative_share`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
 from torchdoctor import nn as td_nn
-
-
-def mlp(in_features: int, widths: Sequence[int], out_features: int, activation: str = "relu",
-        *, dropout: float = 0.0, **act_kw: Any) -> nn.Sequential:
-    """``in → widths… → out`` MLP built with :func:`torchdoctor.nn.make_activation`.
-
-    ``activation="maxout"`` makes each hidden Linear ``pieces`` (default 2) times wider, so every
-    layer still has ``widths[i]`` units. ``dropout > 0`` adds ``nn.Dropout`` after each
-    activation. Input (N, in_features) or anything that flattens to it; output (N, out_features).
-    """
-    pieces = int(act_kw.get("pieces", 2)) if activation == "maxout" else 1
-    layers: list[nn.Module] = [nn.Flatten()]
-    prev = in_features
-    for w in widths:
-        layers += [nn.Linear(prev, w * pieces), td_nn.make_activation(activation, **act_kw)]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        prev = w
-    layers.append(nn.Linear(prev, out_features))
-    return nn.Sequential(*layers)
 
 
 def activation_modules(model: nn.Module) -> list[nn.Module]:

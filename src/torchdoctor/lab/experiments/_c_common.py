@@ -2,7 +2,6 @@
 
 - :func:`fit_indexed`: minibatch training whose loss sees the batch's row indices (a teacher's
   logits, per-row weights or any other per-row tensor can be looked up by them).
-- :func:`mlp`: a ReLU multilayer perceptron.
 - :func:`seconds_per_call`: median CPU time of a callable (less disturbed by other processes
   than wall time, still noisy on a shared machine).
 - :func:`paired_gain`, :func:`beats`, :func:`gain_text`: a per-seed paired comparison with its standard error.
@@ -28,21 +27,6 @@ from torchdoctor.lab._common import Split, dataset
 def cached_dataset(name: str, seed: int = 0, image: bool = False) -> Split:
     """``dataset(name, seed, image=image)``, memoized; the tensors are shared, do not modify them."""
     return dataset(name, seed, image=image)
-
-
-def mlp(sizes: Sequence[int], *, dropout: float = 0.0) -> nn.Sequential:
-    """``Linear → ReLU (→ Dropout)`` for each hidden size, then a final ``Linear``.
-
-    ``sizes = (D_in, H_1, ..., C)``: input width, hidden widths, output width.
-    """
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
 
 
 def fit_indexed(model: nn.Module, x: torch.Tensor,

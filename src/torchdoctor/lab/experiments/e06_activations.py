@@ -8,9 +8,9 @@ import torch
 
 from torchdoctor import init as td_init
 from torchdoctor import optim as td_optim
-from torchdoctor.lab._common import Split, dataset, fit
+from torchdoctor.lab._common import Split, dataset, fit, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._b_common import dead_fraction, mlp, negative_share
+from torchdoctor.lab.experiments._b_common import dead_fraction, negative_share
 from torchdoctor.report.charts import figure
 
 ACTS = ("relu", "leaky_relu", "elu", "maxout")

@@ -8,9 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from torchdoctor import optim as td_optim
-from torchdoctor.lab._common import Split, dataset, fit
+from torchdoctor.lab._common import Split, dataset, fit, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._b_common import mlp
 from torchdoctor.report.charts import figure
 
 NAMES = ("gd", "sgd", "sgdm", "adagrad", "adadelta", "rmsprop", "adam")

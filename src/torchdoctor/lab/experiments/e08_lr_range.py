@@ -9,9 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from torchdoctor import optim as td_optim
-from torchdoctor.lab._common import Split, dataset, fit
+from torchdoctor.lab._common import Split, dataset, fit, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._b_common import mlp
 from torchdoctor.report.charts import figure
 
 GRID = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # SGD+momentum 0.9 rates, half decades

@@ -12,9 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from torchdoctor import optim as td_optim
-from torchdoctor.lab._common import Split, accuracy, dataset, fit
+from torchdoctor.lab._common import Split, accuracy, dataset, fit, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._b_common import mlp
 from torchdoctor.report.charts import PALETTE, figure
 
 METHODS = ("none", "l1", "l2", "dropout", "early_stopping", "label_smoothing", "input_noise",

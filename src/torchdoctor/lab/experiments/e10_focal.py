@@ -11,9 +11,8 @@ import torch
 
 from torchdoctor import losses as td_losses
 from torchdoctor import optim as td_optim
-from torchdoctor.lab._common import Split, dataset, fit
+from torchdoctor.lab._common import Split, dataset, fit, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._b_common import mlp
 from torchdoctor.report.charts import figure
 
 RARE = 8                 # the rare (positive) digit; every other digit is negative

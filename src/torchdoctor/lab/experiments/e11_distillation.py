@@ -8,14 +8,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from torchdoctor import losses as td_losses
-from torchdoctor.lab._common import Split, accuracy
+from torchdoctor.lab._common import Split, accuracy, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
 from torchdoctor.lab.experiments._c_common import (
     beats,
     cached_dataset,
     fit_indexed,
     gain_text,
-    mlp,
     predict,
 )
 from torchdoctor.report.charts import figure
@@ -62,7 +61,7 @@ def _student(split: Split, rows: torch.Tensor, teacher_logits: torch.Tensor | No
     """Train a student on ``rows`` of the training set: alone (``teacher_logits`` None) or distilled."""
     torch.manual_seed(1000 + seed)
     d, k = split.x_train.shape[1], split.num_classes
-    student = mlp((d, STUDENT_HIDDEN, STUDENT_HIDDEN, k))
+    student = mlp(d, [STUDENT_HIDDEN, STUDENT_HIDDEN], k)
     x, y = split.x_train[rows], split.y_train[rows]
     if teacher_logits is None:
         def loss(out: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -117,7 +116,7 @@ def _omitted(ctx: Context, epochs: int) -> dict[str, float]:
     for seed in range(ctx.seeds):
         split = cached_dataset("digits", seed)
         torch.manual_seed(seed)
-        teacher = mlp((split.x_train.shape[1], TEACHER_HIDDEN, TEACHER_HIDDEN, split.num_classes),
+        teacher = mlp(split.x_train.shape[1], [TEACHER_HIDDEN, TEACHER_HIDDEN], split.num_classes,
                       dropout=DROPOUT)
         logits, _ = _teacher(split, teacher, seed, epochs)
         keep = torch.nonzero(split.y_train != OMITTED_CLASS).flatten()

@@ -9,9 +9,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from torchdoctor.lab._common import History, fit
+from torchdoctor.lab._common import History, fit, mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._c_common import beats, cached_dataset, gain_text, mlp
+from torchdoctor.lab.experiments._c_common import beats, cached_dataset, gain_text
 from torchdoctor.report.charts import figure
 
 LR, MOMENTUM, BATCH, HIDDEN = 0.05, 0.9, 64, 64
@@ -69,7 +69,7 @@ def true_logit_gradient(loss: Callable[[Tensor, Tensor], Tensor], margin: float,
 def _train(name: str, seed: int, epochs: int) -> History:
     torch.manual_seed(seed)
     data = cached_dataset("digits", seed)
-    model = mlp((data.x_train.shape[1], HIDDEN, HIDDEN, data.num_classes))
+    model = mlp(data.x_train.shape[1], [HIDDEN, HIDDEN], data.num_classes)
 
     def sgd() -> torch.optim.Optimizer:
         return torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)

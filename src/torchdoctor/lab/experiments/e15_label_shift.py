@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from torchdoctor import shift as td_shift
+from torchdoctor.lab._common import mlp
 from torchdoctor.lab._experiment import Check, Context, Experiment, Outcome, finite_mean
-from torchdoctor.lab.experiments._c_common import cached_dataset, fit_indexed, mlp, predict
+from torchdoctor.lab.experiments._c_common import cached_dataset, fit_indexed, predict
 from torchdoctor.report.charts import figure
 
 #: (label, method, calibration) of td.shift.estimate_label_shift
@@ -27,7 +28,7 @@ def _classifier_probs(name: str, seed: int, epochs: int) -> tuple[np.ndarray, ..
     """
     torch.manual_seed(seed)
     data = cached_dataset(name, seed if name == "digits" else 0)  # MNIST-1D: one split (slow to make)
-    model = mlp((data.x_train.shape[1], 128, 128, data.num_classes))
+    model = mlp(data.x_train.shape[1], [128, 128], data.num_classes)
     y = data.y_train
     fit_indexed(model, data.x_train, lambda out, idx: torch.nn.functional.cross_entropy(out, y[idx]),
                 epochs=epochs, batch_size=64, seed=seed)
