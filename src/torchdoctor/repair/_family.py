@@ -14,6 +14,7 @@ seed, the data's imbalance and label noise.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from torchdoctor.repair._patch import config_diff
@@ -66,6 +67,15 @@ IMPLICATES: dict[str, tuple[str, ...]] = {
 _TIED = {"model.init_std": "model.init", "data.scale": "data.normalize"}
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped() -> tuple[Config, ...]:
+    """The shipped configs, parsed once per process (package files: they do not change; a
+    repair of a 0.05 s training would otherwise spend most of its time parsing them)."""
+    from torchdoctor.configs import config_names, config_path
+
+    return tuple(load_config(config_path(n)) for n in config_names())
+
+
 def family_default(cfg: Config) -> Config:
     """The healthy default of ``cfg``'s family, with :data:`KEPT_KEYS` taken from ``cfg``.
 
@@ -73,9 +83,7 @@ def family_default(cfg: Config) -> Config:
     narrower than the default or more (then the default width: widening is a cure). Falls back to the schema defaults when no shipped config fits, and to
     ``cfg`` itself when the mixture does not validate.
     """
-    from torchdoctor.configs import config_names, config_path
-
-    shipped = [load_config(config_path(n)) for n in config_names()]
+    shipped = _shipped()
     same_data = [c for c in shipped if c.data.name == cfg.data.name and c.train.task == cfg.train.task]
     exact = [c for c in same_data if c.model.arch == cfg.model.arch]
     base = (exact or same_data or [None])[0]

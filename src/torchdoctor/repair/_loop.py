@@ -303,6 +303,33 @@ def differential_candidate(cfg: Config, default: Config, findings: list[Finding]
     return Candidate(patch, [f"reset_{k}" for k in keys], touched)
 
 
+#: Keys a differential reset keeps apart when it would raise the batch size: the batch size
+#: sets the number of optimizer updates of a run (fewer when it grows: in a 3-epoch training a
+#: reset from 4 to 64 leaves 16x fewer), and the rate belongs to the batch it was chosen for
+#: (the linear scaling rule, Goyal et al. 2017, "Accurate, Large Minibatch SGD").
+UPDATE_COUNT_KEYS = ("train.batch_size", "train.lr")
+
+
+def differential_candidates(cfg: Config, default: Config, findings: list[Finding],
+                            evidence: InitEvidence | None = None) -> list[Candidate]:
+    """The differential reset (:func:`differential_candidate`), preceded by the same reset
+    without the batch size and its rate when the reset would raise the batch size and leave
+    other keys to reset: a cure that keeps the number of updates is tried before one that
+    cuts it (a BatchNorm fault in a short training: resetting the norm alone reaches the
+    healthy run; with batches 16x larger the same epochs give 16x fewer updates)."""
+    merged = differential_candidate(cfg, default, findings, evidence)
+    if merged is None:
+        return []
+    batch = merged.patch.get("train.batch_size")
+    if not isinstance(batch, int) or batch <= cfg.train.batch_size:
+        return [merged]
+    apart = {k: v for k, v in merged.patch.items() if k not in UPDATE_COUNT_KEYS}
+    if not apart or not apply_patch(cfg, apart).ok:
+        return [merged]
+    touched = [c for c in merged.findings if set(IMPLICATES.get(c, ())) & set(apart)]
+    return [Candidate(apart, [f"reset_{k}" for k in apart], touched), merged]
+
+
 def _scale(score: float) -> float:
     """Slack unit of a score: accuracy points stay as they are, a loss counts relatively."""
     return 1.0 if 0.0 <= score <= 1.0 else max(1.0, abs(score))
@@ -407,13 +434,13 @@ def repair(config: Config | dict[str, Any] | str, *, rounds: int = 3, budget: fl
             if evidence is None and {"dead_relu", "saturated_activation"} & {f.code for f in current.findings}:
                 evidence = init_evidence(current.config, inputs_for(current.config))
                 say(f"  step-0 evidence: {evidence}")
-            diff = differential_candidate(current.config, default, current.findings, evidence)
+            diffs = differential_candidates(current.config, default, current.findings, evidence)
             proposed, skip = propose_candidates(current.config, current.findings)
             skipped += skip
             if evidence is not None and evidence.dead_at_init and not BLOWUP_CODES & {
                     f.code for f in current.findings}:
                 proposed = [c for c in proposed if set(c.patch) != {"train.lr"}]  # not the rate
-            cands = ([diff] if diff else []) + proposed
+            cands = diffs + proposed
             cands = _distinct(current.config, cands, seen)[:MAX_CANDIDATES]
         if not cands:
             probe = family_probe()
