@@ -16,6 +16,7 @@ import sys
 import types
 from typing import Any
 
+from torchdoctor.repair._family import family_default
 from torchdoctor.repair._gan import (
     GAN_PRIORITY,
     GanRepairResult,
@@ -25,10 +26,12 @@ from torchdoctor.repair._gan import (
     repair_gan,
 )
 from torchdoctor.repair._loop import (
+    UPDATE_COUNT_KEYS,
     Candidate,
     InputsCache,
     RepairResult,
     budget_epochs,
+    differential_candidates,
     grows_cost,
     is_rate_jump,
     propose_candidates,
@@ -57,10 +60,13 @@ __all__ = [
     "PatchResult",
     "RepairResult",
     "Session",
+    "UPDATE_COUNT_KEYS",
     "apply_patch",
     "attach_patches",
     "budget_epochs",
     "config_diff",
+    "differential_candidates",
+    "family_default",
     "gan_score",
     "grows_cost",
     "is_rate_jump",

@@ -6,7 +6,9 @@
 
    - *differential diagnosis* (:mod:`torchdoctor.repair._family`): the keys the user moved away
      from the healthy default of the same dataset and architecture and that the findings
-     implicate, reset to the default, all in one candidate;
+     implicate, reset to the default, all in one candidate; when that reset would raise the
+     batch size (fewer updates per epoch), the same reset without the batch size and its
+     rate is tried first (:func:`differential_candidates`);
    - the findings' remedies as config patches (:func:`propose_candidates`);
    - both weighed by *evidence at step 0* (:mod:`torchdoctor.repair._evidence`): ReLU units
      dead before the first update implicate the biases, the init and the input scale, not the
