@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torchdoctor.findings import Finding
 from torchdoctor.repair import (
-    UPDATE_COUNT_KEYS,
+    BATCH_RATE_KEYS,
     budget_epochs,
     differential_candidates,
     family_default,
@@ -35,7 +35,7 @@ def test_a_reset_that_raises_the_batch_size_is_first_tried_without_it_and_its_ra
         {"model.norm": "none", "train.batch_size": 64, "train.lr": 0.05},
     ]
     assert cands[0].remedies == ["reset_model.norm"]
-    assert not set(cands[0].patch) & set(UPDATE_COUNT_KEYS)
+    assert not set(cands[0].patch) & set(BATCH_RATE_KEYS)
 
 
 def test_a_reset_that_lowers_the_batch_size_stays_one_candidate() -> None:

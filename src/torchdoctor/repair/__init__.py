@@ -26,7 +26,7 @@ from torchdoctor.repair._gan import (
     repair_gan,
 )
 from torchdoctor.repair._loop import (
-    UPDATE_COUNT_KEYS,
+    BATCH_RATE_KEYS,
     Candidate,
     InputsCache,
     RepairResult,
@@ -49,6 +49,7 @@ from torchdoctor.repair._remedy_patches import PATCHES, attach_patches, patch_fo
 from torchdoctor.repair._session import Session, row_score
 
 __all__ = [
+    "BATCH_RATE_KEYS",
     "Candidate",
     "GAN_PRIORITY",
     "GanRepairResult",
@@ -60,7 +61,6 @@ __all__ = [
     "PatchResult",
     "RepairResult",
     "Session",
-    "UPDATE_COUNT_KEYS",
     "apply_patch",
     "attach_patches",
     "budget_epochs",

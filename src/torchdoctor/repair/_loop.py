@@ -309,7 +309,7 @@ def differential_candidate(cfg: Config, default: Config, findings: list[Finding]
 #: sets the number of optimizer updates of a run (fewer when it grows: in a 3-epoch training a
 #: reset from 4 to 64 leaves 16x fewer), and the rate belongs to the batch it was chosen for
 #: (the linear scaling rule, Goyal et al. 2017, "Accurate, Large Minibatch SGD").
-UPDATE_COUNT_KEYS = ("train.batch_size", "train.lr")
+BATCH_RATE_KEYS = ("train.batch_size", "train.lr")
 
 
 def differential_candidates(cfg: Config, default: Config, findings: list[Finding],
@@ -325,7 +325,7 @@ def differential_candidates(cfg: Config, default: Config, findings: list[Finding
     batch = merged.patch.get("train.batch_size")
     if not isinstance(batch, int) or batch <= cfg.train.batch_size:
         return [merged]
-    apart = {k: v for k, v in merged.patch.items() if k not in UPDATE_COUNT_KEYS}
+    apart = {k: v for k, v in merged.patch.items() if k not in BATCH_RATE_KEYS}
     if not apart or not apply_patch(cfg, apart).ok:
         return [merged]
     touched = [c for c in merged.findings if set(IMPLICATES.get(c, ())) & set(apart)]
