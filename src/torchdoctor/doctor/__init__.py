@@ -7,7 +7,14 @@ its thresholds and its cures: :mod:`torchdoctor.catalogue` and ``docs/symptoms.m
 """
 
 from torchdoctor.catalogue import Thresholds
-from torchdoctor.doctor._doctor import FREE_STEPS, SAMPLE_BUDGET, SAMPLE_EVERY, Doctor
+from torchdoctor.doctor._doctor import (
+    FLUSH_SECONDS,
+    FREE_STEPS,
+    INTERVAL,
+    SAMPLE_BUDGET,
+    SAMPLE_EVERY,
+    Doctor,
+)
 from torchdoctor.doctor._explained import explain
 from torchdoctor.doctor._history import carry_resolved
 from torchdoctor.doctor._sinks import ConsoleSink, RunDirSink, Sink
@@ -21,8 +28,10 @@ from torchdoctor.findings import Finding, Remedy
 __all__ = [
     "ConsoleSink",
     "Doctor",
+    "FLUSH_SECONDS",
     "FREE_STEPS",
     "Finding",
+    "INTERVAL",
     "LiveTreatment",
     "RULES",
     "Remedy",

@@ -47,7 +47,10 @@ __all__ = ["MAX_HIST_CLASSES", "Recorder", "default_schedule"]
 log = logging.getLogger("torchdoctor")
 
 #: A plain step's period is timed once in this many steps (for the sampling budget).
-_PERIOD_EVERY = 16
+_PERIOD_EVERY = 64
+
+#: With ``flush_seconds``, a flush holds at most this many times ``interval`` steps.
+MAX_STRETCH = 8
 
 _MODE_SENSITIVE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
 _BN_BATCH_KEEP = 2000
@@ -83,6 +86,10 @@ class Recorder:
         model: the module being trained.
         optimizer: its optimizer, or ``None`` (no update ratios; steps end at ``close_step``).
         interval: steps between two flushes; :attr:`on_full` is called when that many are held.
+        flush_seconds: when given, a flush also waits until the steps held stand for this
+            much training time (seconds; steps of a tiny model are ~0.1 ms, and a flush costs
+            ~50 us), holding at most :data:`MAX_STRETCH` times ``interval`` steps; ``None``:
+            exactly every ``interval`` steps (as under DDP, where every rank flushes together).
         schedule: ``step -> bool``, which steps get the full set of statistics.
         on_full: called (without arguments) when ``interval`` steps are held and complete.
         max_records: step records kept in memory (older ones are thinned beyond that).
@@ -105,8 +112,10 @@ class Recorder:
                  on_full: Callable[[], None], max_records: int = 4000,
                  act_samples: int = 64, warn: Callable[[str], None] | None = None,
                  budget: float | None = None, first_free: int = 5, max_gap: int = 1000,
-                 output_key: Key | None = None) -> None:
+                 output_key: Key | None = None, flush_seconds: float | None = None) -> None:
         self.model, self.optimizer = model, optimizer
+        self.flush_seconds = flush_seconds
+        self._every = interval  # steps held before the next flush (see _stretch)
         self.selector = Selector(output_key)
         self._layouts: dict[tuple[Any, ...], str] = {}
         self.interval, self.schedule, self.on_full = interval, schedule, on_full
@@ -488,7 +497,7 @@ class Recorder:
     def _plan(self) -> None:
         """The next step that needs attention: a schedule candidate, a timed period, a flush."""
         self._next_event = min(self._candidate, (self.step // _PERIOD_EVERY + 1) * _PERIOD_EVERY,
-                               self._first + self.interval)
+                               self._first + self._every)
 
     def _event(self, step: int, *, mark: bool) -> None:
         """After plain step ``step - 1``: arm the next step when it is sampled, or time its
@@ -511,7 +520,7 @@ class Recorder:
         if not self._slow and not step % _PERIOD_EVERY:
             self._slow = True  # time the next step's period
             self._t_prev = time.perf_counter_ns()
-        if len(self._losses) >= self.interval:
+        if len(self._losses) >= self._every:
             self._full()
         self._plan()
 
@@ -568,7 +577,7 @@ class Recorder:
             self.budget.charge(t_end - now, self.step - 1)
         elif self.sampling:
             self.budget.charge(t_end - now, self.step)
-        if len(losses) >= self.interval:
+        if len(losses) >= self._every:
             if self._upd_row is not None and self.optimizer is not None:
                 self._flush_due = True  # after this step's optimizer step (update norms)
             else:
@@ -678,38 +687,65 @@ class Recorder:
         param_layers, names = self._player, [w[0] for w in self._watched]
         records: list[dict[str, Any]] = []
         last = len(raw) - 1
-        isfinite = math.isfinite
-        self.flushed_nonfinite = False
         marks = dict(epochs)
+        self._nonfinite_plain = False
+        # runs of plain steps (one epoch, no sampled row) are built in one comprehension; the
+        # steps that hold a sampled row, and the last one, go through build_record
+        cuts = sorted({0, last, *marks, *rows_of})
         epoch = None
-        for i, v in enumerate(losses):
-            epoch = marks.get(i, epoch)
-            step, row = first + i, rows_of.get(i, -1)
-            if row < 0 and i != last:  # the common record, built inline (see build_record)
-                if v is None or isfinite(v):
-                    records.append({"step": step, "epoch": epoch, "loss": v})
-                else:
-                    records.append({"step": step, "epoch": epoch, "loss": measured(v)})
+        for a, b in zip(cuts, cuts[1:] + [last + 1], strict=True):
+            epoch = marks.get(a, epoch)
+            if a in rows_of or a == last:
+                row = rows_of.get(a, -1)
+                meta = {"step": first + a, "epoch": epoch}
+                blocks = None
+                if row >= 0:
+                    meta.update(self._meta[row])
+                    blocks = self.layout.decode(rows[row])
+                rec = build_record(meta, losses[a], blocks, param_layers=param_layers,
+                                   layer_names=names, alive=alive if a == last else None)
+                if isinstance(rec["loss"], str) or isinstance(rec.get("grad_norm"), str):
                     self.flushed_nonfinite = True
-                continue
-            meta = {"step": step, "epoch": epoch}
-            blocks = None
-            if row >= 0:
-                meta.update(self._meta[row])
-                blocks = self.layout.decode(rows[row])
-            rec = build_record(meta, v, blocks, param_layers=param_layers, layer_names=names,
-                               alive=alive if i == last else None)
-            if isinstance(rec["loss"], str) or isinstance(rec.get("grad_norm"), str):
-                self.flushed_nonfinite = True
-            records.append(rec)
+                records.append(rec)
+                a += 1
+            if a < b:
+                records.extend(self._plain_records(first + a, epoch, losses[a:b]))
+        self.flushed_nonfinite = self.flushed_nonfinite or self._nonfinite_plain
         self._reset(keep)
         if self.reducer is not None:
             self.reducer(records)
             self.flushed_nonfinite = self.flushed_nonfinite or any(
                 isinstance(r.get("loss"), str) for r in records)
         self.vitals.extend(records, max_records=self.max_records)
+        self._every = self._stretch()
         self._plan()
         return records
+
+    def _stretch(self) -> int:
+        """Steps the next flush holds: ``interval``, or more when steps are so short that
+        ``interval`` of them last less than ``flush_seconds``."""
+        step_s = self.budget.step_seconds
+        if self.flush_seconds is None or self.reducer is not None or not step_s:
+            return self.interval
+        return min(self.interval * MAX_STRETCH,
+                   max(self.interval, math.ceil(self.flush_seconds / step_s)))
+
+    def _plain_records(self, step: int, epoch: int | None,
+                       values: list[float | None]) -> list[dict[str, Any]]:
+        """The records of consecutive plain steps from ``step`` on (losses ``values``)."""
+        try:  # one sum tells whether every loss is a finite number (the common case)
+            common = math.isfinite(sum(values))
+        except TypeError:  # a step without a loss (None)
+            common = False
+        if common:
+            return [{"step": step + i, "epoch": epoch, "loss": v} for i, v in enumerate(values)]
+        out = []
+        for i, v in enumerate(values):
+            if v is not None and not math.isfinite(v):
+                self._nonfinite_plain = True
+                v = measured(v)
+            out.append({"step": step + i, "epoch": epoch, "loss": v})
+        return out
 
     def _fill_rows(self, rows: list[list[float]], cur: int | None) -> tuple[list[Any], ...]:
         """Write the kept device values into host ``rows`` (one copy); return the open row's."""
