@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torchdoctor.catalogue import Thresholds
+from torchdoctor.catalogue import Thresholds, remedies_for, remedy
 from torchdoctor.doctor.symptoms._registry import DEFAULT, finding, median, rule
 from torchdoctor.doctor.vitals import Vitals, finite
 from torchdoctor.findings import Finding
@@ -63,41 +63,62 @@ def gan_discriminator_wins(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     """The discriminator's batch AUC (recent median) >= ``gan_separation_high`` and either the
     generator's gradient norm (recent median) <= ``gan_grad_fall`` x its peak, or D's loss, never
     negative (BCE, least squares, hinge; not a WGAN critic), has reached ``gan_d_loss_zero``
-    (recent median): the seed of a failed GAN training is a discriminator loss at zero."""
+    (recent median): the seed of a failed GAN training is a discriminator loss at zero. Or D
+    has won from the start (no gradient peak to fall from): its AUC (medians of the first and
+    of the last third) >= ``gan_separation_held`` while the samples' recall of the real ones
+    never reached ``gan_recall_min``."""
     gan = _gan(v)
-    auc = _values(gan.get("d") or [], "auc")
+    rows = gan.get("d") or []
+    auc = _values(rows, "auc")
+    if len(auc) < _MIN_D_STEPS:
+        return []
+    aucs = [a for _, a in auc]
+    sep = recent_median(aucs)
+    early = median(aucs[:max(2, len(aucs) // 3)])
+    if sep is None or early is None:
+        return []
     grads = [(int(s), float(g)) for s, g in gan.get("g_grad") or [] if finite(g)]
-    if len(auc) < _MIN_D_STEPS or len(grads) < 6:
-        return []
-    sep = recent_median([a for _, a in auc])
-    if sep is None or sep < t.gan_separation_high:
-        return []
     gv = [g for _, g in grads]
     # peak of the running median of three (one noisy gradient is no peak)
-    peak = max(median(gv[i:i + 3]) or 0.0 for i in range(len(gv) - 2))
+    peak = max((median(gv[i:i + 3]) or 0.0 for i in range(len(gv) - 2)), default=0.0)
     now = recent_median(gv)
-    losses = [x for _, x in _values(gan.get("d") or [], "loss")]
+    losses = [x for _, x in _values(rows, "loss")]
     loss_now = recent_median(losses)
-    grad_fell = now is not None and peak > 0 and now <= t.gan_grad_fall * peak
-    loss_zero = (bool(losses) and min(losses) >= 0 and loss_now is not None
+    won = sep >= t.gan_separation_high
+    grad_fell = won and len(gv) >= 6 and now is not None and peak > 0 and now <= t.gan_grad_fall * peak
+    loss_zero = (won and bool(losses) and min(losses) >= 0 and loss_now is not None
                  and loss_now <= t.gan_d_loss_zero)
-    if not (grad_fell or loss_zero):
+    rec = [x for _, x in _values(gan.get("samples") or [], "recall")]
+    best = max(rec) if len(rec) >= _MIN_SAMPLES else None
+    held = (best is not None and best < t.gan_recall_min
+            and min(sep, early) >= t.gan_separation_held)
+    if not (grad_fell or loss_zero or held):
         return []
-    fakes = recent_median([x for _, x in _values(gan.get("d") or [], "fake")])
-    reals = recent_median([x for _, x in _values(gan.get("d") or [], "real")])
-    first = next((s for s, a in auc if a >= t.gan_separation_high), auc[0][0])
+    fakes = recent_median([x for _, x in _values(rows, "fake")])
+    reals = recent_median([x for _, x in _values(rows, "real")])
     ratio = now / peak if now is not None and peak > 0 else None
-    why = (f"the generator's gradient fell to {ratio:.2g} of its peak (threshold "
-           f"{t.gan_grad_fall:g})" if grad_fell else
-           f"its loss is down to {loss_now:.3g} (threshold {t.gan_d_loss_zero:g})")
+    if grad_fell or loss_zero:
+        first = next((s for s, a in auc if a >= t.gan_separation_high), auc[0][0])
+        why = (f"the generator's gradient fell to {ratio:.2g} of its peak (threshold "
+               f"{t.gan_grad_fall:g})" if grad_fell else
+               f"its loss is down to {loss_now:.3g} (threshold {t.gan_d_loss_zero:g})")
+        what = (f"The discriminator orders {sep:.1%} of real/fake pairs correctly (threshold "
+                f"{t.gan_separation_high:.0%}) and {why}: the generator gets no useful signal.")
+    else:
+        first = auc[0][0]
+        what = (f"The discriminator has ordered real/fake pairs correctly since the start "
+                f"({early:.1%} over its first third of steps, {sep:.1%} over the last; threshold "
+                f"{t.gan_separation_held:.0%}) and the generated samples never reached the data "
+                f"(best recall {best:.0%}, threshold {t.gan_recall_min:.0%}): the generator "
+                f"gets no useful signal.")
     return [finding(
-        "gan_discriminator_wins", "error",
-        f"The discriminator orders {sep:.1%} of real/fake pairs correctly (threshold "
-        f"{t.gan_separation_high:.0%}) and {why}: the generator gets no useful signal.",
-        step=first, auc=sep, g_grad_now=now, g_grad_peak=peak, g_grad_ratio=ratio,
-        loss_d=loss_now, mean_real_score=reals, mean_fake_score=fakes,
+        "gan_discriminator_wins", "error", what,
+        step=first, auc=sep, auc_first_third=early, g_grad_now=now, g_grad_peak=peak or None,
+        g_grad_ratio=ratio, loss_d=loss_now, mean_real_score=reals, mean_fake_score=fakes,
+        recall_best=best, won_from_start=held and not (grad_fell or loss_zero),
         threshold_auc=t.gan_separation_high, threshold_grad=t.gan_grad_fall,
-        threshold_loss=t.gan_d_loss_zero,
+        threshold_loss=t.gan_d_loss_zero, threshold_auc_held=t.gan_separation_held,
+        threshold_recall=t.gan_recall_min,
         source="own choice; Goodfellow et al. 2014; Arjovsky & Bottou 2017")]
 
 
@@ -131,22 +152,32 @@ def gan_mode_collapse(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
 
 @rule("gan_discriminator_ineffective")
 def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
-    """The generator's loss falls in >= ``gan_fall_share`` of 10 windows, the discriminator's
-    batch AUC (recent median) <= ``gan_separation_low``, and the samples stay far from the
-    data (recent medians): their distance ratio > ``gan_far_distance``, or their recall of
-    the real samples < ``gan_recall_min`` (they reach little of it)."""
+    """Either the generator's loss falls in >= ``gan_fall_share`` of 10 windows, the
+    discriminator's batch AUC (recent median) <= ``gan_separation_low``, and the samples stay
+    far from the data (recent medians): their distance ratio > ``gan_far_distance``, or their
+    recall of the real samples < ``gan_recall_min`` (they reach little of it). Or the
+    discriminator does not learn at all: its weights' relative change per step (recent median
+    of sampled steps) <= ``gan_weights_still`` while it does not win (AUC < ``gan_separation_high``)
+    and the generator's weights move."""
     gan = _gan(v)
     auc = _values(gan.get("d") or [], "auc")
+    if len(auc) < _MIN_D_STEPS:
+        return []
+    sep = recent_median([a for _, a in auc])
+    if sep is None:
+        return []
+    still = _still_discriminator(gan, sep, t)
+    if still is not None:
+        return [still]
     g_loss = [x for _, x in _values(gan.get("g") or [], "loss")]
     samples = gan.get("samples") or []
     dist_vals = [x for _, x in _values(samples, "distance")]
-    if len(auc) < _MIN_D_STEPS or len(dist_vals) < _MIN_SAMPLES:
+    if len(dist_vals) < _MIN_SAMPLES:
         return []
     fall = falling_share(g_loss)
-    sep = recent_median([a for _, a in auc])
     dist = recent_median(dist_vals)
     recall = recent_median([x for _, x in _values(samples, "recall")])
-    if fall is None or sep is None or dist is None:
+    if fall is None or dist is None:
         return []
     share, first, last = fall
     if share < t.gan_fall_share or last >= first or sep > t.gan_separation_low:
@@ -165,3 +196,37 @@ def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Fi
         threshold_recall=t.gan_recall_min,
         threshold_auc=t.gan_separation_low, threshold_distance=t.gan_far_distance,
         source="own choice")]
+
+
+def _still_discriminator(gan: dict[str, Any], sep: float, t: Thresholds) -> Finding | None:
+    """The ``gan_discriminator_ineffective`` finding of a discriminator whose weights do not
+    move (while it does not win and the generator's weights do), or ``None``."""
+    d_motion = [x for _, x in _values_pairs(gan.get("d_motion"))]
+    if len(d_motion) < _MIN_SAMPLES or sep >= t.gan_separation_high:
+        return None
+    d_now = recent_median(d_motion)
+    g_motion = [x for _, x in _values_pairs(gan.get("g_motion"))]
+    g_now = recent_median(g_motion)
+    if d_now is None or d_now > t.gan_weights_still:
+        return None
+    if g_now is not None and g_now <= t.gan_weights_still:
+        return None  # neither network learns: not a discriminator problem
+    rows = gan.get("d_motion") or []
+    f = finding(
+        "gan_discriminator_ineffective", "warning",
+        f"The discriminator's weights hardly change: {d_now:.2g} of their size per step over "
+        f"the last third of sampled steps (threshold {t.gan_weights_still:g})"
+        + (f", the generator's {g_now:.2g}" if g_now is not None else "")
+        + f"; D orders {sep:.0%} of real/fake pairs correctly and does not learn, so the "
+        f"generator trains against a fixed judge.",
+        step=int(rows[0][0]) if rows else 0, d_weight_change=d_now, g_weight_change=g_now,
+        auc=sep, sampled_steps=len(d_motion), threshold_still=t.gan_weights_still,
+        threshold_auc=t.gan_separation_high, source="own choice")
+    f.remedies = [remedy("update_discriminator")] + [
+        r for r in remedies_for("gan_discriminator_ineffective") if r.code != "update_discriminator"]
+    return f
+
+
+def _values_pairs(rows: Any) -> list[tuple[int, float]]:
+    """``[step, value]`` pairs with a finite value."""
+    return [(int(s), float(x)) for s, x in rows or [] if finite(x)]
