@@ -36,9 +36,7 @@ NOT_FOR_GANS = frozenset({"loss_plateau", "loss_oscillating", "missing_zero_grad
 _FILL_STEPS = 5
 #: Once full, the reservoir takes a real batch on one run of the sample statistics in this many
 #: (each change costs a k-NN pass over the reservoir; the real data's distribution does not move).
-_REFILL_EVERY = 8
-#: Most the interval between sample statistics grows over budget, in ``sample_every`` units.
-_MAX_THINNING = 16
+_REFILL_EVERY = 32
 #: Default share of training time the sample statistics may take (after the first ones).
 SAMPLE_STATS_BUDGET = 0.005
 #: Share of training time each network's doctor may spend on its sampled steps (when
@@ -141,7 +139,6 @@ class GanDoctor:
         self._diag_end = self._t0
         self._stats_cost = 0.0  # seconds spent on sample statistics
         self._stats_runs = 0
-        self._stats_every = every  # D steps between sample statistics (doubles over budget)
 
     @staticmethod
     def _probe(net: nn.Module, opt: torch.optim.Optimizer | None) -> nn.Parameter | None:
@@ -239,19 +236,18 @@ class GanDoctor:
 
     def _samples(self, step: int, real: Any, fake: Any) -> None:
         """Sampled step: offer the real batch to the reservoir; statistics of the fake batch,
-        within :data:`SAMPLE_STATS_BUDGET` of the time since the start (the first 4 always).
-        Over budget, the interval between statistics doubles (up to :data:`_MAX_THINNING` x
-        ``sample_every``): they stay spread over the whole run, the latest steps included."""
-        if step >= _FILL_STEPS and step % self._stats_every:
-            return
+        within :data:`SAMPLE_STATS_BUDGET` of the time since the start (the first 4 always,
+        and not charged: they fill the reservoir and compute its first k-NN radii, so that
+        the statistics that follow are spread over the whole run)."""
         if self._stats_runs >= 4 and self._stats_cost > SAMPLE_STATS_BUDGET * (time.perf_counter() - self._t0):
-            self._stats_every = min(2 * self._stats_every, _MAX_THINNING * self.sample_every)
             return
         t0 = time.perf_counter()
+        runs = self._stats_runs
         try:
             self._sample_stats(step, real, fake)
         finally:
-            self._stats_cost += time.perf_counter() - t0
+            # the first runs (reservoir filling, first k-NN radii) are not charged to the budget
+            self._stats_cost = 0.0 if runs < 4 else self._stats_cost + time.perf_counter() - t0
 
     def _sample_stats(self, step: int, real: Any, fake: Any) -> None:
         res = self.reservoir
