@@ -215,6 +215,12 @@ class Thresholds:
         "Adam moves each weight by about its learning rate per step; healthy development loops "
         "of examples/gan_loops move 7.7e-4-2.9e-3 per step, the slowest learning "
         "discriminator 8.5e-5, a discriminator never stepped 0")
+    gan_weights_lag: float = _t(
+        0.1, "Relative weight change of the discriminator per generator step over the "
+        "generator's, at or below which the generator outruns a discriminator that hardly "
+        "learns (when D also separates at most gan_separation_low).", "own choice: healthy "
+        "development loops of examples/gan_loops give 0.7-4.4 (several D steps per G step "
+        "count), a discriminator updated once every 20 generator steps 0.02-0.04")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

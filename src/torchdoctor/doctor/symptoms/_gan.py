@@ -7,7 +7,9 @@ Pure functions of the GAN series a :class:`~torchdoctor.GanDoctor` keeps in
      "g": [{"step": 0, "loss": 0.7, "fake": -0.2}, ...],                               # G steps
      "g_grad": [[step, norm], ...],       # the generator's gradient norm on sampled G steps
      "samples": [{"step": 25, "recall": 0.9, "coverage": 0.7, "precision": 0.8,
-                  "diversity": 1.0, "distance": 0.02}, ...]}                           # sampled D steps
+                  "diversity": 1.0, "distance": 0.02}, ...],                           # sampled D steps
+     "d_motion": [[step, change], ...],   # relative weight change per step of D, sampled D steps
+     "g_motion": [[step, change], ...]}   # the same for G, on sampled G steps
 
 ``auc`` is the discriminator's batch AUC (share of (real, fake) pairs whose real score is the
 higher), for logits and critic values alike. ``diversity`` and ``distance`` are ratios to the
@@ -158,7 +160,8 @@ def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Fi
     recall of the real samples < ``gan_recall_min`` (they reach little of it). Or the
     discriminator does not learn at all: its weights' relative change per step (recent median
     of sampled steps) <= ``gan_weights_still`` while it does not win (AUC < ``gan_separation_high``)
-    and the generator's weights move."""
+    and the generator's weights move; or per generator step it moves <= ``gan_weights_lag`` x
+    as much as the generator while its AUC <= ``gan_separation_low``."""
     gan = _gan(v)
     auc = _values(gan.get("d") or [], "auc")
     if len(auc) < _MIN_D_STEPS:
@@ -200,30 +203,45 @@ def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Fi
 
 def _still_discriminator(gan: dict[str, Any], sep: float, t: Thresholds) -> Finding | None:
     """The ``gan_discriminator_ineffective`` finding of a discriminator whose weights do not
-    move (while it does not win and the generator's weights do), or ``None``."""
+    move (while it does not win and the generator's do), or move far less than the
+    generator's per generator step while it hardly separates real from fake; else ``None``."""
     d_motion = [x for _, x in _values_pairs(gan.get("d_motion"))]
     if len(d_motion) < _MIN_SAMPLES or sep >= t.gan_separation_high:
         return None
     d_now = recent_median(d_motion)
-    g_motion = [x for _, x in _values_pairs(gan.get("g_motion"))]
-    g_now = recent_median(g_motion)
-    if d_now is None or d_now > t.gan_weights_still:
-        return None
-    if g_now is not None and g_now <= t.gan_weights_still:
+    g_now = recent_median([x for _, x in _values_pairs(gan.get("g_motion"))])
+    if d_now is None or (g_now is not None and g_now <= t.gan_weights_still):
         return None  # neither network learns: not a discriminator problem
+    d_rows, g_rows = gan.get("d") or [], gan.get("g") or []
+    per_g = (int(d_rows[-1]["step"]) + 1) / (int(g_rows[-1]["step"]) + 1) if d_rows and g_rows else 1.0
+    lag = d_now * per_g / g_now if g_now else None
+    still = d_now <= t.gan_weights_still
+    if not still and (lag is None or lag > t.gan_weights_lag or sep > t.gan_separation_low):
+        return None
+    if still:
+        what = (f"The discriminator's weights hardly change: {d_now:.2g} of their size per step "
+                f"over the last third of sampled steps (threshold {t.gan_weights_still:g})"
+                + (f", the generator's {g_now:.2g}" if g_now is not None else "")
+                + f"; D orders {sep:.0%} of real/fake pairs correctly and does not learn, so "
+                f"the generator trains against a fixed judge.")
+    else:
+        what = (f"Per generator step, the discriminator's weights move {lag:.2g}x as much as "
+                f"the generator's (threshold {t.gan_weights_lag:g}; {per_g:.2g} D steps per G "
+                f"step) while D orders only {sep:.0%} of real/fake pairs correctly (threshold "
+                f"{t.gan_separation_low:.0%}): the generator outruns a discriminator that "
+                f"hardly learns.")
     rows = gan.get("d_motion") or []
     f = finding(
-        "gan_discriminator_ineffective", "warning",
-        f"The discriminator's weights hardly change: {d_now:.2g} of their size per step over "
-        f"the last third of sampled steps (threshold {t.gan_weights_still:g})"
-        + (f", the generator's {g_now:.2g}" if g_now is not None else "")
-        + f"; D orders {sep:.0%} of real/fake pairs correctly and does not learn, so the "
-        f"generator trains against a fixed judge.",
+        "gan_discriminator_ineffective", "warning", what,
         step=int(rows[0][0]) if rows else 0, d_weight_change=d_now, g_weight_change=g_now,
-        auc=sep, sampled_steps=len(d_motion), threshold_still=t.gan_weights_still,
-        threshold_auc=t.gan_separation_high, source="own choice")
+        d_steps_per_g_step=per_g, weight_change_ratio=lag, auc=sep, sampled_steps=len(d_motion),
+        threshold_still=t.gan_weights_still, threshold_lag=t.gan_weights_lag,
+        threshold_auc=t.gan_separation_high if still else t.gan_separation_low,
+        source="own choice")
     f.remedies = [remedy("update_discriminator")] + [
         r for r in remedies_for("gan_discriminator_ineffective") if r.code != "update_discriminator"]
+    if not still:  # it learns, too slowly: more steps or a faster rate first
+        f.remedies = f.remedies[1:] + f.remedies[:1]
     return f
 
 
