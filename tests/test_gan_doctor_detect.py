@@ -79,7 +79,8 @@ def test_a_discriminator_that_does_not_learn_is_named(fault: str,
     found = {f.code: f for f in gd.findings}
     assert "gan_discriminator_ineffective" in found
     f = found["gan_discriminator_ineffective"]
-    assert f.severity == "warning" and f.remedies[0].code == "update_discriminator"
+    assert f.severity == "warning" and f.remedies[0].code == "call_optimizer_step"
+    assert "opt_d.step()" in f.remedies[0].description
     t = Thresholds()
     assert f.evidence["d_weight_change"] <= t.gan_weights_still < f.evidence["g_weight_change"]
     # independent reference: D's weights are those it was built with (forgotten step) or moved
@@ -167,7 +168,7 @@ def test_rule_a_discriminator_whose_weights_do_not_move() -> None:
     t = Thresholds()
     chance = {"auc_first": 0.5, "auc_last": 0.5, "recall": 0.9}
     f = _found(_series(d_motion=0.0, **chance))["gan_discriminator_ineffective"]
-    assert f.evidence["d_weight_change"] == 0.0 and f.remedies[0].code == "update_discriminator"
+    assert f.evidence["d_weight_change"] == 0.0 and f.remedies[0].code == "call_optimizer_step"
     assert "gan_discriminator_ineffective" in _found(_series(d_motion=t.gan_weights_still, **chance))
     assert "gan_discriminator_ineffective" not in _found(
         _series(d_motion=10 * t.gan_weights_still, g_motion=10 * t.gan_weights_still, **chance))

@@ -44,7 +44,7 @@ symptom(
     "opt_d.step() forgotten, an optimizer built on other parameters, a learning rate typo, "
     "requires_grad left off; or when, per generator step, its weights move at most "
     "gan_weights_lag as much as the generator's while its AUC is at most gan_separation_low.",
-    remedies=("more_d_steps", "two_timescale_rates", "update_discriminator"), role="symptom",
+    remedies=("more_d_steps", "two_timescale_rates"), role="symptom",
     rank=520,
     thresholds=("gan_separation_low", "gan_fall_share", "gan_far_distance", "gan_recall_min",
                 "gan_weights_still", "gan_weights_lag", "gan_separation_high"))

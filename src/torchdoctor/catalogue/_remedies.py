@@ -251,12 +251,6 @@ _add("instance_noise", "Add Gaussian noise to the discriminator's inputs, real a
 _add("soft_labels", "Train the discriminator on soft labels (real 0.9, one-sided label smoothing, "
      "Salimans et al. 2016) so it cannot become over-confident; keep labels within [0, 1].",
      "loss_d = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, 0.9)) + ...")
-_add("update_discriminator", "Make sure the discriminator is updated: its optimizer is built "
-     "on D.parameters(), opt_d.step() follows each D backward, its learning rate is not a typo "
-     "(1e-4, not 1e-8), and D's parameters get requires_grad=True back after the generator's "
-     "step.",
-     "opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))\n"
-     "loss_d.backward(); opt_d.step()\nD.requires_grad_(True)  # after G's step")
 _add("more_d_steps", "Train the discriminator more steps per generator step (or give it a larger "
      "rate), so that it keeps telling real from fake and its gradient guides the generator.",
      "for _ in range(d_steps):  # e.g. 5 for a WGAN critic\n    ...  # one discriminator step")

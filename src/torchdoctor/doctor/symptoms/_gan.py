@@ -201,6 +201,15 @@ def gan_discriminator_ineffective(v: Vitals, t: Thresholds = DEFAULT) -> list[Fi
         source="own choice")]
 
 
+#: The first remedy of a discriminator that does not learn (the no_update family's cure, said
+#: for the discriminator of a GAN loop).
+_UPDATE_D = ("Make sure the discriminator is updated: its optimizer is built on D.parameters(), "
+             "opt_d.step() follows each D backward, its learning rate is not a typo (1e-4, not "
+             "1e-8), and D's parameters get requires_grad=True back after the generator's step.")
+_UPDATE_D_SNIPPET = ("opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))\n"
+                     "loss_d.backward(); opt_d.step()\nD.requires_grad_(True)  # after G's step")
+
+
 def _still_discriminator(gan: dict[str, Any], sep: float, t: Thresholds) -> Finding | None:
     """The ``gan_discriminator_ineffective`` finding of a discriminator whose weights do not
     move (while it does not win and the generator's do), or move far less than the
@@ -238,10 +247,9 @@ def _still_discriminator(gan: dict[str, Any], sep: float, t: Thresholds) -> Find
         threshold_still=t.gan_weights_still, threshold_lag=t.gan_weights_lag,
         threshold_auc=t.gan_separation_high if still else t.gan_separation_low,
         source="own choice")
-    f.remedies = [remedy("update_discriminator")] + [
-        r for r in remedies_for("gan_discriminator_ineffective") if r.code != "update_discriminator"]
-    if not still:  # it learns, too slowly: more steps or a faster rate first
-        f.remedies = f.remedies[1:] + f.remedies[:1]
+    update = remedy("call_optimizer_step", description=_UPDATE_D, snippet=_UPDATE_D_SNIPPET)
+    rest = remedies_for("gan_discriminator_ineffective")
+    f.remedies = [update] + rest if still else rest + [update]  # too slow: more steps first
     return f
 
 
