@@ -200,3 +200,23 @@ def test_rule_a_discriminator_that_lags_far_behind_the_generator() -> None:
     v = _series(d_motion=1e-5, g_motion=1e-3, **chance)
     v.loop["gan"]["g"] = v.loop["gan"]["g"][:6]
     assert "gan_discriminator_ineffective" not in _found(v)
+
+
+def test_weight_motion_of_a_large_layer_follows_a_strided_subset() -> None:
+    """A layer above 65,536 weights: the change of every k-th weight, which for a uniform
+    relative change equals the whole tensor's."""
+    torch.manual_seed(2)
+    G, D = nn.Linear(4, 2), nn.Linear(400, 400)  # 160,400 weights in D
+    gd = td.GanDoctor(G, D, console=False, sample_every=5)
+    for _ in range(11):
+        scores = torch.randn(8)
+        gd.step_d(torch.tensor(1.0), real_scores=scores, fake_scores=scores - 1)
+        with torch.no_grad():
+            for p in D.parameters():
+                p.mul_(1.01)  # every weight grows by 1 % per step
+    rows = gd.gan_vitals().loop["gan"]["d_motion"]
+    # between two sampled steps 5 apart: (1.01^5 - 1) / 5 per step
+    assert [s for s, _ in rows] == [5, 10]
+    for _, x in rows:
+        assert x == pytest.approx((1.01 ** 5 - 1) / 5, rel=1e-4)
+    gd.close()
