@@ -67,7 +67,9 @@ class GanDoctor:
 
     Scores are the discriminator's raw outputs (logits, probabilities or critic values, shape
     (N,) or (N, 1)); ``real``/``fake`` (N, ...) batches are optional and enable the sample
-    statistics (recall, coverage, diversity) on sampled steps. Several discriminator steps per
+    statistics (recall, coverage, diversity) on sampled steps; each network's relative weight
+    change per step is read on its sampled steps too (a D that does not learn, or lags far
+    behind G, is named whatever its optimizer). Several discriminator steps per
     generator step, WGAN critics, hinge losses, the DCGAN order (the generator's loss
     backpropagates through D) and ``torch.no_grad`` sampling are all fine. The GanDoctor never
     ends the loop: a value it cannot read is named once in a warning of the ``torchdoctor``
