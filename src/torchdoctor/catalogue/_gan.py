@@ -12,10 +12,14 @@ symptom(
     "steps, and either the generator's gradient norm fell below gan_grad_fall of its peak or "
     "D's loss, when it is never negative (BCE, least squares, hinge), is down to "
     "gan_d_loss_zero: its scores saturate and the generator learns nothing "
-    "(Goodfellow et al. 2014; Arjovsky & Bottou 2017).",
+    "(Goodfellow et al. 2014; Arjovsky & Bottou 2017). A discriminator that wins from the "
+    "start leaves no gradient peak to fall from: its AUC at or above gan_separation_held over "
+    "both the first and the last third of its steps, with generated samples whose recall of "
+    "the real ones never reached gan_recall_min, is named too.",
     remedies=("non_saturating_loss", "spectral_norm", "instance_noise", "soft_labels",
               "fewer_d_steps"), role="symptom", rank=500,
-    thresholds=("gan_separation_high", "gan_grad_fall", "gan_d_loss_zero"))
+    thresholds=("gan_separation_high", "gan_grad_fall", "gan_d_loss_zero",
+                "gan_separation_held", "gan_recall_min"))
 symptom(
     "gan_mode_collapse", "generated samples cover few modes of the data",
     "On sampled steps, the recall of a reservoir of real samples by the generated batch "
@@ -34,6 +38,13 @@ symptom(
     "third of its steps, and the generated samples stay far from the data (median distance to "
     "the nearest real sample above gan_far_distance of the real samples' mean distance, or a "
     "recall of the real samples below gan_recall_min): the generator fools a discriminator "
-    "that no longer learns.",
-    remedies=("more_d_steps", "two_timescale_rates"), role="symptom", rank=520,
-    thresholds=("gan_separation_low", "gan_fall_share", "gan_far_distance", "gan_recall_min"))
+    "that no longer learns. Also named when the discriminator's weights hardly move (relative "
+    "change per step at or below gan_weights_still over the last third of sampled steps) while "
+    "it does not win (AUC below gan_separation_high) and the generator's weights move: "
+    "opt_d.step() forgotten, an optimizer built on other parameters, a learning rate typo, "
+    "requires_grad left off; or when, per generator step, its weights move at most "
+    "gan_weights_lag as much as the generator's while its AUC is at most gan_separation_low.",
+    remedies=("more_d_steps", "two_timescale_rates"), role="symptom",
+    rank=520,
+    thresholds=("gan_separation_low", "gan_fall_share", "gan_far_distance", "gan_recall_min",
+                "gan_weights_still", "gan_weights_lag", "gan_separation_high"))

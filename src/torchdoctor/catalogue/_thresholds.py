@@ -203,6 +203,24 @@ class Thresholds:
         0.5, "Mean distance between generated samples over that between real samples below "
         "which the generated samples are too alike.", "own choice: collapsed development "
         "loops of examples/gan_loops give 0-0.02, healthy ones 0.69-0.99")
+    gan_separation_held: float = _t(
+        0.97, "Batch AUC of the discriminator, over both the first and the last third of its "
+        "steps, at or above which it has separated real from fake since the start (with "
+        "samples that never reached the data: the discriminator wins).", "own choice: "
+        "development loops of examples/gan_loops whose discriminator wins from the start hold "
+        "0.985-0.994; healthy ones end at 0.51-0.93 (first third up to 1.0)")
+    gan_weights_still: float = _t(
+        1e-6, "Relative change of the discriminator's weights per step (||delta theta|| / "
+        "||theta||, between sampled steps) at or below which it does not learn.", "own choice: "
+        "Adam moves each weight by about its learning rate per step; healthy development loops "
+        "of examples/gan_loops move 7.7e-4-2.9e-3 per step, the slowest learning "
+        "discriminator 8.5e-5, a discriminator never stepped 0")
+    gan_weights_lag: float = _t(
+        0.1, "Relative weight change of the discriminator per generator step over the "
+        "generator's, at or below which the generator outruns a discriminator that hardly "
+        "learns (when D also separates at most gan_separation_low).", "own choice: healthy "
+        "development loops of examples/gan_loops give 0.7-4.4 (several D steps per G step "
+        "count), a discriminator updated once every 20 generator steps 0.02-0.04")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

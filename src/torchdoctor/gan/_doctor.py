@@ -16,6 +16,7 @@ from torchdoctor.doctor import SAMPLE_EVERY, ConsoleSink, Doctor, Vitals, diagno
 from torchdoctor.doctor.remedies import attach_remedies
 from torchdoctor.doctor.vitals import finite, stepped_ids
 from torchdoctor.findings import SEVERITY_RANK, Finding
+from torchdoctor.gan._gd_motion import ParamMotion
 from torchdoctor.gan._gd_samples import RealReservoir, sample_stats
 from torchdoctor.gan._gd_series import GanSeries, as_scores
 from torchdoctor.gan._gd_zero_grad import ZeroGradCheck
@@ -33,9 +34,9 @@ NOT_FOR_GANS = frozenset({"loss_plateau", "loss_oscillating", "missing_zero_grad
                           "train_mode_in_eval"})
 #: Fewest sampled steps filling the reservoir of real samples before statistics are computed.
 _FILL_STEPS = 5
-#: Once full, the reservoir takes a real batch on one sampled step in this many (each change
-#: costs a k-NN pass over the reservoir; the real data's distribution does not move).
-_REFILL_EVERY = 8
+#: Once full, the reservoir takes a real batch on one run of the sample statistics in this many
+#: (each change costs a k-NN pass over the reservoir; the real data's distribution does not move).
+_REFILL_EVERY = 32
 #: Default share of training time the sample statistics may take (after the first ones).
 SAMPLE_STATS_BUDGET = 0.005
 #: Share of training time each network's doctor may spend on its sampled steps (when
@@ -66,7 +67,9 @@ class GanDoctor:
 
     Scores are the discriminator's raw outputs (logits, probabilities or critic values, shape
     (N,) or (N, 1)); ``real``/``fake`` (N, ...) batches are optional and enable the sample
-    statistics (recall, coverage, diversity) on sampled steps. Several discriminator steps per
+    statistics (recall, coverage, diversity) on sampled steps; each network's relative weight
+    change per step is read on its sampled steps too (a D that does not learn, or lags far
+    behind G, is named whatever its optimizer). Several discriminator steps per
     generator step, WGAN critics, hinge losses, the DCGAN order (the generator's loss
     backpropagates through D) and ``torch.no_grad`` sampling are all fine. The GanDoctor never
     ends the loop: a value it cannot read is named once in a warning of the ``torchdoctor``
@@ -123,6 +126,8 @@ class GanDoctor:
         self.epochs: list[dict[str, Any]] = []
         self._zg = {"G": ZeroGradCheck(self._probe(generator, opt_g)),
                     "D": ZeroGradCheck(self._probe(discriminator, opt_d))}
+        #: Relative weight change per step of each network, on its sampled steps.
+        self._motion = {"G": ParamMotion(generator), "D": ParamMotion(discriminator)}
         self.d_steps = self.g_steps = 0
         self._next_check = {"G": 0, "D": 0}
         self._warned: set[str] = set()
@@ -181,6 +186,8 @@ class GanDoctor:
                 self._zg["G"].arm()  # the latest D step counts (D's backward may reach G)
             if step < _FILL_STEPS or step % self.sample_every == 0:
                 self._samples(step, real, fake)
+            if step % self.sample_every == 0:
+                self._motion["D"].measure(step)
             if step % 256 == 255:
                 self._maybe_diagnose()
         except Exception as exc:
@@ -199,6 +206,8 @@ class GanDoctor:
             self.g_steps += 1
             self._zg["G"].read(step)
             self.series.add_g(step, loss_g, as_scores(fake_scores, "fake_scores", self._warn))
+            if step % self.sample_every == 0:
+                self._motion["G"].measure(step)
             if self.d_steps >= self._next_check["D"] and not self._zg["D"].armed:
                 self._zg["D"].arm()
                 self._next_check["D"] = self.d_steps + self.sample_every
@@ -229,19 +238,23 @@ class GanDoctor:
 
     def _samples(self, step: int, real: Any, fake: Any) -> None:
         """Sampled step: offer the real batch to the reservoir; statistics of the fake batch,
-        within :data:`SAMPLE_STATS_BUDGET` of the time since the start (the first 4 always)."""
+        within :data:`SAMPLE_STATS_BUDGET` of the time since the start (the first 4 always,
+        and not charged: they fill the reservoir and compute its first k-NN radii, so that
+        the statistics that follow are spread over the whole run)."""
         if self._stats_runs >= 4 and self._stats_cost > SAMPLE_STATS_BUDGET * (time.perf_counter() - self._t0):
             return
         t0 = time.perf_counter()
+        runs = self._stats_runs
         try:
             self._sample_stats(step, real, fake)
         finally:
-            self._stats_cost += time.perf_counter() - t0
+            # the first runs (reservoir filling, first k-NN radii) are not charged to the budget
+            self._stats_cost = 0.0 if runs < 4 else self._stats_cost + time.perf_counter() - t0
 
     def _sample_stats(self, step: int, real: Any, fake: Any) -> None:
         res = self.reservoir
         full = res.data is not None and len(res.data) >= res.size
-        if real is not None and (not full or (step // self.sample_every) % _REFILL_EVERY == 0):
+        if real is not None and (not full or self._stats_runs % _REFILL_EVERY == _REFILL_EVERY - 1):
             if not isinstance(real, torch.Tensor) or not real.is_floating_point() or real.dim() < 1:
                 self._warn("real", f"real must be a floating tensor (N, ...), got "
                            f"{type(real).__name__}; sample statistics are off")
@@ -292,7 +305,8 @@ class GanDoctor:
             self.g_doctor.flush(diagnose_now=False)
         g_grad = [[r["step"], r["grad_norm"]] for r in self.g_doctor.vitals.records
                   if finite(r.get("grad_norm"))]
-        return Vitals(loop={"gan": self.series.as_loop(g_grad)})
+        return Vitals(loop={"gan": self.series.as_loop(g_grad, d_motion=self._motion["D"].host(),
+                                                       g_motion=self._motion["G"].host())})
 
     def _maybe_diagnose(self) -> None:
         """During training, when the console is on and within :data:`DIAGNOSE_BUDGET` of the

@@ -3,14 +3,13 @@ generated batch sits against it (recall, coverage, precision, diversity, distanc
 
 Recall and precision follow Kynkäänniemi et al. 2019 (k-NN balls, k = 3), coverage Naeem et al.
 2020 (k = 5); :mod:`torchdoctor.gan.metrics` defines them, this module computes them from one
-distance matrix with the real side cached (the reservoir changes only on sampled steps).
+distance matrix with the real side cached (the reservoir changes only on sampled steps; its
+radii and mean distance come from one distance matrix, in float32).
 """
 
 from __future__ import annotations
 
 import torch
-
-from torchdoctor.gan.metrics import knn_radii
 
 __all__ = ["RealReservoir", "sample_stats"]
 
@@ -64,8 +63,12 @@ class RealReservoir:
                 raise ValueError("the reservoir needs at least 8 real samples")
             r = self.data
             n = len(r)
-            div = float(torch.cdist(r, r).sum()) / (n * (n - 1))
-            self._cache = (r, knn_radii(r, 3).float(), knn_radii(r, 5).float(), div)
+            # one exact distance matrix for both radii and the diversity (the k-th smallest
+            # of a row, after the sample itself: what metrics.knn_radii computes)
+            d = torch.cdist(r, r, compute_mode="donot_use_mm_for_euclid_dist")
+            near = d.topk(min(6, n), dim=1, largest=False).values
+            div = float(d.sum()) / (n * (n - 1))
+            self._cache = (r, near[:, min(3, n - 1)], near[:, min(5, n - 1)], div)
         return self._cache
 
 

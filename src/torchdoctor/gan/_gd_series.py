@@ -118,9 +118,12 @@ class GanSeries:
                 half = self.max_rows // 2
                 rows[:] = rows[:-half][::2] + rows[-half:]
 
-    def as_loop(self, g_grad: list[list[float]]) -> dict[str, Any]:
-        """The ``vitals.loop["gan"]`` dict the GAN rules read (after :meth:`flush`)."""
-        return {"d": self.d, "g": self.g, "samples": self.samples, "g_grad": g_grad}
+    def as_loop(self, g_grad: list[list[float]], d_motion: list[list[float]] | None = None,
+                g_motion: list[list[float]] | None = None) -> dict[str, Any]:
+        """The ``vitals.loop["gan"]`` dict the GAN rules read (after :meth:`flush`);
+        ``d_motion``/``g_motion``: ``[step, relative weight change per step]`` of sampled steps."""
+        return {"d": self.d, "g": self.g, "samples": self.samples, "g_grad": g_grad,
+                "d_motion": d_motion or [], "g_motion": g_motion or []}
 
 
 def _groups(items: list[Any]) -> dict[tuple[Any, ...], list[int]]:

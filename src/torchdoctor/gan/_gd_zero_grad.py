@@ -39,8 +39,8 @@ class ZeroGradCheck:
 
     def arm(self) -> None:
         """Called at the other network's step: the next backward reaching ``param`` is checked."""
-        if self.param is None:
-            return
+        if self.param is None or not self.param.requires_grad:
+            return  # frozen (requires_grad_(False)): no backward reaches it, no hook allowed
         self._value = None
         if self._handle is None:
             self._handle = self.param.register_hook(self._hook)
