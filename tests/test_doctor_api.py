@@ -307,3 +307,26 @@ def test_the_sampling_budget_against_a_hand_computed_timeline() -> None:
     assert not b.allows(100, last_sample=20) and b.allows(120, last_sample=20)
     assert b.allows(310, last_sample=300) and not b.allows(309, last_sample=300)
     assert SamplingBudget(None).allows(10**6, last_sample=10**6 - 1)
+
+
+def test_freezing_a_layer_during_training_is_not_an_internal_failure(caplog) -> None:
+    """The stale-gradient probe sits on the first parameter; a frozen backbone (requires_grad
+    set to False after the Doctor attached) must not make the sampled steps fail."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    doctor = td.Doctor(m, opt, console=False, sample_every=1)
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    with caplog.at_level("WARNING", logger="torchdoctor"):
+        for i in range(30):
+            if i == 10:
+                for p in m[0].parameters():
+                    p.requires_grad_(False)
+            loss = nn.functional.cross_entropy(m(x), y)
+            opt.zero_grad()
+            loss.backward()
+            doctor.step(loss)
+            opt.step()
+        doctor.close()
+    assert not [r for r in caplog.records if "failed" in r.getMessage()]
+    assert doctor.step_count == 30

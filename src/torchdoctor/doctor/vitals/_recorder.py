@@ -305,7 +305,7 @@ class Recorder:
         for j, (_, mod, family) in enumerate(self._watched):
             hook = self._guard("activations", self._make_act_hook(j, mod, family))
             self._sample_handles.append(mod.register_forward_hook(hook))
-        if self._probe_param is not None:
+        if self._probe_param is not None and self._probe_param.requires_grad:  # not frozen since
             self._sample_handles.append(self._probe_param.register_hook(
                 self._guard("zero_grad", self._grad_hook)))
 
