@@ -330,3 +330,15 @@ def test_freezing_a_layer_during_training_is_not_an_internal_failure(caplog) -> 
         doctor.close()
     assert not [r for r in caplog.records if "failed" in r.getMessage()]
     assert doctor.step_count == 30
+
+
+@pytest.mark.parametrize("spent_ns", [0, 5_000, 400_000, 3_000_000])
+@pytest.mark.parametrize("last_sample", [0, 40, 90])
+def test_the_budget_next_allowed_step_is_the_first_one_allows_passes(spent_ns, last_sample) -> None:
+    """Reference: ask ``allows`` step by step (a naive loop)."""
+    b = SamplingBudget(0.01, free=10, max_gap=100)
+    b.plain_period(100_000)
+    b.charge(spent_ns, step=20)
+    for step in (25, 60, 120):
+        naive = next(s for s in range(step + 1, step + 10_000) if b.allows(s, last_sample))
+        assert b.next_allowed(step, last_sample) == naive

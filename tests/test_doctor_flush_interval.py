@@ -66,7 +66,7 @@ def test_the_default_stretches_flushes_of_short_steps_and_loses_no_step() -> Non
 
 def test_the_default_keeps_the_interval_for_steps_of_a_millisecond_or_more() -> None:
     sink = Flushes()
-    _train(2 * INTERVAL + 70, sink, pause=FLUSH_SECONDS / INTERVAL * 2)  # 1 ms per step
+    _train(2 * INTERVAL + 70, sink, pause=FLUSH_SECONDS / INTERVAL * 2)  # 2 ms per step
     assert sink.sizes[:2] == [INTERVAL, INTERVAL]
     assert sink.sizes[2] == INTERVAL  # the step's duration is known by now: no stretch
 

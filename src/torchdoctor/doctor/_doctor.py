@@ -38,9 +38,10 @@ __all__ = ["FLUSH_SECONDS", "FREE_STEPS", "INTERVAL", "SAMPLE_BUDGET", "SAMPLE_E
 #: Default steps between two flushes of the device buffer to the host.
 INTERVAL = 50
 #: With ``interval`` left unset, a flush of a model whose steps are shorter than
-#: ``FLUSH_SECONDS / INTERVAL`` (0.5 ms) waits for this much training time, up to 8 x
-#: ``INTERVAL`` steps: the flush's fixed ~50 us stays below ~0.3 % of a 0.1 ms step.
-FLUSH_SECONDS = 0.025
+#: ``FLUSH_SECONDS / INTERVAL`` (1 ms) waits for this much training time, up to 8 x
+#: ``INTERVAL`` steps (seconds): a flush costs ~50-150 us (benchmarks/bench_overhead.py), ~1 % of
+#: 50 steps of 0.15 ms, ~0.3 % of 400 of them.
+FLUSH_SECONDS = 0.05
 
 #: Default stride of the sampled steps (after the first 5).
 SAMPLE_EVERY = 25
@@ -92,7 +93,7 @@ class Doctor:
             and those checks are off.
         interval: steps between two flushes of the device buffer to the host (>= 1). Left
             unset: every :data:`INTERVAL` steps, or up to 8 times as many for a model whose
-            steps are shorter than 0.5 ms (a flush every :data:`FLUSH_SECONDS` of training
+            steps are shorter than 1 ms (a flush every :data:`FLUSH_SECONDS` of training
             at least), except under DDP.
         sample_every: full statistics (activations, gradient/parameter/update norms, inputs,
             outputs, targets, the stale-gradient check) on the first 5 steps and one step in

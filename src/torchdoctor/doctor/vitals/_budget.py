@@ -10,6 +10,8 @@ training time so far.
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["SamplingBudget"]
 
 
@@ -56,3 +58,11 @@ class SamplingBudget:
             return True
         # the training time so far: the steps after the free ones times a plain step's period
         return self.spent_ns <= self.share * self.period_ns * (step - self.free)
+
+    def next_allowed(self, step: int, last_sample: int) -> int:
+        """The first step after ``step`` that :meth:`allows` can pass if nothing more is spent
+        and a plain step keeps its duration: the recorder need not ask before it."""
+        if self.share is None or not self.period_ns:
+            return step + 1
+        due = self.free + math.ceil(self.spent_ns / (self.share * self.period_ns))
+        return max(step + 1, min(last_sample + self.max_gap, due))

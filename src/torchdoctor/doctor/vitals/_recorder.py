@@ -509,14 +509,18 @@ class Recorder:
         """
         if step >= self._candidate:
             self._candidate = self._next_candidate(step)
-            if self.schedule(step) and self.budget.allows(step, self._last_sample):
-                t0 = time.perf_counter_ns()
-                if mark:
-                    self._opt_mark = self._opt_steps
-                self.sampling = self._slow = True
-                self._arm()
-                self._t_prev = t_end = time.perf_counter_ns()
-                self.budget.charge(t_end - t0, step)
+            if self.schedule(step):
+                if self.budget.allows(step, self._last_sample):
+                    t0 = time.perf_counter_ns()
+                    if mark:
+                        self._opt_mark = self._opt_steps
+                    self.sampling = self._slow = True
+                    self._arm()
+                    self._t_prev = t_end = time.perf_counter_ns()
+                    self.budget.charge(t_end - t0, step)
+                else:  # over budget: the schedule's next pick once the budget allows again
+                    due = self.budget.next_allowed(step, self._last_sample)
+                    self._candidate = max(self._candidate, self._next_candidate(due - 1))
         if not self._slow and not step % _PERIOD_EVERY:
             self._slow = True  # time the next step's period
             self._t_prev = time.perf_counter_ns()
@@ -569,7 +573,7 @@ class Recorder:
         losses.append(value)
         self.step += 1
         self.sampling = bool(self.schedule(self.step)) and self.budget.allows(self.step, self._last_sample)
-        self._candidate = self._next_candidate(self.step)
+        self._candidate = max(self._candidate, self._next_candidate(self.step))  # kept when over budget
         if self.sampling:
             self._arm()
         t_end = time.perf_counter_ns()
