@@ -193,15 +193,15 @@ def _check_same_config(run_cfg: Config, given: Config, run_dir: Path) -> None:
 def _attach_doctor(trainer: Trainer, run_dir: Path | None, *, quiet: bool,
                    tensorboard: PathLike | None = None) -> Any:
     """The Doctor on ``trainer``; ``run_dir`` ``None``: a rank other than 0 (writes nothing)."""
-    from torchdoctor.doctor import SAMPLE_EVERY, Doctor
+    from torchdoctor.doctor import INTERVAL, SAMPLE_EVERY, Doctor
     from torchdoctor.integrations.trainer import DoctorCallback
     from torchdoctor.repair import attach_patches
 
-    # our own trainer: exact sampling (no time budget), so the same config gives the same
-    # findings (and every rank samples the same steps); the remedies carry config patches
+    # our own trainer: exact sampling (no time budget) and flushes every INTERVAL steps, so
+    # the same config gives the same findings (and every rank samples the same steps); the remedies carry config patches
     title = f"torchdoctor: {run_dir.name}" if run_dir is not None else "torchdoctor"
     doc = Doctor(trainer.model, trainer.optimizer, log_dir=run_dir, console=not quiet,
-                 write_metrics=False, title=title, sample_every=SAMPLE_EVERY,
+                 write_metrics=False, title=title, sample_every=SAMPLE_EVERY, interval=INTERVAL,
                  prescribe=attach_patches,
                  tensorboard=Path(tensorboard) if tensorboard is not None and run_dir is not None else None)
     trainer.callbacks.append(DoctorCallback(doc))

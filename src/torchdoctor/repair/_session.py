@@ -93,7 +93,7 @@ class Session:
         shows up (``aborted``) or when halfway the run is not ``min_gain`` better than
         ``reference``, the parent's score per epoch, and still shows every code of
         ``keep_if_resolved`` (``lagging``)."""
-        from torchdoctor.doctor import SAMPLE_EVERY, Doctor
+        from torchdoctor.doctor import INTERVAL, SAMPLE_EVERY, Doctor
         from torchdoctor.integrations.trainer import DoctorCallback
         from torchdoctor.repair._remedy_patches import attach_patches
 
@@ -101,9 +101,11 @@ class Session:
         i = self.inputs
         self.trainer = Trainer(self.config, data=i.data, sample_weights=i.sample_weights,
                                eval_sets=i.eval_sets)
-        # exact sampling (no time budget): the same config gives the same findings
+        # exact sampling (no time budget), flushes every INTERVAL steps: the same config gives
+        # the same findings
         self.doctor = Doctor(self.trainer.model, self.trainer.optimizer, console=False,
-                             sample_every=SAMPLE_EVERY, prescribe=attach_patches)
+                             sample_every=SAMPLE_EVERY, interval=INTERVAL,
+                             prescribe=attach_patches)
         stop = _StopAt(budget_epochs, self.doctor, abort_codes, reference, min_gain,
                        keep_if_resolved)
         self.trainer.callbacks += [DoctorCallback(self.doctor), stop]

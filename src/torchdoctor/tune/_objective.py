@@ -154,11 +154,13 @@ class Objective:
         trainer = Trainer(cfg, data=i.data, sample_weights=i.sample_weights, eval_sets=i.eval_sets)
         if not self.doctor:
             return trainer, None
-        from torchdoctor.doctor import SAMPLE_EVERY, Doctor
+        from torchdoctor.doctor import INTERVAL, SAMPLE_EVERY, Doctor
         from torchdoctor.integrations.trainer import DoctorCallback
 
-        # exact sampling (no time budget): the same config gives the same findings
-        doc = Doctor(trainer.model, trainer.optimizer, console=False, sample_every=SAMPLE_EVERY)
+        # exact sampling (no time budget), flushes every INTERVAL steps: the same config gives
+        # the same findings
+        doc = Doctor(trainer.model, trainer.optimizer, console=False, sample_every=SAMPLE_EVERY,
+                     interval=INTERVAL)
         trainer.callbacks.append(DoctorCallback(doc))
         return trainer, doc
 
