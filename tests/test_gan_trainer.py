@@ -57,7 +57,7 @@ def test_labels_need_a_label_loss_and_instance_norm_needs_images() -> None:
 
 def test_defaults_are_the_recommended_set() -> None:
     g = load_config(None).gan
-    assert (g.loss, g.pack, g.ema, g.lr_decay) == ("non_saturating", 2, 0.99, "linear")
+    assert (g.loss, g.pack, g.ema, g.lr_decay) == ("minimax", 2, 0.99, "linear")
     assert g.lr_d > g.lr_g  # two time-scale rates
 
 

@@ -237,7 +237,7 @@ class DiscriminatorConfig(_Section):
 class GanConfig(_Section):
     """``gan:`` — the GAN trainer (``train.task: gan``); every trick is a switch."""
 
-    loss: GanLoss = "non_saturating"
+    loss: GanLoss = "minimax"
     """Adversarial loss: ``minimax`` (G minimizes log(1 - D(G(z))), Goodfellow et al. 2014), ``non_saturating`` (G maximizes log D(G(z))), ``wasserstein`` (Arjovsky et al. 2017; pair it with ``gradient_penalty: wgan_gp``), ``hinge`` (Miyato et al. 2018), ``least_squares`` (Mao et al. 2017)."""
     latent: Latent = "gaussian"
     """Distribution of the latent vector z: standard normal or uniform on [-1, 1]."""
