@@ -232,3 +232,47 @@ def test_findings_marked_at_their_steps(tmp_path: Path) -> None:
                      x_marks=[(1, "in"), (1, "same x"), (7, "out"), (math.nan, "nan")])
     assert re.findall(r'<g class="mark"[^>]*><title>([^<]*)</title>', svg) == ["in\nsame x"]
     assert _attrs(svg)["xmax"] < 3
+
+
+def test_our_figures_leave_the_callers_matplotlib_alone() -> None:
+    """A notebook user's backend, pyplot state and rcParams are untouched by our figures and
+    by a GanDoctor report (run in a fresh interpreter: the backend is process-wide)."""
+    code = """
+import matplotlib
+matplotlib.use("pdf")
+import matplotlib.pyplot as plt
+rc = dict(plt.rcParams)
+import torch
+from torch import nn
+import torchdoctor as td
+from torchdoctor.report.charts import figure, figure_svg, house_style
+fig, ax = figure()
+ax.plot([1, 2], [3, 4])
+assert figure_svg(fig).startswith("<svg")
+with house_style():
+    assert plt.rcParams["svg.fonttype"] == "none"
+    fig, ax = figure()
+    ax.plot([1, 2])
+    figure_svg(fig)
+torch.manual_seed(0)
+G, D = nn.Linear(2, 2), nn.Linear(2, 1)
+gd = td.GanDoctor(G, D)
+for _ in range(3):
+    x, z = torch.randn(8, 2), torch.randn(8, 2)
+    fake = G(z)
+    loss_d = D(x).mean() - D(fake.detach()).mean()
+    loss_d.backward()
+    gd.step_d(loss_d, real_scores=D(x).detach(), fake_scores=D(fake.detach()).detach())
+    loss_g = -D(G(z)).mean()
+    loss_g.backward()
+    gd.step_g(loss_g, fake_scores=D(G(z)).detach())
+import tempfile, os
+gd.report(os.path.join(tempfile.mkdtemp(), "gan.html"))
+gd.close()
+assert matplotlib.get_backend() == "pdf", matplotlib.get_backend()
+assert dict(plt.rcParams) == rc
+assert plt.get_fignums() == []
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -10,7 +10,7 @@ from typing import Any
 from torchdoctor.findings import Finding
 from torchdoctor.gan._gd_series import GanSeries
 from torchdoctor.report import Section, findings_section, fmt_num, render_page, sort_findings
-from torchdoctor.report.charts import figure, figure_svg
+from torchdoctor.report.charts import figure, figure_svg, house_style
 from torchdoctor.rundir import atomic_write_text
 
 __all__ = ["gan_page", "write_gan_report"]
@@ -21,6 +21,7 @@ def _xy(rows: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+@house_style()
 def _charts(series: GanSeries) -> str:
     fig, axes = figure(2, 2, width=9.6, height=5.6)
     (a, b), (c, d) = axes

@@ -62,11 +62,14 @@ def _seeds(exp: Experiment, quick: bool, seeds: int | None) -> int:
 def run_experiment(exp: Experiment, *, quick: bool = False, seeds: int | None = None,
                    tick: Callable[[str], None] | None = None) -> LabResult:
     """Run ``exp`` (torch seeded with 0 first) and collect its result; errors propagate."""
+    from torchdoctor.report.charts import house_style
+
     n = _seeds(exp, quick, seeds)
     ctx = Context(quick=quick, seeds=n, tick=tick)
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    outcome = exp.measure(ctx)
+    with house_style():  # the figures' style, the caller's matplotlib untouched
+        outcome = exp.measure(ctx)
     if not isinstance(outcome, Outcome):
         raise TypeError(f"experiment {exp.name}: measure returned {type(outcome).__name__}, "
                         "not Outcome")

@@ -14,6 +14,7 @@ turns the groups of artists given a ``gid`` into semantic ``<g class=...>`` elem
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -21,11 +22,11 @@ import math
 import re
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from html import escape
 from typing import Any, TypeVar
 
-__all__ = ["PALETTE", "figure", "figure_svg"]
+__all__ = ["PALETTE", "figure", "figure_svg", "house_style"]
 
 #: Line colours, in order (colour-blind safe, Okabe & Ito 2008).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
@@ -54,49 +55,50 @@ PX_PER_INCH = 100.0
 RASTER_DPI = 100.0
 
 
-def _pyplot() -> Any:
+@contextlib.contextmanager
+def house_style() -> Iterator[None]:
+    """The house style (:data:`PALETTE`, sizes, grid) for the matplotlib artists made inside,
+    without touching the caller's matplotlib state: rcParams restored on exit, no pyplot, no
+    backend switch; matplotlib's and NumPy's warnings about extreme values (overflow in a
+    tick computation, a layout that cannot be tightened) silenced: the chart is drawn anyway."""
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import numpy as np
     from cycler import cycler
 
-    plt.rcParams.update(_STYLE)
-    plt.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
-    return plt
+    style = {**_STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}
+    with matplotlib.rc_context(style), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 def figure(ncols: int = 1, nrows: int = 1, *, width: float = 6.4, height: float = 3.2,
            **subplots_kw: Any) -> tuple[Any, Any]:
-    """A new ``(fig, axes)`` in the house style; ``width``/``height`` in inches (100 px each).
+    """A new ``(fig, axes)``; ``width``/``height`` in inches (100 px each). A Figure outside
+    pyplot (no window, nothing to close, the caller's backend and rcParams untouched), drawn
+    on its own Agg canvas; its axes are made in the house style. Draw inside
+    :func:`house_style` for the rest of it (titles, legends, lines).
 
-    ``axes`` is one Axes for a 1×1 grid, else the array ``plt.subplots`` returns.
+    ``axes`` is one Axes for a 1×1 grid, else the array ``Figure.subplots`` returns.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **subplots_kw)
-    return fig, axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with house_style():
+        fig = Figure(figsize=(width, height))
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots(nrows, ncols, **subplots_kw)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def drawing(draw: F) -> F:
-    """``draw`` (a chart function) run in the house style without touching the caller's
-    matplotlib state (no pyplot, no backend switch, rcParams restored afterwards), and
-    without matplotlib's and NumPy's warnings about extreme values (overflow in a tick
-    computation, a layout that cannot be tightened): the chart is drawn anyway."""
+    """``draw`` (a chart function) run under :func:`house_style`."""
 
     @functools.wraps(draw)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import matplotlib
-        import numpy as np
-        from cycler import cycler
-
-        style = {**_STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}
-        with (matplotlib.rc_context(style), warnings.catch_warnings(),
-              np.errstate(all="ignore")):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("ignore", UserWarning)
+        with house_style():
             return draw(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -181,7 +183,8 @@ def save_svg(fig: Any, *, tight: bool = True) -> str:
             fig.tight_layout()
         except Exception:  # noqa: BLE001 - a layout that cannot be tightened is still drawable
             pass
-    fig.savefig(buf, format="svg", dpi=RASTER_DPI, metadata={"Date": None, "Creator": None})
+    with house_style():  # the SVG settings (text as text, reproducible ids) are read here
+        fig.savefig(buf, format="svg", dpi=RASTER_DPI, metadata={"Date": None, "Creator": None})
     return _compact(_METADATA.sub("", _PROLOG.sub("", buf.getvalue(), count=1), count=1))
 
 

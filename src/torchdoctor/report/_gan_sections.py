@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from torchdoctor import rundir
-from torchdoctor.report._figure import PALETTE, figure, figure_svg
+from torchdoctor.report._figure import PALETTE, figure, figure_svg, house_style
 from torchdoctor.report._page import Section, render_page
 from torchdoctor.report._sections import findings_section
 
@@ -32,6 +32,7 @@ def _series(history: list[dict[str, Any]], key: str) -> tuple[list[float], list[
     return xs, ys
 
 
+@house_style()
 def _scatter_panels(real: np.ndarray, snaps: np.ndarray, epochs: np.ndarray) -> str:
     n = 1 + len(snaps)
     fig, axes = figure(n, 1, width=min(2.2 * n, 13.0), height=2.4, squeeze=False)
@@ -62,6 +63,7 @@ def _image_grid(images: np.ndarray) -> np.ndarray:
     return out
 
 
+@house_style()
 def _image_panels(real: np.ndarray, snaps: np.ndarray, epochs: np.ndarray) -> str:
     n = 1 + len(snaps)
     fig, axes = figure(n, 1, width=min(2.0 * n, 13.0), height=2.2, squeeze=False)
@@ -73,6 +75,7 @@ def _image_panels(real: np.ndarray, snaps: np.ndarray, epochs: np.ndarray) -> st
     return figure_svg(fig, title="generated samples beside real ones over the epochs")
 
 
+@house_style()
 def _lines(history: list[dict[str, Any]], groups: list[tuple[str, list[tuple[str, str]]]],
            title: str) -> str:
     fig, axes = figure(len(groups), 1, width=4.2 * len(groups), height=2.8, squeeze=False)

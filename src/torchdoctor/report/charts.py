@@ -10,15 +10,14 @@ draw, not on import.
 - :func:`bar_chart`: horizontal grouped bars (e.g. fractions per layer).
 - :func:`heatmap`: a statistic per layer over steps, log colour scale (viridis) with a colour bar.
 - :func:`downsample` and :func:`bin_edges`: long series as bucket means with min–max bands.
-- :func:`figure` and :func:`figure_svg`: a matplotlib figure of one's own in the house style
-  (:data:`PALETTE`; :func:`figure` sets it in matplotlib's global rcParams), as inline SVG.
-  The chart functions above leave the caller's matplotlib alone (no pyplot, rcParams
-  restored).
+- :func:`figure` and :func:`figure_svg`: a matplotlib figure of one's own, as inline SVG;
+  drawn inside :func:`house_style` (:data:`PALETTE`, sizes, grid). Nothing here touches the
+  caller's matplotlib: no pyplot, no backend switch, rcParams restored.
 """
 
 from torchdoctor.report._bar_chart import bar_chart
 from torchdoctor.report._data import bin_edges, downsample
-from torchdoctor.report._figure import PALETTE, figure, figure_svg
+from torchdoctor.report._figure import PALETTE, figure, figure_svg, house_style
 from torchdoctor.report._line_chart import Series, line_chart
 from torchdoctor.report._step_heatmap import heatmap
 
@@ -31,5 +30,6 @@ __all__ = [
     "figure",
     "figure_svg",
     "heatmap",
+    "house_style",
     "line_chart",
 ]

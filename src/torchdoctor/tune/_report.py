@@ -100,6 +100,7 @@ def render_tune_report(study: Any, result: Any) -> str:
     from optuna.trial import TrialState
 
     from torchdoctor.report import Section, render_page
+    from torchdoctor.report.charts import house_style
 
     r = result
     summary = (
@@ -120,7 +121,9 @@ def render_tune_report(study: Any, result: Any) -> str:
     best = (f"<table><tr><th>key</th><th>value</th></tr>{rows}</table>" if rows else
             '<p class="empty">No trial completed.</p>')
     imp, note = importances(study)
-    imp_html = _importance_svg(imp) if imp else f'<p class="empty">{escape(note)}</p>'
+    with house_style():  # the figures' style; the caller's matplotlib untouched
+        imp_html = _importance_svg(imp) if imp else f'<p class="empty">{escape(note)}</p>'
+        history_html = _history_svg(study, r.direction, r.metric)
     pruned = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.PRUNED]
     prow = []
     for t in pruned:
@@ -142,7 +145,7 @@ def render_tune_report(study: Any, result: Any) -> str:
     sections = [
         Section("summary", "Result", summary),
         Section("best", "Best parameters", best),
-        Section("history", "History", _history_svg(study, r.direction, r.metric)),
+        Section("history", "History", history_html),
         Section("importance", "Parameter importances", imp_html),
         Section("pruned", "Pruned trials", pruned_html, count=len(pruned)),
     ]
