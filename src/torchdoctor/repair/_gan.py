@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from torchdoctor.findings import Finding
-from torchdoctor.repair._patch import apply_patch, config_diff
+from torchdoctor.repair._document import repair_document
+from torchdoctor.repair._patch import apply_patch
 from torchdoctor.repair._remedy_patches import patch_for
 from torchdoctor.train.config import Config
 
@@ -162,22 +163,7 @@ class GanRepairResult:
     def to_json(self) -> dict[str, Any]:
         from torchdoctor import rundir
 
-        def side(s: GanRun) -> dict[str, Any]:
-            return {"metrics": rundir.jsonable(s.metrics),
-                    "findings": sorted({f.code for f in s.findings})}
-
-        return {
-            "before": side(self.before), "after": side(self.after), "applied": self.applied,
-            "config": self.after.config.to_dict(), "rounds": self.rounds,
-            "diff": {k: list(v) for k, v in config_diff(self.before.config, self.after.config).items()},
-            "candidates": [{"name": s.name, "patch": s.patch, "remedies": s.remedies,
-                            "epochs": s.epochs_run, "stopped_early": False,
-                            "metrics": rundir.jsonable(s.metrics),
-                            "findings": sorted({f.code for f in s.findings})} for s in self.tried],
-            "skipped": self.skipped, "seconds": round(self.seconds, 3),
-            "cost_vs_one_training": round(self.seconds / self.before.seconds, 3)
-            if self.before.seconds > 0 else None,
-        }
+        return repair_document(self, metrics=rundir.jsonable, one_training_seconds=self.before.seconds)
 
     def write_report(self, path: str | Path) -> Path:
         """A self-contained HTML page: before and after, the candidates, the findings."""

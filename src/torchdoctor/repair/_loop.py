@@ -46,9 +46,10 @@ from typing import Any
 
 from torchdoctor.catalogue import outcome_codes, repair_order
 from torchdoctor.findings import Finding
+from torchdoctor.repair._document import repair_document
 from torchdoctor.repair._evidence import InitEvidence, init_evidence
 from torchdoctor.repair._family import IMPLICATES, deviations, family_default, implicated_keys
-from torchdoctor.repair._patch import apply_patch, config_diff, merge_patches
+from torchdoctor.repair._patch import apply_patch, merge_patches
 from torchdoctor.repair._rate_probe import JUMP, probe_epochs, probe_rate
 from torchdoctor.repair._session import Session
 from torchdoctor.train.config import Config, config_from_dict, load_config
@@ -103,27 +104,7 @@ class RepairResult:
         return self.after.config
 
     def to_json(self) -> dict[str, Any]:
-        def side(s: Session) -> dict[str, Any]:
-            return {"metrics": _clean(s.metrics), "findings": sorted({f.code for f in s.findings})}
-
-        return {
-            "before": side(self.before),
-            "after": side(self.after),
-            "applied": self.applied,
-            "config": self.after.config.to_dict(),
-            "rounds": self.rounds,
-            "diff": {k: list(v) for k, v in config_diff(self.before.config, self.after.config).items()},
-            "candidates": [
-                {"name": s.name, "patch": s.patch, "remedies": s.remedies, "epochs": s.epochs_run,
-                 "stopped_early": s.stopped_early, "metrics": _clean(s.metrics),
-                 "findings": sorted({f.code for f in s.findings})}
-                for s in self.tried
-            ],
-            "skipped": self.skipped,
-            "seconds": round(self.seconds, 3),
-            "cost_vs_one_training": round(self.seconds / self.full_training_seconds, 3)
-            if self.full_training_seconds > 0 else None,
-        }
+        return repair_document(self, metrics=_clean, one_training_seconds=self.full_training_seconds)
 
 
 def _clean(m: dict[str, Any]) -> dict[str, Any]:
