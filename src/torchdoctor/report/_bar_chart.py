@@ -14,8 +14,8 @@ from torchdoctor.report._figure import (
     PALETTE,
     axes_box,
     axis_margins,
-    chart_figure,
     drawing,
+    figure,
     place_axes,
     plain,
     save_svg,
@@ -61,7 +61,7 @@ def bar_chart(
         return f"{100 * v:.0f}%" if percent else fmt_num(v, 3)
 
     tips: dict[str, tuple[dict[str, object], str]] = {}
-    fig, ax = chart_figure(6.4, height_px / 100)
+    fig, ax = figure(width=6.4, height=height_px / 100)
     ax.grid(axis="y", visible=False)
     step = 0.8 / n_groups
     for gi, name in enumerate(names):

@@ -104,17 +104,6 @@ def drawing(draw: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def chart_figure(width: float, height: float) -> tuple[Any, Any]:
-    """``(fig, ax)`` for a chart function under :func:`drawing`: a Figure outside pyplot
-    (nothing to close, no window), drawn on its own Agg canvas; sizes in inches."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots()
-
-
 def plain(text: object) -> str:
     """``text`` for a matplotlib label, shown as typed (a ``$`` starts no math formula)."""
     return str(text).replace("$", r"\$")

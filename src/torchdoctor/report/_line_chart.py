@@ -20,8 +20,8 @@ from torchdoctor.report._figure import (
     PALETTE,
     axes_box,
     axis_margins,
-    chart_figure,
     drawing,
+    figure,
     place_axes,
     plain,
     plain_log_labels,
@@ -116,7 +116,7 @@ def line_chart(
     """
     log = _use_log(series, log_y)
     extra = 0.6 if x_categories is not None else 0.0
-    fig, ax = chart_figure(6.4, height / 100 + extra)
+    fig, ax = figure(width=6.4, height=height / 100 + extra)
     groups: dict[str, tuple[dict[str, object], str]] = {}
     handles, labels = [], []
     for i, s in enumerate(series):

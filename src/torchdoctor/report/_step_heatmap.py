@@ -16,8 +16,8 @@ from torchdoctor.report._data import bin_edges, fmt_num
 from torchdoctor.report._figure import (
     axes_box,
     axis_margins,
-    chart_figure,
     drawing,
+    figure,
     place_axes,
     plain,
     plain_log_labels,
@@ -103,7 +103,7 @@ def heatmap(
         vmin, vmax = vmax / 10, vmax
     height_px = 90 + min(40.0, max(3.0, 320.0 / max(n_rows, 1))) * max(n_rows, 1)
     tips: dict[str, tuple[dict[str, object], str]] = {}
-    fig, ax = chart_figure(6.4, height_px / 100)
+    fig, ax = figure(width=6.4, height=height_px / 100)
     ax.imshow(img, aspect="auto", interpolation="none")
     ax.grid(False)
     ax.set_yticks([])
