@@ -692,7 +692,6 @@ class Recorder:
         records: list[dict[str, Any]] = []
         last = len(raw) - 1
         marks = dict(epochs)
-        self._nonfinite_plain = False
         # runs of plain steps (one epoch, no sampled row) are built in one comprehension; the
         # steps that hold a sampled row, and the last one, go through build_record
         cuts = sorted({0, last, *marks, *rows_of})
@@ -713,8 +712,9 @@ class Recorder:
                 records.append(rec)
                 a += 1
             if a < b:
-                records.extend(self._plain_records(first + a, epoch, losses[a:b]))
-        self.flushed_nonfinite = self.flushed_nonfinite or self._nonfinite_plain
+                plain, nonfinite = _plain_records(first + a, epoch, losses[a:b])
+                records += plain
+                self.flushed_nonfinite = self.flushed_nonfinite or nonfinite
         self._reset(keep)
         if self.reducer is not None:
             self.reducer(records)
@@ -733,23 +733,6 @@ class Recorder:
             return self.interval
         return min(self.interval * MAX_STRETCH,
                    max(self.interval, math.ceil(self.flush_seconds / step_s)))
-
-    def _plain_records(self, step: int, epoch: int | None,
-                       values: list[float | None]) -> list[dict[str, Any]]:
-        """The records of consecutive plain steps from ``step`` on (losses ``values``)."""
-        try:  # one sum tells whether every loss is a finite number (the common case)
-            common = math.isfinite(sum(values))
-        except TypeError:  # a step without a loss (None)
-            common = False
-        if common:
-            return [{"step": step + i, "epoch": epoch, "loss": v} for i, v in enumerate(values)]
-        out = []
-        for i, v in enumerate(values):
-            if v is not None and not math.isfinite(v):
-                self._nonfinite_plain = True
-                v = measured(v)
-            out.append({"step": step + i, "epoch": epoch, "loss": v})
-        return out
 
     def _fill_rows(self, rows: list[list[float]], cur: int | None) -> tuple[list[Any], ...]:
         """Write the kept device values into host ``rows`` (one copy); return the open row's."""
@@ -829,3 +812,22 @@ class Recorder:
                 wf = w.detach().float().reshape(w.shape[0], -1)
                 spread = ((wf - wf.mean(0, keepdim=True)).norm() / wf.norm().clamp_min(1e-30)).item()
                 self.vitals.weights[ln] = {"row_spread": spread, "units": int(w.shape[0])}
+
+
+def _plain_records(step: int, epoch: int | None,
+                   values: list[float | None]) -> tuple[list[dict[str, Any]], bool]:
+    """The records of consecutive plain steps from ``step`` on (losses ``values``), and
+    whether a loss among them is NaN or Inf (recorded as text, :func:`measured`)."""
+    try:  # one sum tells whether every loss is a finite number (the common case)
+        common = math.isfinite(sum(values))
+    except TypeError:  # a step without a loss (None)
+        common = False
+    if common:
+        return [{"step": step + i, "epoch": epoch, "loss": v} for i, v in enumerate(values)], False
+    out, nonfinite = [], False
+    for i, v in enumerate(values):
+        if v is not None and not math.isfinite(v):
+            nonfinite = True
+            v = measured(v)
+        out.append({"step": step + i, "epoch": epoch, "loss": v})
+    return out, nonfinite
