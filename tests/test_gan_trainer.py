@@ -38,6 +38,7 @@ def _cfg(*extra: str, name: str = "ring8") -> td.Config:
     ("gan.generator.width=0", "gan.generator.width = 0"),
     ("gan.discriminator.nope=1", "allowed keys here: width, depth"),
     ("gan.betas=[0.5, 1.5]", "each must be in [0, 1)"),
+    ("gan.lr_decay_start=1", "gan.lr_decay_start = 1: must be < 1"),
 ])
 def test_bad_gan_keys_exit_2_with_one_line(setting: str, words: str, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["train", RING, "--out", str(tmp_path / "r"), "--set", setting])
@@ -57,11 +58,34 @@ def test_labels_need_a_label_loss_and_instance_norm_needs_images() -> None:
 
 def test_defaults_are_the_recommended_set() -> None:
     g = load_config(None).gan
-    assert (g.loss, g.pack, g.ema, g.lr_decay) == ("minimax", 2, 0.99, "linear")
+    assert (g.loss, g.pack, g.num_discriminators, g.ema) == ("minimax", 2, 3, 0.99)
+    assert (g.lr_decay, g.lr_decay_start) == ("linear", 0.5)
     assert g.lr_d > g.lr_g  # two time-scale rates
+    for name in ("gan_ring8", "gan_grid25"):  # both mixtures train the defaults, no gan: key
+        assert load_config(ROOT / "configs" / f"{name}.yaml").gan == g
 
 
 # ------------------------------------------------------------------ losses and networks
+@pytest.mark.parametrize("start", [0.0, 0.5, 0.75])
+def test_rates_hold_then_fall_linearly_to_zero(start: float) -> None:
+    cfg = _cfg("gan.lr_decay=linear", f"gan.lr_decay_start={start}", "gan.lr_g=0.002",
+               "gan.lr_d=0.008")
+    seen: list[tuple[float, float]] = []
+
+    class Rates:  # a duck-typed doctor: reads both rates at each generator step
+        def step_g(self, loss: torch.Tensor, fake_scores: torch.Tensor) -> None:
+            seen.append((tr.opt_g.param_groups[0]["lr"], tr.opt_d.param_groups[0]["lr"]))
+
+    tr = td.gan.GanTrainer(cfg, doctor=Rates())
+    tr.fit()
+    total = len(seen)
+    assert total == tr.total_steps
+    for step, (lr_g, lr_d) in enumerate(seen):
+        t = step / total  # naive piecewise form: flat until `start`, then a line to 0 at t = 1
+        f = 1.0 if t <= start else 1.0 - (t - start) / (1.0 - start)
+        assert (lr_g, lr_d) == (pytest.approx(0.002 * f, abs=1e-12), pytest.approx(0.008 * f, abs=1e-12))
+
+
 def test_losses_match_their_definitions() -> None:
     s_r, s_f = torch.randn(7), torch.randn(5)
     bce = torch.nn.BCELoss()

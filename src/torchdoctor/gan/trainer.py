@@ -2,10 +2,11 @@
 
 One generator step: ``gan.d_steps`` discriminator steps (real and fake packs, instance noise,
 soft/noisy/flipped labels, gradient penalty), then one G step on fresh latents; both rates
-fall linearly to 0 when ``gan.lr_decay: linear``; an exponential moving average of G's
-weights (``gan.ema``) makes the samples. An epoch is ``ceil(N / train.batch_size)`` generator
-steps; after each, one ``metrics.jsonl`` row: the losses, D(real), D(fake) and, every few
-epochs and at the end, the mode metrics of 2,500 samples (:mod:`torchdoctor.gan.modes`).
+fall linearly to 0 when ``gan.lr_decay: linear`` (after the first ``gan.lr_decay_start``
+share of the steps); an exponential moving average of G's weights (``gan.ema``) makes the
+samples. An epoch is ``ceil(N / train.batch_size)`` generator steps; after each, one
+``metrics.jsonl`` row: the losses, D(real), D(fake) and, every few epochs and at the end, the
+mode metrics of 2,500 samples (:mod:`torchdoctor.gan.modes`).
 
 A doctor is optional and duck-typed: any object with ``step_d(loss_d, real_scores=,
 fake_scores=, real=, fake=)`` (called after D's backward, before its step), ``step_g(loss_g,
@@ -271,7 +272,9 @@ class GanTrainer:
 
     def _set_rates(self) -> None:
         g = self.cfg.gan
-        f = 1.0 - self.step / self.total_steps if g.lr_decay == "linear" else 1.0
+        f = 1.0
+        if g.lr_decay == "linear":  # constant for the first lr_decay_start share, then to 0
+            f = min(1.0, (1.0 - self.step / self.total_steps) / (1.0 - g.lr_decay_start))
         for opt, lr in ((self.opt_g, g.lr_g), (self.opt_d, g.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * f

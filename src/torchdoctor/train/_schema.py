@@ -247,12 +247,14 @@ class GanConfig(_Section):
     """Scale the data to [-1, 1] (min-max per feature) and end G with tanh; ``false``: standardized data and a linear output. Samples are written back in the data's own coordinates either way."""
     d_steps: int = Field(1, ge=1, le=100)
     """Discriminator updates per generator update (5 for a WGAN critic, Arjovsky et al. 2017)."""
-    lr_g: float = Field(0.001, gt=0, allow_inf_nan=False)
+    lr_g: float = Field(0.0005, gt=0, allow_inf_nan=False)
     """Generator learning rate."""
-    lr_d: float = Field(0.004, gt=0, allow_inf_nan=False)
+    lr_d: float = Field(0.001, gt=0, allow_inf_nan=False)
     """Discriminator learning rate; above ``lr_g`` is the two time-scale update rule (TTUR, Heusel et al. 2017)."""
     lr_decay: LrDecay = "linear"
-    """Both rates fall linearly to 0 over the training (``none``: constant)."""
+    """Both rates fall linearly to 0 at the end of the training, from the share ``lr_decay_start`` of it on (``none``: constant)."""
+    lr_decay_start: float = Field(0.5, ge=0, lt=1)
+    """Share of the training (generator steps) at constant rates before the linear decay begins: 0 decays from the first step, 0.5 holds the rates for the first half. Used with ``lr_decay: linear``."""
     optimizer_g: GanOptimizer = "adam"
     """Generator optimizer (``sgdm``: SGD with momentum 0.9)."""
     optimizer_d: GanOptimizer = "adam"
@@ -279,7 +281,7 @@ class GanConfig(_Section):
     """D sees real and fake samples in separate batches (BatchNorm statistics of one kind each); ``false``: one mixed batch."""
     pack: int = Field(2, ge=1, le=16)
     """PacGAN packing degree (Lin et al. 2018): D judges ``pack`` samples at once, concatenated; 1 is no packing."""
-    num_discriminators: int = Field(1, ge=1, le=8)
+    num_discriminators: int = Field(3, ge=1, le=8)
     """Discriminators trained side by side; G's loss is their mean (Durugkar et al. 2017)."""
     ema: float = Field(0.99, ge=0, lt=1)
     """Decay of the exponential moving average of G's weights that generates the samples and metrics (Yazici et al. 2019); 0 uses G itself."""
