@@ -44,6 +44,8 @@ SAMPLE_STATS_BUDGET = 0.005
 NET_SAMPLE_BUDGET = 0.005
 #: Share of training time the rules may take while training (console on).
 DIAGNOSE_BUDGET = 0.0025
+#: The per-network doctors' own rule budget: next to nothing (this doctor runs their rules).
+_NET_DIAGNOSE_BUDGET = 1e-6
 
 
 class _Named(nn.Module):
@@ -114,13 +116,15 @@ class GanDoctor:
         self.title, self.console = title, bool(console)
         #: The per-network doctors (layers named ``G.…`` and ``D.…``); their loss-curve rules
         #: and zero_grad check are left out (:data:`NOT_FOR_GANS`).
+        #: Their rules run when this doctor diagnoses (within :data:`DIAGNOSE_BUDGET`), not on
+        #: their own flushes as well: a second run each would only repeat the same work.
         budget = NET_SAMPLE_BUDGET if sample_every is None else None
         self.g_doctor = Doctor(_Named("G", generator), opt_g, sample_every=sample_every,
                                sample_budget=budget, console=False, thresholds=self.thresholds,
-                               title=f"{title}: G")
+                               diagnose_budget=_NET_DIAGNOSE_BUDGET, title=f"{title}: G")
         self.d_doctor = Doctor(_Named("D", discriminator), opt_d, sample_every=sample_every,
                                sample_budget=budget, console=False, thresholds=self.thresholds,
-                               title=f"{title}: D")
+                               diagnose_budget=_NET_DIAGNOSE_BUDGET, title=f"{title}: D")
         self.series = GanSeries()
         self.reservoir = RealReservoir(reservoir)
         self.epochs: list[dict[str, Any]] = []
