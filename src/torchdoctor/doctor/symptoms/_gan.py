@@ -42,6 +42,11 @@ def _values(rows: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
     return [(int(r["step"]), float(r[key])) for r in rows if finite(r.get(key))]
 
 
+def _values_pairs(rows: Any) -> list[tuple[int, float]]:
+    """``[step, value]`` pairs with a finite value."""
+    return [(int(s), float(x)) for s, x in rows or [] if finite(x)]
+
+
 def recent_median(values: list[float], frac: float = 1 / 3, minimum: int = 2) -> float | None:
     """Median of the last ``frac`` of ``values`` (at least ``minimum`` of them), or ``None``."""
     if len(values) < minimum:
@@ -79,8 +84,7 @@ def gan_discriminator_wins(v: Vitals, t: Thresholds = DEFAULT) -> list[Finding]:
     early = median(aucs[:max(2, len(aucs) // 3)])
     if sep is None or early is None:
         return []
-    grads = [(int(s), float(g)) for s, g in gan.get("g_grad") or [] if finite(g)]
-    gv = [g for _, g in grads]
+    gv = [g for _, g in _values_pairs(gan.get("g_grad"))]
     # peak of the running median of three (one noisy gradient is no peak)
     peak = max((median(gv[i:i + 3]) or 0.0 for i in range(len(gv) - 2)), default=0.0)
     now = recent_median(gv)
@@ -251,8 +255,3 @@ def _still_discriminator(gan: dict[str, Any], sep: float, t: Thresholds) -> Find
     rest = remedies_for("gan_discriminator_ineffective")
     f.remedies = [update] + rest if still else rest + [update]  # too slow: more steps first
     return f
-
-
-def _values_pairs(rows: Any) -> list[tuple[int, float]]:
-    """``[step, value]`` pairs with a finite value."""
-    return [(int(s), float(x)) for s, x in rows or [] if finite(x)]
